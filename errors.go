@@ -1,0 +1,43 @@
+package sessionkit
+
+import (
+	"errors"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// The errors sessionkit returns. Every error it returns wraps one of them, so
+// callers branch with errors.Is. Messages never contain token material.
+var (
+	// ErrInvalidToken means a token is malformed, tampered, signed by an
+	// unknown key or algorithm, issued for someone else, or otherwise not one
+	// of ours. It says nothing about a session's state.
+	ErrInvalidToken = errors.New("sessionkit: invalid token")
+	// ErrTokenExpired means an access token's exp has passed (beyond the
+	// leeway). Refreshing helps.
+	ErrTokenExpired = errors.New("sessionkit: token expired")
+	// ErrTokenRevoked means an access token was revoked: its jti is denied,
+	// its subject logged out everywhere after it was issued, or its session
+	// ended.
+	ErrTokenRevoked = errors.New("sessionkit: token revoked")
+	// ErrRefreshReused means a refresh token that had already been rotated
+	// was presented again outside the grace window: a sign of theft. The
+	// whole session has been revoked.
+	ErrRefreshReused = errors.New("sessionkit: refresh token reused; session revoked")
+	// ErrSessionExpired means the session's idle or absolute lifetime ended.
+	ErrSessionExpired = errors.New("sessionkit: session expired")
+	// ErrSessionRevoked means the session was logged out or revoked.
+	ErrSessionRevoked = errors.New("sessionkit: session revoked")
+	// ErrStoreUnavailable means the store could not answer; nothing was
+	// granted and nothing changed. It is the same value as
+	// store.ErrUnavailable.
+	ErrStoreUnavailable = store.ErrUnavailable
+	// ErrKeysUnavailable means no verification keys could be obtained.
+	ErrKeysUnavailable = errors.New("sessionkit: keys unavailable")
+	// ErrUnsupported means the configured store cannot do what was asked. It
+	// is the same value as store.ErrUnsupported.
+	ErrUnsupported = store.ErrUnsupported
+	// ErrInvalidConfig means a Config (or another configuration value) was
+	// rejected; the message says which field and why.
+	ErrInvalidConfig = errors.New("sessionkit: invalid configuration")
+)

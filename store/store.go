@@ -1,0 +1,396 @@
+// Package store defines the contract between sessionkit and its session stores.
+//
+// A Store keeps sessions (refresh-token families), per-subject token versions,
+// the access-token deny-list and use-once keys. Every method is ONE atomic step
+// of the backend: a mutex section, one Lua script (one Redis round trip), one
+// bbolt transaction. The package imports only the standard library so that
+// third-party stores depend on nothing else; the conformance suite in
+// store/storetest pins the rules below and every backend runs it.
+//
+// Rules every store follows:
+//
+//   - Liveness is decided by the now passed in, never by the store's own clock.
+//     Native expiry (Redis PXAT, a janitor) is clean-up only, set with a margin
+//     after the moment the record stops counting.
+//   - Token versions never expire.
+//   - A revoked or expired session is remembered (so Rotate answers Revoked or
+//     Expired to its holder) at least until its absolute ExpiresAt; after that
+//     it may be forgotten and answer Unknown.
+//   - Refresh secrets are never stored: only their SHA-256, compared in
+//     constant time. The successor token kept for the grace window is sealed by
+//     the caller; stores keep it as opaque bytes.
+//   - All records of one subject can share one Redis Cluster hash tag: use
+//     [SubjectTag] and carry the tag in the handle, so that a rotation, which
+//     only has the handle, touches the same slot as the subject's index,
+//     version and deny-list.
+//   - Errors the caller cannot fix (network, disk, corruption) wrap
+//     [ErrUnavailable]; a cancelled or expired context gives an error that
+//     wraps both ErrUnavailable and ctx.Err().
+//   - A store method never holds a lock across a callback into user code, and
+//     never changes anything when it returns an error.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Errors shared by every store. Their messages carry the sessionkit prefix
+// because the root package re-exports them as its own sentinels.
+var (
+	// ErrNotFound means no live record answers the request: an unknown,
+	// malformed or foreign handle, a session of another subject, or a record
+	// whose expiry has passed.
+	ErrNotFound = errors.New("sessionkit: not found")
+	// ErrUnavailable means the backend could not be reached or failed; the
+	// operation did not happen. Callers fail closed on it.
+	ErrUnavailable = errors.New("sessionkit: store unavailable")
+	// ErrUnsupported means the store lacks the capability the call needs
+	// (see [Capabilities]).
+	ErrUnsupported = errors.New("sessionkit: not supported by this store")
+)
+
+// MaxHandleLen is the longest handle a store may return, in bytes. Handles
+// travel inside refresh tokens and cookies (limited to 4096 bytes in all).
+const MaxHandleLen = 3072
+
+// MinSpentHistory is the least number of spent (rotated-away) secret hashes a
+// store with reuse detection keeps per session. A presented secret that matches
+// one of them is reuse; one that matches nothing is unknown.
+const MinSpentHistory = 16
+
+// Device describes the client a session was created from.
+type Device struct {
+	// UserAgent is the client's User-Agent header, as given at login.
+	UserAgent string `json:"user_agent,omitempty"`
+	// IP is the client's address, as given at login.
+	IP string `json:"ip,omitempty"`
+}
+
+// Session is a refresh-token family as the store holds it.
+type Session struct {
+	// ID is the session id, the sid claim of its access tokens.
+	ID string
+	// Subject is the user (or, for client sessions, the client) it belongs to.
+	Subject string
+	// ClientID is set when the session belongs to an OAuth client rather than
+	// a user; empty for user sessions.
+	ClientID string
+	// Scope is the space-separated scope granted at login.
+	Scope string
+	// Claims is the JSON object of application claims carried into every
+	// access token; nil when there are none. Stores keep it verbatim.
+	Claims []byte
+	// Device is the client the session was created from.
+	Device Device
+	// CreatedAt is when the session was created.
+	CreatedAt time.Time
+	// LastUsedAt is when it was created or last rotated.
+	LastUsedAt time.Time
+	// IdleExpiresAt is the sliding expiry, moved forward at each rotation
+	// but never past ExpiresAt.
+	IdleExpiresAt time.Time
+	// ExpiresAt is the absolute end of the session.
+	ExpiresAt time.Time
+	// Generation counts the refresh tokens issued for the session: 1 for the
+	// login token, plus one per rotation.
+	Generation uint64
+}
+
+// Live reports whether the session still counts at now.
+func (s *Session) Live(now time.Time) bool {
+	return now.Before(s.IdleExpiresAt) && now.Before(s.ExpiresAt)
+}
+
+// NewSession is what [Store.Create] stores.
+type NewSession struct {
+	// Session holds the session's data. Its Generation must be 1 and
+	// LastUsedAt equals CreatedAt.
+	Session Session
+	// Hash is SHA-256 of the first refresh secret.
+	Hash [32]byte
+}
+
+// Created is the answer of [Store.Create].
+type Created struct {
+	// Handle names the session (at its first generation) in the refresh token.
+	Handle string
+	// Version is the subject's current token version, to put in access tokens.
+	Version uint64
+}
+
+// Rotation asks [Store.Rotate] to replace the current refresh secret.
+type Rotation struct {
+	// Handle is the handle from the presented refresh token.
+	Handle string
+	// Presented is SHA-256 of the presented secret.
+	Presented [32]byte
+	// Next is SHA-256 of the successor's secret.
+	Next [32]byte
+	// Sealed is the successor's secret sealed by the caller (under a key
+	// derived from the presented secret, with the session id and the
+	// successor's generation as associated data). The store keeps it for the
+	// grace window and hands it back on [Replayed]; it is opaque here.
+	Sealed []byte
+	// Now is the moment of the rotation; it decides every expiry.
+	Now time.Time
+	// Grace is the reuse grace window; zero or negative disables it.
+	Grace time.Duration
+	// IdleExpiresAt is the new sliding expiry; the store caps it at the
+	// session's absolute ExpiresAt.
+	IdleExpiresAt time.Time
+}
+
+// Outcome is the result of a rotation.
+type Outcome int
+
+// The outcomes of [Store.Rotate].
+const (
+	// Unknown: no live or remembered session has this handle, or the
+	// presented secret was never issued for it. Nothing was written.
+	Unknown Outcome = iota
+	// Rotated: the presented secret was current; the session now expects
+	// Next, its generation went up by one, and its idle expiry slid.
+	Rotated
+	// Replayed: the presented secret is the immediately previous one, within
+	// the grace window of its rotation. Nothing was written; the result
+	// carries the sealed successor and its handle.
+	Replayed
+	// Reused: the presented secret was spent (rotated away) before, outside
+	// the grace window. The session was revoked in the same step.
+	Reused
+	// Expired: the secret belongs to the session, but the session's idle or
+	// absolute expiry has passed. Nothing was written.
+	Expired
+	// Revoked: the secret belongs to the session, but the session was
+	// revoked. Nothing was written.
+	Revoked
+)
+
+var outcomeNames = [...]string{"unknown", "rotated", "replayed", "reused", "expired", "revoked"}
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return "outcome(" + strconv.Itoa(int(o)) + ")"
+	}
+	return outcomeNames[o]
+}
+
+// RotateResult is the answer of [Store.Rotate].
+type RotateResult struct {
+	// Outcome says what happened.
+	Outcome Outcome
+	// Handle names the successor: the new generation for Rotated, the one
+	// issued by the earlier rotation for Replayed; empty otherwise.
+	Handle string
+	// Sealed is the successor kept at the earlier rotation, for Replayed only.
+	Sealed []byte
+	// Session is the session after the step, for Rotated, Replayed and
+	// Reused (whose session is now revoked); zero otherwise.
+	Session Session
+	// Version is the subject's token version, for Rotated and Replayed.
+	Version uint64
+}
+
+// AccessCheck asks [Store.CheckAccess] about one access token.
+type AccessCheck struct {
+	// Subject is the token's sub (for client tokens, the issuer's subject key).
+	Subject string
+	// SessionID is the token's sid; empty for tokens without a session.
+	SessionID string
+	// JTI is the token's jti.
+	JTI string
+	// Now decides deny-list and session expiry.
+	Now time.Time
+}
+
+// AccessState is the answer of [Store.CheckAccess]: facts, not a verdict.
+type AccessState struct {
+	// Denied reports a live deny-list entry for the jti.
+	Denied bool
+	// Version is the subject's current token version.
+	Version uint64
+	// SessionLive reports that the session exists, belongs to Subject, is
+	// neither revoked nor expired. Always false when SessionID is empty.
+	SessionLive bool
+}
+
+// Capabilities is the set of optional features a store supports.
+type Capabilities uint32
+
+// The capabilities a store may declare. A stateful store declares them all;
+// the sealed store, on its own, declares none of them.
+const (
+	// ReuseDetection: Rotate answers Replayed and Reused (it keeps the
+	// current and spent hashes and the sealed successor).
+	ReuseDetection Capabilities = 1 << iota
+	// RevokeSessions: RevokeSession and Revoke end a session for good, and
+	// Rotate answers Revoked afterwards.
+	RevokeSessions
+	// ListSessions: Sessions and Session read sessions by subject and id.
+	ListSessions
+	// Versions: RevokeAll bumps a version that CheckAccess and Version read.
+	Versions
+	// DenyList: Deny records jtis that CheckAccess reports.
+	DenyList
+	// UseOnce: UseOnce records keys.
+	UseOnce
+)
+
+// All is every capability.
+const All = ReuseDetection | RevokeSessions | ListSessions | Versions | DenyList | UseOnce
+
+// Has reports whether every capability in want is in c.
+func (c Capabilities) Has(want Capabilities) bool { return c&want == want }
+
+// Store is the contract. Every method is one atomic step; see the package
+// documentation for the rules.
+type Store interface {
+	// Capabilities reports the optional features this store supports.
+	// Methods needing a missing one return ErrUnsupported.
+	Capabilities() Capabilities
+
+	// ParseHandle decodes a handle into the session id and generation it
+	// names, without I/O. It fails with ErrNotFound for anything it did not
+	// produce (malformed, oversized, tampered).
+	ParseHandle(handle string) (HandleInfo, error)
+
+	// Create stores a new session and returns its handle together with the
+	// subject's current token version.
+	Create(ctx context.Context, s NewSession) (Created, error)
+
+	// Rotate replaces the current secret of the session the handle names,
+	// deciding the outcome from the presented hash. Reuse revokes the session
+	// in the same step. Only Rotated and Reused write. The decision, in order:
+	//
+	//  1. The handle must parse and name a session the store still remembers
+	//     (live, or revoked/expired but not yet forgotten) whose subject tag
+	//     matches; else Unknown.
+	//  2. The handle's generation g selects ONE expected hash: the current
+	//     one if g is the session's generation G, the previous one if
+	//     g == G-1, a kept spent one if g < G-1. Presented must equal it
+	//     (constant time); else Unknown. So a forged token naming a real
+	//     session changes nothing.
+	//  3. Revoked session: Revoked. Expired at Now (idle or absolute): Expired.
+	//  4. g == G: Rotated. The current hash joins the spent history, the
+	//     previous slot takes it with Sealed and Now as the rotation time,
+	//     Next becomes current, G+1 the generation, LastUsedAt = Now,
+	//     IdleExpiresAt = min(r.IdleExpiresAt, ExpiresAt). Handle names G+1.
+	//  5. g == G-1, Grace > 0 and Now is before rotation time + Grace:
+	//     Replayed, with the Sealed successor kept at that rotation and the
+	//     handle of generation G.
+	//  6. Otherwise (g == G-1 outside the window, or g < G-1): Reused; the
+	//     session is revoked.
+	Rotate(ctx context.Context, r Rotation) (RotateResult, error)
+
+	// Session reads one live session of subject by id (ErrNotFound otherwise).
+	Session(ctx context.Context, subject, id string, now time.Time) (Session, error)
+
+	// Sessions lists subject's live sessions, oldest first.
+	Sessions(ctx context.Context, subject string, now time.Time) ([]Session, error)
+
+	// SetClaims replaces the application claims of subject's live session id
+	// (ErrNotFound otherwise).
+	SetClaims(ctx context.Context, subject, id string, claims []byte, now time.Time) error
+
+	// Revoke ends the session the handle names, if presented is the hash of
+	// any secret ever issued for it (current, previous or spent) and the
+	// session is live; it returns the session as it was. Otherwise
+	// ErrNotFound and nothing changes.
+	Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (Session, error)
+
+	// RevokeSession ends subject's live session id. A session of another
+	// subject, or none, gives ErrNotFound and nothing changes.
+	RevokeSession(ctx context.Context, subject, id string, now time.Time) error
+
+	// RevokeAll ends every session of subject and bumps its token version,
+	// together, returning the new version.
+	RevokeAll(ctx context.Context, subject string, now time.Time) (uint64, error)
+
+	// Deny puts jti (an access token of subject) on the deny-list until the
+	// given time, after which the entry vanishes by itself.
+	Deny(ctx context.Context, subject, jti string, until time.Time) error
+
+	// Version reads subject's token version (0 if it was never bumped).
+	Version(ctx context.Context, subject string) (uint64, error)
+
+	// CheckAccess reads, in one step, everything stateful verification of an
+	// access token needs.
+	CheckAccess(ctx context.Context, q AccessCheck) (AccessState, error)
+
+	// UseOnce records key in namespace until the given time and reports true
+	// only if no live record of it existed: exactly once, even under
+	// concurrency.
+	UseOnce(ctx context.Context, namespace, key string, until, now time.Time) (bool, error)
+}
+
+// HandleInfo is what a handle names.
+type HandleInfo struct {
+	// Tag is the subject tag ([SubjectTag]) for stateful handles.
+	Tag string
+	// SessionID is the session id.
+	SessionID string
+	// Generation is the generation of the refresh token carrying the handle.
+	Generation uint64
+}
+
+// SubjectTag derives a short, fixed-size tag from a subject: the first 9 bytes
+// of its SHA-256, base64url-encoded (12 characters). Stateful stores use it as
+// the hash tag of every key of the subject and carry it in their handles.
+func SubjectTag(subject string) string {
+	sum := sha256.Sum256([]byte(subject))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// FormatHandle encodes h as "tag~sid~generation", the handle format of the
+// stateful stores. It uses only characters that are safe in cookies and URLs.
+func FormatHandle(h HandleInfo) string {
+	return h.Tag + "~" + h.SessionID + "~" + strconv.FormatUint(h.Generation, 36)
+}
+
+// ParseStatefulHandle decodes a handle made by [FormatHandle], checking its
+// shape strictly. Errors wrap ErrNotFound.
+func ParseStatefulHandle(handle string) (HandleInfo, error) {
+	if len(handle) > 128 {
+		return HandleInfo{}, fmt.Errorf("%w: handle too long", ErrNotFound)
+	}
+	tag, rest, ok := strings.Cut(handle, "~")
+	if !ok || len(tag) != 12 || !isB64URL(tag) {
+		return HandleInfo{}, fmt.Errorf("%w: malformed handle", ErrNotFound)
+	}
+	sid, gen, ok := strings.Cut(rest, "~")
+	if !ok || sid == "" || len(sid) > 64 || !isB64URL(sid) || gen == "" || len(gen) > 13 {
+		return HandleInfo{}, fmt.Errorf("%w: malformed handle", ErrNotFound)
+	}
+	n, err := strconv.ParseUint(gen, 36, 64)
+	if err != nil || n == 0 || strconv.FormatUint(n, 36) != gen {
+		return HandleInfo{}, fmt.Errorf("%w: malformed handle", ErrNotFound)
+	}
+	return HandleInfo{Tag: tag, SessionID: sid, Generation: n}, nil
+}
+
+func isB64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ContextError checks ctx before a store touches anything. It returns nil
+// while ctx is live, else an error wrapping both ErrUnavailable and ctx.Err().
+func ContextError(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
