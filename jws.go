@@ -1,7 +1,6 @@
 package sessionkit
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -29,6 +28,14 @@ const DefaultMaxTokenSize = 8 << 10
 const accessTokenType = "at+jwt"
 
 var b64 = base64.RawURLEncoding.Strict()
+
+// b64URLChar marks the characters of the base64url alphabet.
+var b64URLChar = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
 
 // publicKey is a verification key: algorithm, key id and public half. header
 // is the exact base64url header segment sessionkit emits for access tokens
@@ -162,7 +169,7 @@ type keyResolver interface {
 type jwsParts struct {
 	key     *publicKey
 	header  jwsHeader
-	payload []byte
+	payload string
 }
 
 // errMalformed wraps ErrInvalidToken with a reason; reasons never include
@@ -185,17 +192,28 @@ func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) 
 	if token[0] == '{' {
 		return nil, errMalformed("JWS JSON serialization is not accepted")
 	}
-	d1 := strings.IndexByte(token, '.')
-	if d1 < 0 {
-		return nil, errMalformed("not a compact JWS")
+	// One pass: only the base64url alphabet and exactly two dots. (The
+	// base64 decoder would otherwise skip CR and LF.)
+	d1, d2 := -1, -1
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if b64URLChar[c] {
+			continue
+		}
+		if c != '.' {
+			return nil, errMalformed("character outside the base64url alphabet")
+		}
+		switch {
+		case d1 < 0:
+			d1 = i
+		case d2 < 0:
+			d2 = i
+		default:
+			return nil, errMalformed("too many segments (JWE or garbage)")
+		}
 	}
-	d2 := strings.IndexByte(token[d1+1:], '.')
 	if d2 < 0 {
 		return nil, errMalformed("not a compact JWS")
-	}
-	d2 += d1 + 1
-	if strings.IndexByte(token[d2+1:], '.') >= 0 {
-		return nil, errMalformed("too many segments (JWE or garbage)")
 	}
 	hseg, pseg, sseg := token[:d1], token[d1+1:d2], token[d2+1:]
 	if len(hseg) == 0 || len(pseg) == 0 || len(sseg) == 0 {
@@ -212,7 +230,7 @@ func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) 
 		if err != nil {
 			return nil, errMalformed("header is not canonical base64url")
 		}
-		h, err := parseHeader(raw)
+		h, err := parseHeader(string(raw))
 		if err != nil {
 			return nil, err
 		}
@@ -234,17 +252,23 @@ func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) 
 		p.header = h
 	}
 
-	sig, err := b64.DecodeString(sseg)
+	// One buffer: the token's bytes, then the decoded signature and payload.
+	buf := make([]byte, 0, len(token)+b64.DecodedLen(len(sseg))+b64.DecodedLen(len(pseg)))
+	buf = append(buf, token...)
+	input, pbytes, sbytes := buf[:d2], buf[d1+1:d2], buf[d2+1:]
+	buf, err := b64.AppendDecode(buf, sbytes)
 	if err != nil {
 		return nil, errMalformed("signature is not canonical base64url")
 	}
-	if !p.key.verify([]byte(token[:d2]), sig) {
+	if !p.key.verify(input, buf[len(token):]) {
 		return nil, errMalformed("bad signature")
 	}
-	p.payload, err = b64.DecodeString(pseg)
+	n := len(buf)
+	buf, err = b64.AppendDecode(buf, pbytes)
 	if err != nil {
 		return nil, errMalformed("payload is not canonical base64url")
 	}
+	p.payload = string(buf[n:])
 	return &p, nil
 }
 
@@ -262,7 +286,7 @@ type jwsHeader struct {
 // parseHeader parses a JOSE header strictly: a JSON object without duplicate
 // members; alg and kid required strings; no crit, no key-carrying members
 // (jwk, jku, x5u, x5c), no zip, no b64.
-func parseHeader(raw []byte) (jwsHeader, error) {
+func parseHeader(raw string) (jwsHeader, error) {
 	var h jwsHeader
 	var sawAlg, sawKid bool
 	err := scanObject(raw, func(name string, v *jsonValue) error {
@@ -306,9 +330,4 @@ func parseHeader(raw []byte) (jwsHeader, error) {
 		return h, errMalformed("header: kid missing")
 	}
 	return h, nil
-}
-
-// hasPrefixFold reports whether b starts with prefix, ASCII case-insensitively.
-func hasPrefixFold(b []byte, prefix string) bool {
-	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], []byte(prefix))
 }

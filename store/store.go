@@ -163,7 +163,8 @@ const (
 	// carries the sealed successor and its handle.
 	Replayed
 	// Reused: the presented secret was spent (rotated away) before, outside
-	// the grace window. The session was revoked in the same step.
+	// the grace window. The session was revoked in the same step (or had
+	// been revoked already).
 	Reused
 	// Expired: the secret belongs to the session, but the session's idle or
 	// absolute expiry has passed. Nothing was written.
@@ -278,7 +279,10 @@ type Store interface {
 	//     g == G-1, a kept spent one if g < G-1. Presented must equal it
 	//     (constant time); else Unknown. So a forged token naming a real
 	//     session changes nothing.
-	//  3. Revoked session: Revoked. Expired at Now (idle or absolute): Expired.
+	//  3. Revoked session: Reused if the presented secret is spent and
+	//     outside the grace window (g < G-1, or g == G-1 outside the window;
+	//     nothing more is written, the session is revoked already), else
+	//     Revoked. Then, expired at Now (idle or absolute): Expired.
 	//  4. g == G: Rotated. The current hash joins the spent history, the
 	//     previous slot takes it with Sealed and Now as the rotation time,
 	//     Next becomes current, G+1 the generation, LastUsedAt = Now,

@@ -1,0 +1,153 @@
+// Package sessionkit issues and checks login sessions: short-lived JWT access
+// tokens, rotating refresh tokens with theft (reuse) detection, revocation and
+// logout-all across devices, and a JWKS endpoint any JWT stack can verify
+// against.
+//
+// An application authenticates the user itself (password, passkey, SSO) and
+// then calls [Issuer.Login]. From there sessionkit owns the session:
+//
+//	key, _ := sessionkit.GenerateSigningKey(sessionkit.RS256)
+//	iss, err := sessionkit.New(sessionkit.Config{
+//		Issuer:   "https://auth.example.com",
+//		Audience: []string{"api"},
+//		Keys:     sessionkit.NewKeySet(key),
+//		Store:    memstore.New(memstore.Options{}),
+//	})
+//	toks, err := iss.Login(ctx, sessionkit.Grant{Subject: "u1"})
+//	claims, err := iss.Verify(ctx, toks.AccessToken)
+//	toks, err = iss.Refresh(ctx, toks.RefreshToken)
+//
+// # Tokens
+//
+// An access token is a JWS compact token (RFC 7515) signed with RS256 by
+// default, or ES256 or EdDSA, with the header typ "at+jwt" (RFC 9068) and the
+// key's kid, an RFC 7638 thumbprint. Its claims are iss, sub, aud, exp, iat,
+// nbf, jti (128 random bits), sid (the session), ver (the subject's token
+// version), scope, and the application claims of [Grant.Claims]. It lives
+// [Config.AccessTTL] (15 minutes by default) and never outlives its session.
+//
+// A refresh token is opaque and versioned: "skr1." followed by the store's
+// handle for the session and a 256-bit random secret, base64url. The store
+// keeps only the secret's SHA-256 and compares it in constant time, so a copy
+// of the store's data cannot be turned into a working refresh token.
+//
+// The [KeySet] holds the signing key and older keys that still verify. It
+// serves its public keys as a JWKS document (RFC 7517) with caching headers,
+// so that other services verify tokens without sharing a secret. To rotate
+// across a fleet, [KeySet.Publish] the next key, wait [JWKSMaxAge] so every
+// verifier's cache has it, then [KeySet.Promote] it; [KeySet.Rotate] does
+// both at once for a single process. Retire an old key only once the last
+// token it signed has expired: AccessTTL plus the leeway after it stopped
+// signing.
+//
+// # Verification
+//
+// [Issuer.Verify] is strict before it is clever. A token larger than
+// [Config.MaxTokenSize] (8 KiB) is refused before any decoding. Only the
+// compact serialization is read; base64url must be canonical; header and
+// claims are JSON objects without duplicate members or trailing bytes. The
+// algorithm must be on the allow-list, which is the algorithms of the key set,
+// and must be the algorithm of the key the kid names: "none" and HMAC are
+// never accepted, so a token signed with our public key as an HMAC secret
+// fails. Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip
+// and b64 are refused. Then iss must match, aud must include ours, exp, nbf
+// and iat are checked with a leeway (30 seconds by default, at most
+// [MaxLeeway]).
+//
+// Unless [Config.SkipRevocationCheck] is set, one store read then checks the
+// stateful part: the jti is not on the deny-list, the token's ver equals the
+// subject's current version, and the session is still live. Errors tell the
+// cases apart: [ErrInvalidToken], [ErrTokenExpired] (refreshing helps),
+// [ErrTokenRevoked], [ErrStoreUnavailable].
+//
+// # Rotation and reuse
+//
+// Every [Issuer.Refresh] rotates: the presented refresh token is spent, a new
+// one and a new access token come back. A session (the family of refresh
+// tokens descending from one login) has a sliding idle expiry
+// ([Config.RefreshTTL], 7 days by default), moved forward at each refresh, and
+// an absolute expiry ([Config.SessionTTL], 30 days) that nothing extends.
+//
+// A spent token presented again means two parties hold the family: the user
+// and a thief, and sessionkit cannot tell which is which. So the whole session
+// is revoked in the same atomic store step, the error wraps
+// [ErrRefreshReused], an [EventReuseDetected] event fires and a warning is
+// logged. The user logs in again; the thief's copy is dead too.
+//
+// Only a token that provably belonged to the session counts as reuse: its
+// secret must hash to one the store kept for that session (the current one,
+// the previous one, or one of the last [store.MinSpentHistory] spent ones).
+// A token naming a real session with any other secret is [ErrInvalidToken] and
+// writes nothing, so knowing a session id, which every access token shows,
+// never lets anyone log a victim out.
+//
+// [Config.OnRefresh] runs at each successful refresh; it may refuse (a banned
+// user: the session is revoked) or replace the session's application claims.
+//
+// # Grace window
+//
+// Browsers lose responses and tabs race: two tabs may both send the same
+// refresh token, or a response may never arrive. Within [Config.ReuseGrace]
+// (10 seconds by default, at most [MaxReuseGrace], negative disables) the
+// immediately previous token returns the same successor again, with a fresh
+// access token, instead of counting as reuse. To do that without keeping a
+// usable token in the store, the successor's secret is sealed with AES-256-GCM
+// under a key derived by HKDF-SHA256 from the previous secret (info
+// "sessionkit/successor/v1"), with a random nonce and the session id and
+// generation as associated data: only a holder of the previous token can open
+// it. An older token, or the previous one after the window, is reuse.
+//
+// # Revocation
+//
+//   - [Issuer.Logout] ends the session of a refresh token.
+//   - [Issuer.RevokeSession] ends one session of a subject by id ("sign out
+//     that device"); a subject cannot end another subject's session.
+//   - [Issuer.LogoutAll] ends every session of a subject and bumps its token
+//     version in one atomic step: every access token issued to the subject
+//     before fails its next stateful verification at once. Versions never
+//     expire.
+//   - [Issuer.RevokeAccessToken] puts one access token's jti on the deny-list
+//     until its exp plus [MaxLeeway], after which the entry vanishes by itself.
+//   - [Issuer.Sessions] lists a subject's live sessions with device metadata.
+//
+// Access tokens of an ended session fail Verify's session check at once.
+// Services that verify statelessly (SkipRevocationCheck, or another stack
+// reading the JWKS) see revocations only when the access token expires, which
+// is why access tokens are short-lived.
+//
+// # Stores
+//
+// A store ([store.Store]) keeps sessions, versions, the deny-list and use-once
+// keys; every operation is one atomic step. The package store/memstore is the
+// in-memory store for single-process apps and tests; the conformance suite
+// store/storetest pins the contract and every backend runs it, including
+// third-party ones. Store failures surface as [ErrStoreUnavailable] and
+// sessionkit fails closed: nothing is granted while the store cannot answer.
+//
+// # Security model
+//
+// sessionkit defends against: stolen refresh tokens (rotation, reuse
+// detection, family revocation), forged or tampered access tokens (signature
+// with an explicit allow-list, strict parsing), algorithm confusion (alg
+// "none", HMAC with a public key, a kid pointing at a key of another
+// algorithm), key injection through headers, oversized or malformed input
+// (errors, never panics), replay of revoked tokens inside the clock-skew
+// leeway (deny entries outlive the maximum leeway), session-id guessing (reuse
+// needs a real secret), and store dumps (hashes and sealed blobs only).
+// Error messages and log records never contain token material.
+//
+// It does not authenticate users (the application does), and it cannot revoke
+// an access token at a verifier that does not consult the store before the
+// token expires.
+//
+// # Concurrency
+//
+// An [Issuer] is immutable after [New] and safe for concurrent use; so is a
+// [KeySet], whose readers never lock (rotation swaps an immutable snapshot).
+// Concurrent refreshes of one token are decided by the store's atomic
+// rotation: exactly one rotates; the others get the same successor inside the
+// grace window, or count as reuse outside it. sessionkit never holds a lock
+// while it calls a store, the network or a user callback, and starts no
+// goroutine unless asked (memstore's janitor, for one). Time comes from
+// [Config.Now], so tests control it.
+package sessionkit

@@ -1,0 +1,469 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 7 * 24 * time.Hour
+	DefaultSessionTTL = 30 * 24 * time.Hour
+	DefaultReuseGrace = 10 * time.Second
+	// MaxReuseGrace caps Config.ReuseGrace.
+	MaxReuseGrace = 60 * time.Second
+)
+
+// Limits on what Login accepts.
+const (
+	maxSubjectLen = 1024
+	maxClaimsSize = 4096
+)
+
+// Config configures an Issuer. Zero values mean the documented defaults.
+type Config struct {
+	// Issuer is the iss of every access token, usually the auth server's
+	// https URL. Required.
+	Issuer string
+	// Audience is the aud of every access token; Verify accepts a token
+	// whose aud contains any of them. Required.
+	Audience []string
+	// Keys signs access tokens and verifies them. Required.
+	Keys *KeySet
+	// Store keeps sessions, versions and the deny-list. Required.
+	Store store.Store
+
+	// AccessTTL is the access-token lifetime (default 15 minutes).
+	AccessTTL time.Duration
+	// RefreshTTL is the idle lifetime of a session: each refresh moves its
+	// end to now + RefreshTTL (default 7 days).
+	RefreshTTL time.Duration
+	// SessionTTL is the absolute lifetime of a session, which no refresh
+	// extends (default 30 days).
+	SessionTTL time.Duration
+	// ReuseGrace is how long after a rotation the previous refresh token
+	// still gets the same successor back (multi-tab races, lost responses).
+	// Default 10 seconds, at most MaxReuseGrace; negative disables it.
+	ReuseGrace time.Duration
+	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
+	// seconds, at most MaxLeeway; negative means none).
+	Leeway time.Duration
+	// MaxTokenSize caps the size of access tokens Verify reads (default
+	// DefaultMaxTokenSize).
+	MaxTokenSize int
+	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
+	// session check, so revocations only take effect when tokens expire.
+	SkipRevocationCheck bool
+
+	// OnRefresh, when set, runs at every successful refresh with the
+	// session as it stands after rotation. Returning an error refuses the
+	// refresh: the session is revoked and Refresh returns an error wrapping
+	// ErrSessionRevoked and the hook's error. Returning non-nil claims
+	// replaces the session's application claims, for this and later access
+	// tokens. It is never called while sessionkit holds a lock.
+	OnRefresh func(ctx context.Context, s Session) (claims map[string]any, err error)
+	// Events, when set, is told of logins, refreshes, reuse and revocations
+	// (see Event). It runs synchronously after the store step.
+	Events func(ctx context.Context, e Event)
+	// Logger receives security-relevant records (reuse detected, refreshes
+	// refused, store failures); nil discards them. Records never contain
+	// token material.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Grant is what Login turns into a session.
+type Grant struct {
+	// Subject identifies the user (sub). Required; at most 1024 bytes of
+	// UTF-8 without control characters.
+	Subject string
+	// Scope is the space-separated scope of the session's access tokens.
+	Scope string
+	// Claims are application claims added to every access token of the
+	// session. Registered names (iss, sub, aud, exp, nbf, iat, jti, sid, ver,
+	// scope, client_id, cnf, act, azp) are refused.
+	Claims map[string]any
+	// Device describes the client, for session listings.
+	Device Device
+}
+
+// Device describes the client a session was created from.
+type Device = store.Device
+
+// Tokens is what Login and Refresh return.
+type Tokens struct {
+	// AccessToken is a JWS compact access token (typ at+jwt).
+	AccessToken string
+	// RefreshToken is the opaque refresh token ("skr1." ...). Keep it secret:
+	// it is the session.
+	RefreshToken string
+	// AccessExpiresAt is the access token's exp.
+	AccessExpiresAt time.Time
+	// RefreshExpiresAt is when the refresh token stops working if unused:
+	// the session's idle expiry, never past its absolute expiry.
+	RefreshExpiresAt time.Time
+	// SessionID is the session's id (the sid claim).
+	SessionID string
+	// Scope is the granted scope.
+	Scope string
+}
+
+// Session describes a live session, for listings and the OnRefresh hook.
+type Session struct {
+	// ID is the session id (the sid claim of its access tokens).
+	ID string
+	// Subject is the user the session belongs to.
+	Subject string
+	// ClientID is set for sessions of OAuth clients.
+	ClientID string
+	// Scope is the granted scope.
+	Scope string
+	// Claims are the application claims carried into access tokens.
+	Claims map[string]any
+	// Device is the client the session was created from.
+	Device Device
+	// CreatedAt is the login time.
+	CreatedAt time.Time
+	// LastUsedAt is the time of the last refresh (or the login).
+	LastUsedAt time.Time
+	// IdleExpiresAt is when the session ends unless refreshed.
+	IdleExpiresAt time.Time
+	// ExpiresAt is when the session ends regardless.
+	ExpiresAt time.Time
+}
+
+// Issuer issues, refreshes, verifies and revokes tokens. It is immutable and
+// safe for concurrent use.
+type Issuer struct {
+	issuer         string
+	audience       []string
+	keys           *KeySet
+	store          store.Store
+	accessTTL      time.Duration
+	refreshTTL     time.Duration
+	sessionTTL     time.Duration
+	grace          time.Duration
+	maxTokenSize   int
+	skipRevocation bool
+	onRefresh      func(context.Context, Session) (map[string]any, error)
+	events         func(context.Context, Event)
+	log            *slog.Logger
+	clock          func() time.Time
+	rules          claimRules
+	// audJSON is the aud claim, pre-encoded.
+	audJSON []byte
+}
+
+// New validates cfg and returns an Issuer.
+func New(cfg Config) (*Issuer, error) {
+	bad := func(format string, args ...any) (*Issuer, error) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if cfg.Issuer == "" || strings.TrimSpace(cfg.Issuer) != cfg.Issuer {
+		return bad("Issuer is required (no surrounding spaces)")
+	}
+	if len(cfg.Audience) == 0 {
+		return bad("Audience is required")
+	}
+	for _, a := range cfg.Audience {
+		if a == "" {
+			return bad("Audience has an empty entry")
+		}
+	}
+	if cfg.Keys == nil || cfg.Keys.load() == nil || cfg.Keys.load().signing == nil {
+		return bad("Keys is required and must have a signing key")
+	}
+	if cfg.Store == nil {
+		return bad("Store is required")
+	}
+	iss := &Issuer{
+		issuer:         cfg.Issuer,
+		audience:       append([]string(nil), cfg.Audience...),
+		keys:           cfg.Keys,
+		store:          cfg.Store,
+		accessTTL:      orDefault(cfg.AccessTTL, DefaultAccessTTL),
+		refreshTTL:     orDefault(cfg.RefreshTTL, DefaultRefreshTTL),
+		sessionTTL:     orDefault(cfg.SessionTTL, DefaultSessionTTL),
+		grace:          orDefault(cfg.ReuseGrace, DefaultReuseGrace),
+		maxTokenSize:   cfg.MaxTokenSize,
+		skipRevocation: cfg.SkipRevocationCheck,
+		onRefresh:      cfg.OnRefresh,
+		events:         cfg.Events,
+		log:            cfg.Logger,
+		clock:          cfg.Now,
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AccessTTL", iss.accessTTL}, {"RefreshTTL", iss.refreshTTL}, {"SessionTTL", iss.sessionTTL}} {
+		if d.v < time.Second {
+			return bad("%s must be at least one second", d.name)
+		}
+	}
+	if iss.refreshTTL > iss.sessionTTL {
+		return bad("RefreshTTL (%v) exceeds SessionTTL (%v)", iss.refreshTTL, iss.sessionTTL)
+	}
+	if iss.accessTTL > iss.sessionTTL {
+		return bad("AccessTTL (%v) exceeds SessionTTL (%v)", iss.accessTTL, iss.sessionTTL)
+	}
+	if iss.grace > MaxReuseGrace {
+		return bad("ReuseGrace %v exceeds the maximum %v", iss.grace, MaxReuseGrace)
+	}
+	if iss.grace < 0 {
+		iss.grace = 0
+	}
+	leeway := orDefault(cfg.Leeway, DefaultLeeway)
+	if leeway > MaxLeeway {
+		return bad("Leeway %v exceeds the maximum %v", leeway, MaxLeeway)
+	}
+	if leeway < 0 {
+		leeway = 0
+	}
+	if iss.maxTokenSize == 0 {
+		iss.maxTokenSize = DefaultMaxTokenSize
+	}
+	if iss.maxTokenSize < 512 {
+		return bad("MaxTokenSize %d is too small", iss.maxTokenSize)
+	}
+	need := store.ReuseDetection | store.RevokeSessions | store.ListSessions | store.Versions
+	if !iss.skipRevocation {
+		need |= store.DenyList
+	}
+	if caps := cfg.Store.Capabilities(); !caps.Has(need) {
+		return bad("the store lacks capabilities this configuration relies on (has %#x, needs %#x)", caps, need)
+	}
+	if iss.log == nil {
+		iss.log = slog.New(slog.DiscardHandler)
+	}
+	if iss.clock == nil {
+		iss.clock = time.Now
+	}
+	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway}
+	if len(iss.audience) == 1 {
+		iss.audJSON = appendJSONString(nil, iss.audience[0])
+	} else {
+		iss.audJSON = append(iss.audJSON, '[')
+		for i, a := range iss.audience {
+			if i > 0 {
+				iss.audJSON = append(iss.audJSON, ',')
+			}
+			iss.audJSON = appendJSONString(iss.audJSON, a)
+		}
+		iss.audJSON = append(iss.audJSON, ']')
+	}
+	return iss, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func (iss *Issuer) now() time.Time { return iss.clock() }
+
+// Keys returns the issuer's key set (its ServeHTTP serves the JWKS).
+func (iss *Issuer) Keys() *KeySet { return iss.keys }
+
+// Login creates a session for g and returns its first tokens. Call it after
+// the application has authenticated the user.
+func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
+	if err := validSubject(g.Subject); err != nil {
+		return nil, err
+	}
+	claims, err := encodeClaims(g.Claims)
+	if err != nil {
+		return nil, err
+	}
+	now := iss.now().Truncate(time.Millisecond)
+	var rnd [16 + 32]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	secret := rnd[16:]
+	s := store.Session{
+		ID:            b64.EncodeToString(rnd[:16]),
+		Subject:       g.Subject,
+		Scope:         g.Scope,
+		Claims:        claims,
+		Device:        g.Device,
+		CreatedAt:     now,
+		LastUsedAt:    now,
+		ExpiresAt:     now.Add(iss.sessionTTL),
+		IdleExpiresAt: now.Add(iss.refreshTTL),
+		Generation:    1,
+	}
+	created, err := iss.store.Create(ctx, store.NewSession{Session: s, Hash: sha256.Sum256(secret)})
+	if err != nil {
+		iss.log.ErrorContext(ctx, "sessionkit: login failed: store error", "subject", g.Subject, "error", err)
+		return nil, storeFailure(err)
+	}
+	toks, err := iss.tokens(&s, created.Handle, secret, created.Version, now)
+	if err != nil {
+		// Do not leave a session nobody holds a token for.
+		_ = iss.store.RevokeSession(context.WithoutCancel(ctx), s.Subject, s.ID, now)
+		return nil, err
+	}
+	iss.emit(ctx, Event{Kind: EventLogin, Subject: s.Subject, SessionID: s.ID, Time: now})
+	return toks, nil
+}
+
+// tokens builds the Tokens for session s: a fresh access token and the
+// refresh token naming handle with secret.
+func (iss *Issuer) tokens(s *store.Session, handle string, secret []byte, version uint64, now time.Time) (*Tokens, error) {
+	at, exp, err := iss.mint(s, version, now)
+	if err != nil {
+		return nil, err
+	}
+	rt := make([]byte, 0, len(refreshPrefix)+len(handle)+1+b64.EncodedLen(len(secret)))
+	rt = append(rt, refreshPrefix...)
+	rt = append(rt, handle...)
+	rt = append(rt, '.')
+	rt = b64.AppendEncode(rt, secret)
+	refreshExp := s.IdleExpiresAt
+	if s.ExpiresAt.Before(refreshExp) {
+		refreshExp = s.ExpiresAt
+	}
+	return &Tokens{
+		AccessToken:      at,
+		RefreshToken:     string(rt),
+		AccessExpiresAt:  exp,
+		RefreshExpiresAt: refreshExp,
+		SessionID:        s.ID,
+		Scope:            s.Scope,
+	}, nil
+}
+
+// mint signs an access token for session s. Its lifetime never outlasts the
+// session's absolute expiry.
+func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string, time.Time, error) {
+	k := iss.keys.load().signing
+	var rnd [16]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", time.Time{}, err
+	}
+	iat := now.Unix()
+	exp := now.Add(iss.accessTTL).Unix()
+	if e := s.ExpiresAt.Unix(); e < exp {
+		exp = e
+	}
+	buf := make([]byte, 0, 256+len(s.Subject)+len(s.Scope)+len(s.Claims))
+	buf = append(buf, `{"iss":`...)
+	buf = appendJSONString(buf, iss.issuer)
+	buf = append(buf, `,"sub":`...)
+	buf = appendJSONString(buf, s.Subject)
+	buf = append(buf, `,"aud":`...)
+	buf = append(buf, iss.audJSON...)
+	buf = append(buf, `,"exp":`...)
+	buf = strconv.AppendInt(buf, exp, 10)
+	buf = append(buf, `,"nbf":`...)
+	buf = strconv.AppendInt(buf, iat, 10)
+	buf = append(buf, `,"iat":`...)
+	buf = strconv.AppendInt(buf, iat, 10)
+	buf = append(buf, `,"jti":"`...)
+	buf = b64.AppendEncode(buf, rnd[:])
+	buf = append(buf, `","sid":`...)
+	buf = appendJSONString(buf, s.ID)
+	buf = append(buf, `,"ver":`...)
+	buf = strconv.AppendUint(buf, version, 10)
+	if s.Scope != "" {
+		buf = append(buf, `,"scope":`...)
+		buf = appendJSONString(buf, s.Scope)
+	}
+	if s.ClientID != "" {
+		buf = append(buf, `,"client_id":`...)
+		buf = appendJSONString(buf, s.ClientID)
+	}
+	if len(s.Claims) > 2 { // a non-empty object: splice its members in
+		buf = append(buf, ',')
+		buf = append(buf, s.Claims[1:len(s.Claims)-1]...)
+	}
+	buf = append(buf, '}')
+	tok, err := signCompact(k, buf)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sessionkit: signing access token: %w", err)
+	}
+	return tok, time.Unix(exp, 0), nil
+}
+
+// validSubject checks a subject: non-empty, bounded, UTF-8 without control
+// characters.
+func validSubject(sub string) error {
+	switch {
+	case sub == "":
+		return fmt.Errorf("%w: subject is required", ErrInvalidConfig)
+	case len(sub) > maxSubjectLen:
+		return fmt.Errorf("%w: subject longer than %d bytes", ErrInvalidConfig, maxSubjectLen)
+	case !utf8.ValidString(sub):
+		return fmt.Errorf("%w: subject is not valid UTF-8", ErrInvalidConfig)
+	case strings.IndexFunc(sub, unicode.IsControl) >= 0:
+		return fmt.Errorf("%w: subject contains control characters", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// encodeClaims turns application claims into the compact JSON object stored
+// with the session, refusing registered names and oversized sets.
+func encodeClaims(claims map[string]any) ([]byte, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	for name := range claims {
+		if registeredClaims[name] {
+			return nil, fmt.Errorf("%w: claim %q is registered and cannot be set by the application", ErrInvalidConfig, name)
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%w: empty claim name", ErrInvalidConfig)
+		}
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fmt.Errorf("%w: claims are not JSON-encodable: %w", ErrInvalidConfig, err)
+	}
+	if len(b) > maxClaimsSize {
+		return nil, fmt.Errorf("%w: claims take %d bytes encoded, more than %d", ErrInvalidConfig, len(b), maxClaimsSize)
+	}
+	return b, nil
+}
+
+// decodeClaims is the inverse of encodeClaims.
+func decodeClaims(b []byte) map[string]any {
+	if len(b) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil
+	}
+	return m
+}
+
+// publicSession converts the store's view of a session into the public one.
+func publicSession(s *store.Session) Session {
+	return Session{
+		ID:            s.ID,
+		Subject:       s.Subject,
+		ClientID:      s.ClientID,
+		Scope:         s.Scope,
+		Claims:        decodeClaims(s.Claims),
+		Device:        s.Device,
+		CreatedAt:     s.CreatedAt,
+		LastUsedAt:    s.LastUsedAt,
+		IdleExpiresAt: s.IdleExpiresAt,
+		ExpiresAt:     s.ExpiresAt,
+	}
+}

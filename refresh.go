@@ -1,0 +1,213 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// Refresh tokens are "skr1." + handle + "." + secret: the store's handle for
+// the session (which names its generation) and 256 random bits, base64url.
+const (
+	refreshPrefix        = "skr1."
+	refreshSecretLen     = 32
+	refreshSecretB64Len  = 43
+	maxRefreshTokenSize  = len(refreshPrefix) + store.MaxHandleLen + 1 + refreshSecretB64Len
+	successorInfo        = "sessionkit/successor/v1"
+	successorNonceLen    = 12
+	successorSealedBytes = successorNonceLen + refreshSecretLen + 16
+)
+
+// parseRefreshToken splits a refresh token into the store handle and the
+// secret. It checks shape only; errors wrap ErrInvalidToken and never quote
+// the token.
+func parseRefreshToken(tok string) (handle string, secret [refreshSecretLen]byte, err error) {
+	if len(tok) > maxRefreshTokenSize {
+		return "", secret, errMalformed("refresh token exceeds the size limit")
+	}
+	if len(tok) < len(refreshPrefix) || tok[:len(refreshPrefix)] != refreshPrefix {
+		return "", secret, errMalformed("not a sessionkit refresh token (want prefix skr1.)")
+	}
+	rest := tok[len(refreshPrefix):]
+	if len(rest) < refreshSecretB64Len+2 || rest[len(rest)-refreshSecretB64Len-1] != '.' {
+		return "", secret, errMalformed("malformed refresh token")
+	}
+	handle = rest[:len(rest)-refreshSecretB64Len-1]
+	for i := 0; i < len(handle); i++ {
+		c := handle[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~') {
+			return "", secret, errMalformed("malformed refresh token handle")
+		}
+	}
+	n, err := b64.Decode(secret[:], []byte(rest[len(rest)-refreshSecretB64Len:]))
+	if err != nil || n != refreshSecretLen {
+		return "", secret, errMalformed("malformed refresh token secret")
+	}
+	return handle, secret, nil
+}
+
+// successorAEAD derives the AEAD that seals the successor of the refresh
+// token whose secret is prev: AES-256-GCM under HKDF-SHA256(prev, info
+// "sessionkit/successor/v1").
+func successorAEAD(prev []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, prev, nil, successorInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// successorAD binds a sealed successor to its session and generation.
+func successorAD(sid string, gen uint64) []byte {
+	ad := make([]byte, 0, len(successorInfo)+1+len(sid)+8)
+	ad = append(ad, successorInfo...)
+	ad = append(ad, 0)
+	ad = append(ad, sid...)
+	return binary.BigEndian.AppendUint64(ad, gen)
+}
+
+// sealSuccessor seals next (the successor's secret, generation gen) under a
+// key only the holder of prev can derive, with a random nonce.
+func sealSuccessor(prev []byte, sid string, gen uint64, next []byte) ([]byte, error) {
+	aead, err := successorAEAD(prev)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, successorNonceLen, successorSealedBytes)
+	if _, err := rand.Read(out); err != nil {
+		return nil, err
+	}
+	return aead.Seal(out, out, next, successorAD(sid, gen)), nil
+}
+
+// openSuccessor reverses sealSuccessor.
+func openSuccessor(prev []byte, sid string, gen uint64, sealed []byte) ([]byte, error) {
+	if len(sealed) != successorSealedBytes {
+		return nil, errors.New("sealed successor has the wrong size")
+	}
+	aead, err := successorAEAD(prev)
+	if err != nil {
+		return nil, err
+	}
+	return aead.Open(nil, sealed[:successorNonceLen], sealed[successorNonceLen:], successorAD(sid, gen))
+}
+
+// Refresh rotates a refresh token: it returns a new refresh token and a new
+// access token, and the presented one stops working.
+//
+// Presenting the immediately previous token again within Config.ReuseGrace
+// returns the same successor again (with a fresh access token), so two tabs
+// or a retried request do not log the user out. Presenting an older token, or
+// the previous one after the window, is reuse: the whole session is revoked
+// and the error wraps ErrRefreshReused. Other errors wrap ErrInvalidToken
+// (not a token of this session: nothing changes), ErrSessionExpired,
+// ErrSessionRevoked or ErrStoreUnavailable.
+func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
+	handle, secret, err := parseRefreshToken(refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	info, err := iss.store.ParseHandle(handle)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errMalformed("unknown refresh token")
+		}
+		return nil, storeFailure(err)
+	}
+	now := iss.now().Truncate(time.Millisecond)
+	var next [refreshSecretLen]byte
+	if _, err := rand.Read(next[:]); err != nil {
+		return nil, err
+	}
+	sealed, err := sealSuccessor(secret[:], info.SessionID, info.Generation+1, next[:])
+	if err != nil {
+		return nil, err
+	}
+	res, err := iss.store.Rotate(ctx, store.Rotation{
+		Handle:        handle,
+		Presented:     sha256.Sum256(secret[:]),
+		Next:          sha256.Sum256(next[:]),
+		Sealed:        sealed,
+		Now:           now,
+		Grace:         iss.grace,
+		IdleExpiresAt: now.Add(iss.refreshTTL),
+	})
+	if err != nil {
+		iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
+		return nil, storeFailure(err)
+	}
+	var successor []byte
+	switch res.Outcome {
+	case store.Rotated:
+		successor = next[:]
+	case store.Replayed:
+		successor, err = openSuccessor(secret[:], res.Session.ID, res.Session.Generation, res.Sealed)
+		if err != nil {
+			iss.log.ErrorContext(ctx, "sessionkit: sealed successor does not open; store data altered?", "sid", res.Session.ID)
+			return nil, errMalformed("refresh token cannot be replayed")
+		}
+	case store.Reused:
+		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: res.Session.Subject, SessionID: res.Session.ID, Time: now})
+		return nil, ErrRefreshReused
+	case store.Expired:
+		return nil, ErrSessionExpired
+	case store.Revoked:
+		return nil, ErrSessionRevoked
+	default:
+		return nil, errMalformed("unknown refresh token")
+	}
+	s := &res.Session
+	if iss.onRefresh != nil {
+		if err := iss.runOnRefresh(ctx, s, now); err != nil {
+			return nil, err
+		}
+	}
+	toks, err := iss.tokens(s, res.Handle, successor, res.Version, now)
+	if err != nil {
+		return nil, err
+	}
+	iss.emit(ctx, Event{Kind: EventRefresh, Subject: s.Subject, SessionID: s.ID, Time: now})
+	return toks, nil
+}
+
+// runOnRefresh calls Config.OnRefresh for s (no lock is held). A refusal
+// revokes the session; new claims are stored and replace s.Claims.
+func (iss *Issuer) runOnRefresh(ctx context.Context, s *store.Session, now time.Time) error {
+	claims, hookErr := iss.onRefresh(ctx, publicSession(s))
+	if hookErr != nil {
+		err := iss.store.RevokeSession(context.WithoutCancel(ctx), s.Subject, s.ID, now)
+		iss.emit(ctx, Event{Kind: EventRefreshRefused, Subject: s.Subject, SessionID: s.ID, Time: now})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return errors.Join(fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr), storeFailure(err))
+		}
+		return fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr)
+	}
+	if claims == nil {
+		return nil
+	}
+	enc, err := encodeClaims(claims)
+	if err != nil {
+		return fmt.Errorf("sessionkit: OnRefresh returned bad claims: %w", err)
+	}
+	if err := iss.store.SetClaims(ctx, s.Subject, s.ID, enc, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrSessionRevoked
+		}
+		return storeFailure(err)
+	}
+	s.Claims = enc
+	return nil
+}

@@ -1,0 +1,106 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// ErrNotFound means no live session matches: an unknown id, or a session of
+// another subject. It is the same value as store.ErrNotFound.
+var ErrNotFound = store.ErrNotFound
+
+// Logout ends the session a refresh token belongs to. Any refresh token ever
+// issued for the session proves ownership; anything else wraps
+// ErrInvalidToken and changes nothing. Its access tokens then fail Verify's
+// session check.
+func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
+	handle, secret, err := parseRefreshToken(refreshToken)
+	if err != nil {
+		return err
+	}
+	now := iss.now()
+	s, err := iss.store.Revoke(ctx, handle, sha256.Sum256(secret[:]), now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errMalformed("unknown refresh token or session already ended")
+		}
+		return storeFailure(err)
+	}
+	iss.emit(ctx, Event{Kind: EventLogout, Subject: s.Subject, SessionID: s.ID, Time: now})
+	return nil
+}
+
+// LogoutAll ends every session of subject and, in the same store step, bumps
+// its token version, so every access token issued to it before fails its next
+// Verify with ErrTokenRevoked.
+func (iss *Issuer) LogoutAll(ctx context.Context, subject string) error {
+	if err := validSubject(subject); err != nil {
+		return err
+	}
+	now := iss.now()
+	if _, err := iss.store.RevokeAll(ctx, subject, now); err != nil {
+		return storeFailure(err)
+	}
+	iss.emit(ctx, Event{Kind: EventLogoutAll, Subject: subject, Time: now})
+	return nil
+}
+
+// RevokeSession ends subject's session sid (for "sign out that device"). A
+// session of another subject, or an ended one, gives ErrNotFound and nothing
+// changes.
+func (iss *Issuer) RevokeSession(ctx context.Context, subject, sid string) error {
+	now := iss.now()
+	if err := iss.store.RevokeSession(ctx, subject, sid, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: no live session with that id for this subject", ErrNotFound)
+		}
+		return storeFailure(err)
+	}
+	iss.emit(ctx, Event{Kind: EventSessionRevoked, Subject: subject, SessionID: sid, Time: now})
+	return nil
+}
+
+// RevokeAccessToken puts one access token on the deny-list until its exp plus
+// MaxLeeway, so no verifier's leeway can bring it back; the entry then
+// vanishes by itself. The token must be one of this issuer's (signature and
+// claims checked, expiry aside). Revoking an already expired token is a no-op.
+func (iss *Issuer) RevokeAccessToken(ctx context.Context, accessToken string) error {
+	now := iss.now()
+	p, err := verifyCompact(accessToken, iss.maxTokenSize, iss.keys.load(), accessTokenType)
+	if err != nil {
+		return err
+	}
+	c, err := parseClaims(p.payload)
+	if err != nil {
+		return err
+	}
+	if err := iss.rules.check(c, now); err != nil && !errors.Is(err, ErrTokenExpired) {
+		return err
+	}
+	until := c.ExpiresAt.Add(MaxLeeway)
+	if !until.After(now) {
+		return nil
+	}
+	if err := iss.store.Deny(ctx, subjectKey(c.Subject, c.ClientID), c.ID, until); err != nil {
+		return storeFailure(err)
+	}
+	iss.emit(ctx, Event{Kind: EventAccessTokenRevoked, Subject: c.Subject, SessionID: c.SessionID, Time: now})
+	return nil
+}
+
+// Sessions lists subject's live sessions, oldest first, with device metadata.
+func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, error) {
+	list, err := iss.store.Sessions(ctx, subject, iss.now())
+	if err != nil {
+		return nil, storeFailure(err)
+	}
+	out := make([]Session, len(list))
+	for i := range list {
+		out[i] = publicSession(&list[i])
+	}
+	return out, nil
+}

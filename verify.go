@@ -1,0 +1,293 @@
+package sessionkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// DefaultLeeway is the clock-skew allowance for exp, nbf and iat.
+const DefaultLeeway = 30 * time.Second
+
+// MaxLeeway caps every configured leeway. A revoked access token stays on the
+// deny-list until its exp plus MaxLeeway, so no verifier's leeway can bring it
+// back.
+const MaxLeeway = 5 * time.Minute
+
+// Claims are the verified claims of an access token.
+type Claims struct {
+	// Issuer is iss.
+	Issuer string
+	// Subject is sub: the user (or, for client tokens, the client).
+	Subject string
+	// Audience is aud, always as a list.
+	Audience []string
+	// ExpiresAt is exp.
+	ExpiresAt time.Time
+	// IssuedAt is iat.
+	IssuedAt time.Time
+	// NotBefore is nbf; zero when absent.
+	NotBefore time.Time
+	// ID is jti, unique per token.
+	ID string
+	// SessionID is sid, the session (refresh-token family) the token
+	// belongs to; empty for client tokens.
+	SessionID string
+	// Version is ver, the subject's token version when it was issued.
+	Version uint64
+	// Scope is the space-separated scope.
+	Scope string
+	// ClientID is client_id (RFC 9068), set on tokens issued to OAuth clients.
+	ClientID string
+	// Extra holds the application claims (every member not listed above),
+	// decoded with encoding/json; nil when there are none.
+	Extra map[string]any
+}
+
+// HasScope reports whether the space-separated Scope contains s.
+func (c *Claims) HasScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for f := range strings.FieldsSeq(c.Scope) {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
+
+// registeredClaims are the claim names sessionkit sets or interprets;
+// application claims may not use them.
+var registeredClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true,
+	"jti": true, "sid": true, "ver": true, "scope": true, "client_id": true,
+	"cnf": true, "act": true, "azp": true,
+}
+
+// parseClaims reads a JWT claims set strictly. Registered claims must have
+// their JSON types; the rest lands in Extra.
+func parseClaims(payload string) (*Claims, error) {
+	c := new(Claims)
+	var extra map[string]json.RawMessage
+	var sawExp, sawIat bool
+	err := scanObject(payload, func(name string, v *jsonValue) error {
+		switch name {
+		case "iss", "sub", "jti", "sid", "scope", "client_id":
+			if !v.isString() {
+				return fmt.Errorf("%s is not a string", name)
+			}
+			switch name {
+			case "iss":
+				c.Issuer = v.str
+			case "sub":
+				c.Subject = v.str
+			case "jti":
+				c.ID = v.str
+			case "sid":
+				c.SessionID = v.str
+			case "scope":
+				c.Scope = v.str
+			case "client_id":
+				c.ClientID = v.str
+			}
+		case "aud":
+			switch {
+			case v.kind == jsonString:
+				c.Audience = []string{v.str}
+			case v.kind == jsonArray && v.allStrings:
+				c.Audience = v.strs
+			default:
+				return errors.New("aud is not a string or an array of strings")
+			}
+		case "exp", "iat", "nbf":
+			n, ok := numericDate(v)
+			if !ok {
+				return fmt.Errorf("%s is not a valid NumericDate", name)
+			}
+			t := time.Unix(n, 0)
+			switch name {
+			case "exp":
+				c.ExpiresAt, sawExp = t, true
+			case "iat":
+				c.IssuedAt, sawIat = t, true
+			case "nbf":
+				c.NotBefore = t
+			}
+		case "ver":
+			if v.kind != jsonNumber {
+				return errors.New("ver is not a number")
+			}
+			n, err := strconv.ParseUint(v.raw, 10, 64)
+			if err != nil {
+				return errors.New("ver is not a non-negative integer")
+			}
+			c.Version = n
+		default:
+			if extra == nil {
+				extra = make(map[string]json.RawMessage)
+			}
+			extra[name] = json.RawMessage(v.raw)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errMalformed("claims: " + err.Error())
+	}
+	if !sawExp {
+		return nil, errMalformed("claims: exp missing")
+	}
+	if !sawIat {
+		return nil, errMalformed("claims: iat missing")
+	}
+	if extra != nil {
+		c.Extra = make(map[string]any, len(extra))
+		for k, raw := range extra {
+			var x any
+			if err := json.Unmarshal(raw, &x); err != nil {
+				return nil, errMalformed("claims: " + k + " is not valid JSON")
+			}
+			c.Extra[k] = x
+		}
+	}
+	return c, nil
+}
+
+// claimRules are the checks every verifier applies after the signature.
+type claimRules struct {
+	issuer   string
+	audience []string
+	leeway   time.Duration
+}
+
+// check applies the time, issuer and audience rules to c at now.
+func (r *claimRules) check(c *Claims, now time.Time) error {
+	if c.Issuer != r.issuer {
+		return errMalformed("wrong issuer")
+	}
+	if !audienceMatches(c.Audience, r.audience) {
+		return errMalformed("audience does not include ours")
+	}
+	if c.Subject == "" {
+		return errMalformed("sub missing")
+	}
+	if c.ID == "" {
+		return errMalformed("jti missing")
+	}
+	if !now.Before(c.ExpiresAt.Add(r.leeway)) {
+		return fmt.Errorf("%w: exp has passed", ErrTokenExpired)
+	}
+	late := now.Add(r.leeway)
+	if !c.NotBefore.IsZero() && late.Before(c.NotBefore) {
+		return errMalformed("not valid yet (nbf)")
+	}
+	if late.Before(c.IssuedAt) {
+		return errMalformed("issued in the future (iat)")
+	}
+	return nil
+}
+
+func audienceMatches(have, want []string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// verifyAccess is the stateless verification shared by Issuer.Verify and
+// Verifier: signature with an allowed key, typ, claims syntax and rules.
+func verifyAccess(token string, maxSize int, keys keyResolver, rules *claimRules, now time.Time) (*Claims, error) {
+	p, err := verifyCompact(token, maxSize, keys, accessTokenType)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseClaims(p.payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := rules.check(c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkAccess is the stateful half of verification: deny-list, token version
+// and session liveness, from one store read. Client tokens (no sid) get the
+// deny-list and version checks only.
+func checkAccess(ctx context.Context, st store.Store, c *Claims, now time.Time) error {
+	state, err := st.CheckAccess(ctx, store.AccessCheck{
+		Subject:   subjectKey(c.Subject, c.ClientID),
+		SessionID: c.SessionID,
+		JTI:       c.ID,
+		Now:       now,
+	})
+	if err != nil {
+		return storeFailure(err)
+	}
+	switch {
+	case state.Denied:
+		return fmt.Errorf("%w: token was revoked", ErrTokenRevoked)
+	case state.Version != c.Version:
+		return fmt.Errorf("%w: subject was logged out everywhere", ErrTokenRevoked)
+	case c.SessionID != "" && !state.SessionLive:
+		return fmt.Errorf("%w: session has ended", ErrTokenRevoked)
+	}
+	return nil
+}
+
+// subjectKey is the store's name for a token's subject. Tokens issued to an
+// OAuth client for itself live in their own namespace, so a client never
+// shares versions or sessions with a user of the same id. Subjects cannot
+// contain control characters, so the prefix cannot be forged.
+func subjectKey(sub, clientID string) string {
+	if clientID != "" && sub == clientID {
+		return "\x00client\x00" + clientID
+	}
+	return sub
+}
+
+// storeFailure maps a store error to what callers see: contract sentinels
+// pass through, anything else is an outage (fail closed).
+func storeFailure(err error) error {
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrUnsupported):
+		return err
+	default:
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+}
+
+// Verify checks an access token and returns its claims.
+//
+// Stateless checks come first: size cap, compact serialization, an allowed
+// algorithm with a key of this issuer's KeySet, typ "at+jwt", iss, aud,
+// exp/nbf/iat with the leeway. Then, unless Config.SkipRevocationCheck is
+// set, one store read checks the jti deny-list, the subject's token version
+// and that the session is still live.
+//
+// Errors wrap ErrInvalidToken, ErrTokenExpired, ErrTokenRevoked or
+// ErrStoreUnavailable.
+func (iss *Issuer) Verify(ctx context.Context, token string) (*Claims, error) {
+	now := iss.now()
+	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), &iss.rules, now)
+	if err != nil {
+		return nil, err
+	}
+	if iss.skipRevocation {
+		return c, nil
+	}
+	if err := checkAccess(ctx, iss.store, c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
