@@ -58,9 +58,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("   session %s\n   access token  %s… (%d bytes, expires %s)\n   refresh token %s… (opaque, expires %s)\n",
+	fmt.Printf("   session %s\n   access token  %s… (%d bytes, expires %s)\n   refresh token %s (opaque, expires %s)\n",
 		toks.SessionID, toks.AccessToken[:24], len(toks.AccessToken), toks.AccessExpiresAt.Format(time.TimeOnly),
-		toks.RefreshToken[:12], toks.RefreshExpiresAt.Format(time.DateOnly))
+		tail(toks.RefreshToken), toks.RefreshExpiresAt.Format(time.DateOnly))
 
 	step(2, "Verify: an API checks the access token (signature, claims, revocation)")
 	claims, err := iss.Verify(ctx, toks.AccessToken)
@@ -75,7 +75,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("   rotated: new refresh token %s…\n", toks.RefreshToken[:12])
+	fmt.Printf("   rotated: new refresh token %s\n", tail(toks.RefreshToken))
 
 	step(4, "A second tab retries with the old token within the grace window")
 	retry, err := iss.Refresh(ctx, first)
@@ -127,3 +127,6 @@ func run() error {
 	fmt.Fprintln(os.Stderr, "\ndone")
 	return nil
 }
+
+// tail shows the end of a token, enough to tell two apart.
+func tail(tok string) string { return "…" + tok[len(tok)-8:] }

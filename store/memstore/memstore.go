@@ -1,0 +1,578 @@
+// Package memstore is an in-memory [store.Store] for single-process
+// applications and tests.
+//
+// Everything lives in the memory of one process behind one sync.RWMutex, so
+// every method is trivially one atomic step. A restart forgets every session
+// and two processes share nothing: use memstore for a single server, for
+// development and for tests; use redisstore when several processes serve the
+// same users, and boltstore when sessions must survive a restart. It
+// implements the whole contract and declares every capability;
+// it runs the store/storetest conformance suite.
+//
+// Liveness is decided by the now passed to each method, never by the store's
+// clock. Memory stays bounded by expiry without any goroutine: writes count,
+// and once enough writes have happened since the last sweep (at least 1024,
+// and at least as many as there were records after it) the writing call
+// removes every record whose expiry, plus a one-minute margin, has passed at
+// its now. An optional janitor (Options.JanitorInterval) sweeps on a timer
+// as well, until Close. Token versions are never removed.
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+const (
+	// spentKeep is how many spent hashes a session keeps, by generation.
+	spentKeep = 32
+	// sweepMargin is how long after its expiry a record is kept before a
+	// sweep removes it, so that callers whose clocks differ slightly still
+	// agree (the contract's "clean-up with a margin").
+	sweepMargin = time.Minute
+	// minSweepEvery is the least number of writes between two sweeps.
+	minSweepEvery = 1024
+	// maxSessionID is the longest session id a handle can carry.
+	maxSessionID = 64
+)
+
+// Compile-time check that *Store implements the contract.
+var _ store.Store = (*Store)(nil)
+
+// Options configures a Store. The zero value is a store without a janitor.
+type Options struct {
+	// JanitorInterval, when positive, starts one goroutine that removes
+	// expired records at this interval until Close. Zero or negative starts
+	// no goroutine; writes still sweep expired records now and then.
+	JanitorInterval time.Duration
+	// Now is the janitor's clock; nil means time.Now. Only the janitor reads
+	// it: every method decides liveness by the now it is given.
+	Now func() time.Time
+}
+
+// Store is the in-memory store. Create one with New; it is safe for
+// concurrent use. Call Close when it was created with a janitor.
+type Store struct {
+	mu        sync.RWMutex
+	sessions  map[string]*record
+	bySubject map[string]map[string]struct{}
+	versions  map[string]uint64
+	denied    map[denyKey]time.Time
+	once      map[onceKey]time.Time
+
+	writes  int       // writes since the last sweep
+	sweepAt int       // writes that trigger the next sweep
+	latest  time.Time // latest now given to a write, for Deny's sweep
+	sweeps  int       // sweeps done, for tests
+
+	now       func() time.Time
+	stop      chan struct{} // nil without a janitor
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// record is one stored session.
+type record struct {
+	s       store.Session // Claims owned by the store
+	tag     string        // store.SubjectTag(s.Subject)
+	current [32]byte      // hash of the secret of generation s.Generation
+	// spent holds the hashes of generations max(1, G-spentKeep) .. G-1 at
+	// index generation%spentKeep; G-1 is the previous one. nil until the
+	// first rotation.
+	spent     *[spentKeep][32]byte
+	sealed    []byte    // successor sealed at the last rotation
+	rotatedAt time.Time // time of the last rotation
+	revoked   bool
+}
+
+type denyKey struct{ subject, jti string }
+
+type onceKey struct{ namespace, key string }
+
+// New returns an empty Store. It starts a janitor goroutine only when
+// opts.JanitorInterval is positive.
+func New(opts Options) *Store {
+	s := &Store{
+		sessions:  make(map[string]*record),
+		bySubject: make(map[string]map[string]struct{}),
+		versions:  make(map[string]uint64),
+		denied:    make(map[denyKey]time.Time),
+		once:      make(map[onceKey]time.Time),
+		sweepAt:   minSweepEvery,
+		now:       opts.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.JanitorInterval > 0 {
+		s.stop = make(chan struct{})
+		s.done = make(chan struct{})
+		go s.janitor(opts.JanitorInterval)
+	}
+	return s
+}
+
+// Close stops the janitor, if any, and waits for it to exit. It is safe to
+// call more than once and on a store without a janitor; it always returns
+// nil. The store stays usable after Close (without a janitor).
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+			<-s.done
+		}
+	})
+	return nil
+}
+
+func (s *Store) janitor(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			now := s.now() // user code: called outside the lock
+			s.mu.Lock()
+			s.sweep(now)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Capabilities reports every capability: memstore implements the whole
+// contract.
+func (s *Store) Capabilities() store.Capabilities { return store.All }
+
+// ParseHandle decodes a handle made by this store (see
+// [store.ParseStatefulHandle]); errors wrap [store.ErrNotFound].
+func (s *Store) ParseHandle(handle string) (store.HandleInfo, error) {
+	return store.ParseStatefulHandle(handle)
+}
+
+// Create stores a new session and returns the handle of its first generation
+// with the subject's current token version. The session must have a
+// non-empty ID made of at most 64 base64url characters (so that its handle
+// parses), a non-empty Subject, Generation 1 and ExpiresAt after CreatedAt;
+// a zero LastUsedAt is set to CreatedAt and IdleExpiresAt is capped at
+// ExpiresAt. An ID the store still remembers is an error, never overwritten.
+func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Created{}, err
+	}
+	if err := validate(&n.Session); err != nil {
+		return store.Created{}, err
+	}
+	r := &record{s: n.Session, tag: store.SubjectTag(n.Session.Subject), current: n.Hash}
+	r.s.Claims = bytes.Clone(n.Session.Claims)
+	if r.s.LastUsedAt.IsZero() {
+		r.s.LastUsedAt = r.s.CreatedAt
+	}
+	if r.s.IdleExpiresAt.After(r.s.ExpiresAt) {
+		r.s.IdleExpiresAt = r.s.ExpiresAt
+	}
+	id, now := r.s.ID, r.s.CreatedAt
+	handle := store.FormatHandle(store.HandleInfo{Tag: r.tag, SessionID: id, Generation: 1})
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.sessions[id]; ok {
+		if !forgettable(old.s.ExpiresAt, now) {
+			return store.Created{}, fmt.Errorf("memstore: create session: id %q already exists", id)
+		}
+		s.forget(id, old)
+	}
+	s.sessions[id] = r
+	idx := s.bySubject[r.s.Subject]
+	if idx == nil {
+		idx = make(map[string]struct{})
+		s.bySubject[r.s.Subject] = idx
+	}
+	idx[id] = struct{}{}
+	version := s.versions[r.s.Subject]
+	s.wrote(now)
+	return store.Created{Handle: handle, Version: version}, nil
+}
+
+func validate(s *store.Session) error {
+	switch {
+	case s.ID == "":
+		return errors.New("memstore: create session: empty ID")
+	case len(s.ID) > maxSessionID || !isB64URL(s.ID):
+		return errors.New("memstore: create session: ID must be 1 to 64 base64url characters")
+	case s.Subject == "":
+		return errors.New("memstore: create session: empty Subject")
+	case s.Generation != 1:
+		return fmt.Errorf("memstore: create session: Generation is %d, want 1", s.Generation)
+	case !s.ExpiresAt.After(s.CreatedAt):
+		return errors.New("memstore: create session: ExpiresAt is not after CreatedAt")
+	}
+	return nil
+}
+
+func isB64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Rotate replaces the current secret of the session the handle names,
+// following the decision procedure of [store.Store.Rotate] step by step.
+func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.RotateResult{}, err
+	}
+	// 1. The handle must parse ...
+	h, err := store.ParseStatefulHandle(r.Handle)
+	if err != nil {
+		return store.RotateResult{Outcome: store.Unknown}, nil
+	}
+	sealed := bytes.Clone(r.Sealed)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.wrote(r.Now) // runs before the unlock
+
+	// ... and name a remembered session whose subject tag matches.
+	rec := s.sessions[h.SessionID]
+	if rec == nil || rec.tag != h.Tag {
+		return store.RotateResult{Outcome: store.Unknown}, nil
+	}
+	// 2. The handle's generation selects one expected hash.
+	if !rec.matches(h.Generation, r.Presented) {
+		return store.RotateResult{Outcome: store.Unknown}, nil
+	}
+	g, G := h.Generation, rec.s.Generation
+	inGrace := g == G-1 && r.Grace > 0 && r.Now.Before(rec.rotatedAt.Add(r.Grace))
+	// 3. Revoked: a spent secret outside the grace window is still reuse
+	// (nothing more to write), anything else Revoked. Then expired.
+	if rec.revoked {
+		if g < G && !inGrace {
+			return store.RotateResult{Outcome: store.Reused, Session: rec.session()}, nil
+		}
+		return store.RotateResult{Outcome: store.Revoked}, nil
+	}
+	if !rec.s.Live(r.Now) {
+		return store.RotateResult{Outcome: store.Expired}, nil
+	}
+	switch {
+	case g == G: // 4. Rotated.
+		if rec.spent == nil {
+			rec.spent = new([spentKeep][32]byte)
+		}
+		rec.spent[G%spentKeep] = rec.current
+		rec.current = r.Next
+		rec.sealed = sealed
+		rec.rotatedAt = r.Now
+		rec.s.Generation = G + 1
+		rec.s.LastUsedAt = r.Now
+		rec.s.IdleExpiresAt = r.IdleExpiresAt
+		if rec.s.IdleExpiresAt.After(rec.s.ExpiresAt) {
+			rec.s.IdleExpiresAt = rec.s.ExpiresAt
+		}
+		return store.RotateResult{
+			Outcome: store.Rotated,
+			Handle:  store.FormatHandle(store.HandleInfo{Tag: rec.tag, SessionID: rec.s.ID, Generation: G + 1}),
+			Session: rec.session(),
+			Version: s.versions[rec.s.Subject],
+		}, nil
+	case inGrace: // 5. Replayed.
+		return store.RotateResult{
+			Outcome: store.Replayed,
+			Handle:  store.FormatHandle(store.HandleInfo{Tag: rec.tag, SessionID: rec.s.ID, Generation: G}),
+			Sealed:  bytes.Clone(rec.sealed),
+			Session: rec.session(),
+			Version: s.versions[rec.s.Subject],
+		}, nil
+	default: // 6. Reused: revoke the session.
+		rec.revoked = true
+		return store.RotateResult{Outcome: store.Reused, Session: rec.session()}, nil
+	}
+}
+
+// matches reports, in constant time for the hash comparison, whether
+// presented is the hash that generation g selects: the current one for the
+// session's generation G, the previous one for G-1, a kept spent one below.
+func (r *record) matches(g uint64, presented [32]byte) bool {
+	G := r.s.Generation
+	var want [32]byte
+	switch {
+	case g == G:
+		want = r.current
+	case g < G && G-g <= spentKeep && r.spent != nil:
+		want = r.spent[g%spentKeep]
+	default:
+		return false
+	}
+	return subtle.ConstantTimeCompare(want[:], presented[:]) == 1
+}
+
+// session returns a copy of the record's session that shares no memory
+// with the store.
+func (r *record) session() store.Session {
+	s := r.s
+	s.Claims = bytes.Clone(r.s.Claims)
+	return s
+}
+
+// liveFor reports whether the record is subject's session, not revoked and
+// live at now.
+func (r *record) liveFor(subject string, now time.Time) bool {
+	return r != nil && r.s.Subject == subject && !r.revoked && r.s.Live(now)
+}
+
+// Session reads subject's live session id; anything else is
+// [store.ErrNotFound].
+func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Session{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rec := s.sessions[id]
+	if !rec.liveFor(subject, now) {
+		return store.Session{}, fmt.Errorf("%w: memstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	return rec.session(), nil
+}
+
+// Sessions lists subject's live sessions (neither revoked nor expired at
+// now), oldest first: by CreatedAt, then by ID. The slice is never nil.
+func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	idx := s.bySubject[subject]
+	list := make([]store.Session, 0, len(idx))
+	for id := range idx {
+		if rec := s.sessions[id]; rec.liveFor(subject, now) {
+			list = append(list, rec.session())
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(list, func(a, b store.Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return list, nil
+}
+
+// SetClaims replaces the application claims of subject's live session id
+// with a copy of claims; anything else is [store.ErrNotFound].
+func (s *Store) SetClaims(ctx context.Context, subject, id string, claims []byte, now time.Time) error {
+	if err := store.ContextError(ctx); err != nil {
+		return err
+	}
+	claims = bytes.Clone(claims)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.sessions[id]
+	if !rec.liveFor(subject, now) {
+		return fmt.Errorf("%w: memstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	rec.s.Claims = claims
+	s.wrote(now)
+	return nil
+}
+
+// Revoke ends the live session the handle names when presented is the hash
+// its generation selects (current, previous or a kept spent one), and
+// returns the session as it was. Anything else is [store.ErrNotFound] and
+// changes nothing.
+func (s *Store) Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Session{}, err
+	}
+	h, err := store.ParseStatefulHandle(handle)
+	if err != nil {
+		return store.Session{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.sessions[h.SessionID]
+	if rec == nil || rec.tag != h.Tag || !rec.matches(h.Generation, presented) {
+		return store.Session{}, fmt.Errorf("%w: memstore: no session for this token", store.ErrNotFound)
+	}
+	if rec.revoked || !rec.s.Live(now) {
+		return store.Session{}, fmt.Errorf("%w: memstore: session is no longer live", store.ErrNotFound)
+	}
+	was := rec.session()
+	rec.revoked = true
+	s.wrote(now)
+	return was, nil
+}
+
+// RevokeSession ends subject's live session id. A session of another
+// subject, a dead one or none is [store.ErrNotFound] and changes nothing.
+func (s *Store) RevokeSession(ctx context.Context, subject, id string, now time.Time) error {
+	if err := store.ContextError(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.sessions[id]
+	if !rec.liveFor(subject, now) {
+		return fmt.Errorf("%w: memstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	rec.revoked = true
+	s.wrote(now)
+	return nil
+}
+
+// RevokeAll revokes every session of subject and bumps its token version in
+// the same critical section, returning the new version.
+func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (uint64, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.bySubject[subject] {
+		if rec := s.sessions[id]; rec != nil {
+			rec.revoked = true
+		}
+	}
+	s.versions[subject]++
+	v := s.versions[subject]
+	s.wrote(now)
+	return v, nil
+}
+
+// Deny puts jti, an access token of subject, on the deny-list until the
+// given time (keeping the later time if the entry exists). CheckAccess
+// reports it while until is after its now.
+func (s *Store) Deny(ctx context.Context, subject, jti string, until time.Time) error {
+	if err := store.ContextError(ctx); err != nil {
+		return err
+	}
+	k := denyKey{subject, jti}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.denied[k]; !ok || until.After(cur) {
+		s.denied[k] = until
+	}
+	// Deny has no now: its sweep uses the latest now given to a write.
+	s.wrote(s.latest)
+	return nil
+}
+
+// Version reads subject's token version, 0 if it was never bumped.
+func (s *Store) Version(ctx context.Context, subject string) (uint64, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.versions[subject], nil
+}
+
+// CheckAccess reads the deny-list entry of the token's jti, the subject's
+// token version and the liveness of the token's session in one read.
+func (s *Store) CheckAccess(ctx context.Context, q store.AccessCheck) (store.AccessState, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.AccessState{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var st store.AccessState
+	if until, ok := s.denied[denyKey{q.Subject, q.JTI}]; ok && q.Now.Before(until) {
+		st.Denied = true
+	}
+	st.Version = s.versions[q.Subject]
+	if q.SessionID != "" {
+		st.SessionLive = s.sessions[q.SessionID].liveFor(q.Subject, q.Now)
+	}
+	return st, nil
+}
+
+// UseOnce records key in namespace until the given time and reports true
+// only if no live record of it (one whose until is after now) existed. When
+// a live record exists it answers false and keeps the later of both times.
+func (s *Store) UseOnce(ctx context.Context, namespace, key string, until, now time.Time) (bool, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return false, err
+	}
+	k := onceKey{namespace, key}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.once[k]
+	first := !ok || !now.Before(cur)
+	if first || until.After(cur) {
+		s.once[k] = until
+	}
+	s.wrote(now)
+	return first, nil
+}
+
+// wrote counts one write made at now and, once enough writes have happened
+// since the last sweep, sweeps. Called with s.mu held for writing.
+func (s *Store) wrote(now time.Time) {
+	if now.After(s.latest) {
+		s.latest = now
+	}
+	s.writes++
+	if s.writes >= s.sweepAt {
+		s.sweep(now)
+	}
+}
+
+// sweep removes every record that may be forgotten at now: sessions past
+// their absolute expiry, deny-list and use-once entries past their until,
+// each plus sweepMargin. Versions are never removed. Called with s.mu held
+// for writing.
+func (s *Store) sweep(now time.Time) {
+	for id, rec := range s.sessions {
+		if forgettable(rec.s.ExpiresAt, now) {
+			s.forget(id, rec)
+		}
+	}
+	for k, until := range s.denied {
+		if forgettable(until, now) {
+			delete(s.denied, k)
+		}
+	}
+	for k, until := range s.once {
+		if forgettable(until, now) {
+			delete(s.once, k)
+		}
+	}
+	s.writes = 0
+	s.sweepAt = max(minSweepEvery, len(s.sessions)+len(s.denied)+len(s.once))
+	s.sweeps++
+}
+
+// forgettable reports whether a record that stops counting at expiry may be
+// removed at now.
+func forgettable(expiry, now time.Time) bool {
+	return !now.Before(expiry.Add(sweepMargin))
+}
+
+// forget removes session id and its index entry. Called with s.mu held for
+// writing.
+func (s *Store) forget(id string, rec *record) {
+	delete(s.sessions, id)
+	if idx := s.bySubject[rec.s.Subject]; idx != nil {
+		delete(idx, id)
+		if len(idx) == 0 {
+			delete(s.bySubject, rec.s.Subject)
+		}
+	}
+}
