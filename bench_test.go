@@ -166,7 +166,7 @@ func BenchmarkRefresh(b *testing.B) {
 
 // BenchmarkMemstoreRotate is one store rotation on the memory store.
 func BenchmarkMemstoreRotate(b *testing.B) {
-	st := memstore.New(memstore.Options{})
+	st := memstore.New()
 	ctx := context.Background()
 	now := time.Now().Truncate(time.Millisecond)
 	secret := sha256.Sum256([]byte("secret-0"))

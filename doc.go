@@ -11,7 +11,7 @@
 //		Issuer:   "https://auth.example.com",
 //		Audience: []string{"api"},
 //		Keys:     sessionkit.NewKeySet(key),
-//		Store:    memstore.New(memstore.Options{}),
+//		Store:    memstore.New(),
 //	})
 //	toks, err := iss.Login(ctx, sessionkit.Grant{Subject: "u1"})
 //	claims, err := iss.Verify(ctx, toks.AccessToken)

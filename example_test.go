@@ -21,7 +21,7 @@ func exampleIssuer(now *time.Time) *sessionkit.Issuer {
 		Issuer:   "https://auth.example.com",
 		Audience: []string{"api"},
 		Keys:     sessionkit.NewKeySet(key),
-		Store:    memstore.New(memstore.Options{}),
+		Store:    memstore.New(),
 		Now:      func() time.Time { return *now },
 	})
 	if err != nil {

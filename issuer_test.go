@@ -49,7 +49,7 @@ func newTestIssuer(t testing.TB, mod func(*Config)) (*Issuer, *testClock) {
 		Issuer:   testIssuer,
 		Audience: []string{testAudience},
 		Keys:     NewKeySet(testKey(t, RS256, 0)),
-		Store:    memstore.New(memstore.Options{}),
+		Store:    memstore.New(),
 		Now:      clock.Now,
 	}
 	if mod != nil {
@@ -75,7 +75,7 @@ func login(t testing.TB, iss *Issuer, subject string) *Tokens {
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	keys := NewKeySet(testKey(t, RS256, 0))
-	st := memstore.New(memstore.Options{})
+	st := memstore.New()
 	base := func() Config {
 		return Config{Issuer: testIssuer, Audience: []string{testAudience}, Keys: keys, Store: st}
 	}

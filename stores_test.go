@@ -17,7 +17,7 @@ func TestStores(t *testing.T) {
 	t.Run("memstore", func(t *testing.T) {
 		t.Parallel()
 		storetest.Run(t, func(t *testing.T) store.Store {
-			s := memstore.New(memstore.Options{})
+			s := memstore.New()
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		})

@@ -38,7 +38,7 @@ func run() error {
 		Issuer:   "https://auth.example.com",
 		Audience: []string{"api"},
 		Keys:     sessionkit.NewKeySet(key),
-		Store:    memstore.New(memstore.Options{}),
+		Store:    memstore.New(),
 		Now:      clock,
 		Events: func(_ context.Context, e sessionkit.Event) {
 			fmt.Printf("   event: %s (subject %s)\n", e.Kind, e.Subject)

@@ -98,9 +98,14 @@ type denyKey struct{ subject, jti string }
 
 type onceKey struct{ namespace, key string }
 
-// New returns an empty Store. It starts a janitor goroutine only when
-// opts.JanitorInterval is positive.
-func New(opts Options) *Store {
+// New returns an empty Store without a janitor: no goroutine starts, and
+// writes sweep expired records now and then.
+func New() *Store { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty Store configured by opts. It starts a
+// janitor goroutine only when opts.JanitorInterval is positive; stop it with
+// Close.
+func NewWithOptions(opts Options) *Store {
 	s := &Store{
 		sessions:  make(map[string]*record),
 		bySubject: make(map[string]map[string]struct{}),

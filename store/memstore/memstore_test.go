@@ -108,7 +108,7 @@ func TestCreate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := New(Options{})
+			s := New()
 			c, err := s.Create(context.Background(), tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -137,7 +137,7 @@ func TestCreate(t *testing.T) {
 func TestCreateDuplicateAndVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	if _, err := s.RevokeAll(ctx, "alice", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestRotate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			s := New(Options{})
+			s := New()
 			f := newFamily(t, s, "sid-1", "alice", tt.rotations)
 			if tt.revoke {
 				if err := s.RevokeSession(ctx, "alice", "sid-1", t0); err != nil {
@@ -335,7 +335,7 @@ func snapshot(s *Store, id string) recState {
 func TestRotateVersionAndReuseRevokes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	f := newFamily(t, s, "sid-1", "alice", 1)
 	// RevokeAll bumps the version; a new session sees it in rotations.
 	g := newFamily(t, s, "sid-2", "bob", 0)
@@ -373,7 +373,7 @@ func TestRotateVersionAndReuseRevokes(t *testing.T) {
 func TestConcurrentRotate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	f := newFamily(t, s, "sid-1", "alice", 0)
 	const n = 32
 	results := make([]store.RotateResult, n)
@@ -433,7 +433,7 @@ func TestRevoke(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			s := New(Options{})
+			s := New()
 			f := newFamily(t, s, "sid-1", "alice", tt.rotations)
 			h := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag("alice"), SessionID: "sid-1", Generation: tt.handleGen})
 			before := snapshot(s, "sid-1")
@@ -466,7 +466,7 @@ func TestRevoke(t *testing.T) {
 func TestRevokeBadHandles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	f := newFamily(t, s, "sid-1", "alice", 0)
 	for _, h := range []string{"", "~", "~~", strings.Repeat("a", 1<<20), "x~sid-1~1",
 		store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag("bob"), SessionID: "sid-1", Generation: 1})} {
@@ -482,7 +482,7 @@ func TestRevokeBadHandles(t *testing.T) {
 func TestSessionReadsAndOwnership(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	mk := func(id, subject string, at time.Time) {
 		t.Helper()
 		if _, err := s.Create(ctx, newSession(id, subject, at)); err != nil {
@@ -549,7 +549,7 @@ func TestSessionReadsAndOwnership(t *testing.T) {
 func TestNoAliasing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	n := newSession("sid-1", "alice", t0)
 	c, err := s.Create(ctx, n)
 	if err != nil {
@@ -589,7 +589,7 @@ func TestNoAliasing(t *testing.T) {
 func TestCheckAccess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	if _, err := s.Create(ctx, newSession("sid-1", "alice", t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +638,7 @@ func TestCheckAccess(t *testing.T) {
 func TestRevokeAll(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	for _, id := range []string{"a", "b"} {
 		if _, err := s.Create(ctx, newSession(id, "alice", t0)); err != nil {
 			t.Fatal(err)
@@ -670,7 +670,7 @@ func TestRevokeAll(t *testing.T) {
 func TestUseOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	steps := []struct {
 		ns, key    string
 		until, now time.Time
@@ -716,7 +716,7 @@ func TestCancelledContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s := New(Options{})
+	s := New()
 	if _, err := s.Create(context.Background(), newSession("sid-1", "alice", t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -783,7 +783,7 @@ func TestMemoryBoundedWithoutJanitor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			s := New(Options{})
+			s := New()
 			for i := range n {
 				ns := newSession(fmt.Sprintf("old-%d", i), fmt.Sprintf("user-%d", i%100), t0)
 				ns.Session.IdleExpiresAt = t0.Add(time.Minute)
@@ -839,7 +839,7 @@ func TestMemoryBoundedWithoutJanitor(t *testing.T) {
 func TestSweepKeepsRememberedSessions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := New(Options{})
+	s := New()
 	f := newFamily(t, s, "sid-1", "alice", 1)
 	if err := s.RevokeSession(ctx, "alice", "sid-1", t0); err != nil {
 		t.Fatal(err)
@@ -887,7 +887,7 @@ func TestJanitor(t *testing.T) {
 	ctx := context.Background()
 	var c clock
 	c.Set(t0)
-	s := New(Options{JanitorInterval: time.Millisecond, Now: c.Now})
+	s := NewWithOptions(Options{JanitorInterval: time.Millisecond, Now: c.Now})
 	defer s.Close()
 	for i := range 100 {
 		ns := newSession(fmt.Sprintf("s%d", i), "alice", t0)
@@ -944,9 +944,9 @@ func TestNoGoroutineWithoutJanitor(t *testing.T) {
 	ctx := context.Background()
 	before := runtime.NumGoroutine()
 	for _, opts := range []Options{{}, {JanitorInterval: -time.Second}, {Now: time.Now}} {
-		s := New(opts)
+		s := NewWithOptions(opts)
 		if s.stop != nil {
-			t.Fatalf("New(%+v) prepared a janitor", opts)
+			t.Fatalf("NewWithOptions(%+v) prepared a janitor", opts)
 		}
 		if _, err := s.Create(ctx, newSession("sid-1", "alice", t0)); err != nil {
 			t.Fatal(err)
@@ -975,7 +975,7 @@ func FuzzRotateHandle(f *testing.F) {
 	f.Add(strings.Repeat("a~", 200), []byte("x"))
 	f.Fuzz(func(t *testing.T, handle string, secret []byte) {
 		ctx := context.Background()
-		s := New(Options{})
+		s := New()
 		if _, err := s.Create(ctx, newSession("sid-1", "alice", t0)); err != nil {
 			t.Fatal(err)
 		}
