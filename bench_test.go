@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
@@ -191,5 +193,50 @@ func BenchmarkMemstoreRotate(b *testing.B) {
 			b.Fatalf("rotate %d: %v %v", n, res.Outcome, err)
 		}
 		handle, cur = res.Handle, next
+	}
+}
+
+// BenchmarkPeerGoJose is the same work through go-jose v4 (already our
+// dependency, for keys and JWKS): jwt.ParseSigned plus Claims for verify,
+// jose.NewSigner plus jwt.Signed for sign. It shows why the hot path has its
+// own codec.
+func BenchmarkPeerGoJose(b *testing.B) {
+	for _, alg := range benchAlgs {
+		b.Run("verify/"+string(alg), func(b *testing.B) {
+			_, toks := benchIssuer(b, alg, true)
+			pub := testKey(b, alg, 0).Public()
+			algs := []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}
+			b.ReportAllocs()
+			for b.Loop() {
+				tok, err := jwt.ParseSigned(toks.AccessToken, algs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var c jwt.Claims
+				var extra map[string]any
+				if err := tok.Claims(pub, &c, &extra); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("sign/"+string(alg), func(b *testing.B) {
+			k := testKey(b, alg, 0)
+			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: k.priv},
+				(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", k.KeyID()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			claims := jwt.Claims{Issuer: testIssuer, Subject: "user-1234567890", Audience: jwt.Audience{testAudience},
+				Expiry: jwt.NewNumericDate(now.Add(15 * time.Minute)), IssuedAt: jwt.NewNumericDate(now),
+				NotBefore: jwt.NewNumericDate(now), ID: "0123456789abcdefghijkl"}
+			extra := map[string]any{"sid": "0123456789abcdefghijkl", "ver": 0, "scope": "read write"}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := jwt.Signed(signer).Claims(claims).Claims(extra).Serialize(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -81,8 +81,10 @@
 // writes nothing, so knowing a session id, which every access token shows,
 // never lets anyone log a victim out.
 //
-// [Config.OnRefresh] runs at each successful refresh; it may refuse (a banned
-// user: the session is revoked) or replace the session's application claims.
+// [Config.OnRefresh] runs at each refresh, before anything is written, on the
+// session the presented token proves; it may refuse (a banned user: the
+// session is revoked) or replace the session's application claims, which the
+// rotation then stores in the same atomic step.
 //
 // # Grace window
 //
@@ -96,6 +98,11 @@
 // "sessionkit/successor/v1"), with a random nonce and the session id and
 // generation as associated data: only a holder of the previous token can open
 // it. An older token, or the previous one after the window, is reuse.
+//
+// The window is a trade: a thief who replays the previous token within it
+// gets the same successor as the user, and the family forks silently until
+// one side presents a token the other has spent. Keep it short; set a
+// negative ReuseGrace where clients never race.
 //
 // # Revocation
 //

@@ -37,6 +37,9 @@ var (
 	// ErrUnsupported means the configured store cannot do what was asked. It
 	// is the same value as store.ErrUnsupported.
 	ErrUnsupported = store.ErrUnsupported
+	// ErrNotFound means no live session matches: an unknown id, or a session
+	// of another subject. It is the same value as store.ErrNotFound.
+	ErrNotFound = store.ErrNotFound
 	// ErrInvalidConfig means a Config (or another configuration value) was
 	// rejected; the message says which field and why.
 	ErrInvalidConfig = errors.New("sessionkit: invalid configuration")

@@ -18,9 +18,13 @@ import (
 
 // Defaults for Config's zero values.
 const (
-	DefaultAccessTTL  = 15 * time.Minute
+	// DefaultAccessTTL is the access-token lifetime when Config.AccessTTL is 0.
+	DefaultAccessTTL = 15 * time.Minute
+	// DefaultRefreshTTL is a session's idle lifetime when Config.RefreshTTL is 0.
 	DefaultRefreshTTL = 7 * 24 * time.Hour
+	// DefaultSessionTTL is a session's absolute lifetime when Config.SessionTTL is 0.
 	DefaultSessionTTL = 30 * 24 * time.Hour
+	// DefaultReuseGrace is the reuse grace window when Config.ReuseGrace is 0.
 	DefaultReuseGrace = 10 * time.Second
 	// MaxReuseGrace caps Config.ReuseGrace.
 	MaxReuseGrace = 60 * time.Second
@@ -29,6 +33,7 @@ const (
 // Limits on what Login accepts.
 const (
 	maxSubjectLen = 1024
+	maxScopeLen   = 1024
 	maxClaimsSize = 4096
 )
 
@@ -67,12 +72,13 @@ type Config struct {
 	// session check, so revocations only take effect when tokens expire.
 	SkipRevocationCheck bool
 
-	// OnRefresh, when set, runs at every successful refresh with the
-	// session as it stands after rotation. Returning an error refuses the
-	// refresh: the session is revoked and Refresh returns an error wrapping
-	// ErrSessionRevoked and the hook's error. Returning non-nil claims
-	// replaces the session's application claims, for this and later access
-	// tokens. It is never called while sessionkit holds a lock.
+	// OnRefresh, when set, runs at every refresh before anything is
+	// written, with the session the presented refresh token proves (one
+	// extra store read). Returning an error refuses the refresh: the session
+	// is revoked and Refresh returns an error wrapping ErrSessionRevoked and
+	// the hook's error. Returning non-nil claims replaces the session's
+	// application claims, stored by the rotation itself, for this and later
+	// access tokens. It is never called while sessionkit holds a lock.
 	OnRefresh func(ctx context.Context, s Session) (claims map[string]any, err error)
 	// Events, when set, is told of logins, refreshes, reuse and revocations
 	// (see Event). It runs synchronously after the store step.
@@ -90,7 +96,8 @@ type Grant struct {
 	// Subject identifies the user (sub). Required; at most 1024 bytes of
 	// UTF-8 without control characters.
 	Subject string
-	// Scope is the space-separated scope of the session's access tokens.
+	// Scope is the space-separated scope of the session's access tokens;
+	// at most 1024 bytes.
 	Scope string
 	// Claims are application claims added to every access token of the
 	// session. Registered names (iss, sub, aud, exp, nbf, iat, jti, sid, ver,
@@ -285,6 +292,9 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 	if err := validSubject(g.Subject); err != nil {
 		return nil, err
 	}
+	if len(g.Scope) > maxScopeLen || !utf8.ValidString(g.Scope) || strings.IndexFunc(g.Scope, unicode.IsControl) >= 0 {
+		return nil, fmt.Errorf("%w: scope must be UTF-8 without control characters, at most %d bytes", ErrInvalidConfig, maxScopeLen)
+	}
 	claims, err := encodeClaims(g.Claims)
 	if err != nil {
 		return nil, err
@@ -306,6 +316,9 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 		ExpiresAt:     now.Add(iss.sessionTTL),
 		IdleExpiresAt: now.Add(iss.refreshTTL),
 		Generation:    1,
+	}
+	if err := iss.fits(&s); err != nil {
+		return nil, err
 	}
 	created, err := iss.store.Create(ctx, store.NewSession{Session: s, Hash: sha256.Sum256(secret)})
 	if err != nil {
@@ -352,15 +365,24 @@ func (iss *Issuer) tokens(s *store.Session, handle string, secret []byte, versio
 // session's absolute expiry.
 func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string, time.Time, error) {
 	k := iss.keys.load().signing
-	var rnd [16]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
 		return "", time.Time{}, err
 	}
-	iat := now.Unix()
 	exp := now.Add(iss.accessTTL).Unix()
 	if e := s.ExpiresAt.Unix(); e < exp {
 		exp = e
 	}
+	payload := iss.accessPayload(s, version, jti[:], now.Unix(), exp)
+	tok, err := signCompact(k, payload)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sessionkit: signing access token: %w", err)
+	}
+	return tok, time.Unix(exp, 0), nil
+}
+
+// accessPayload builds the claims JSON of an access token.
+func (iss *Issuer) accessPayload(s *store.Session, version uint64, jti []byte, iat, exp int64) []byte {
 	buf := make([]byte, 0, 256+len(s.Subject)+len(s.Scope)+len(s.Claims))
 	buf = append(buf, `{"iss":`...)
 	buf = appendJSONString(buf, iss.issuer)
@@ -375,7 +397,7 @@ func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string
 	buf = append(buf, `,"iat":`...)
 	buf = strconv.AppendInt(buf, iat, 10)
 	buf = append(buf, `,"jti":"`...)
-	buf = b64.AppendEncode(buf, rnd[:])
+	buf = b64.AppendEncode(buf, jti)
 	buf = append(buf, `","sid":`...)
 	buf = appendJSONString(buf, s.ID)
 	buf = append(buf, `,"ver":`...)
@@ -392,12 +414,22 @@ func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string
 		buf = append(buf, ',')
 		buf = append(buf, s.Claims[1:len(s.Claims)-1]...)
 	}
-	buf = append(buf, '}')
-	tok, err := signCompact(k, buf)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("sessionkit: signing access token: %w", err)
+	return append(buf, '}')
+}
+
+// fits checks, before anything is stored, that the access tokens of s stay
+// within MaxTokenSize whatever their version, times and signing key.
+func (iss *Issuer) fits(s *store.Session) error {
+	const widest = 1<<63 - 1
+	payload := iss.accessPayload(s, 1<<64-1, make([]byte, 16), widest, widest)
+	size := 0
+	for _, k := range iss.keys.load().byKID {
+		size = max(size, len(k.header)+b64.EncodedLen(len(payload))+b64.EncodedLen(signatureSize(k))+2)
 	}
-	return tok, time.Unix(exp, 0), nil
+	if size > iss.maxTokenSize {
+		return fmt.Errorf("%w: the access token would take %d bytes, more than MaxTokenSize (%d)", ErrInvalidConfig, size, iss.maxTokenSize)
+	}
+	return nil
 }
 
 // validSubject checks a subject: non-empty, bounded, UTF-8 without control
@@ -423,6 +455,9 @@ func encodeClaims(claims map[string]any) ([]byte, error) {
 		return nil, nil
 	}
 	for name := range claims {
+		if !utf8.ValidString(name) {
+			return nil, fmt.Errorf("%w: claim name is not valid UTF-8", ErrInvalidConfig)
+		}
 		if registeredClaims[name] {
 			return nil, fmt.Errorf("%w: claim %q is registered and cannot be set by the application", ErrInvalidConfig, name)
 		}

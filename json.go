@@ -479,8 +479,9 @@ const (
 	maxNumericDate = 253402300799 // 9999-12-31
 )
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
-// <, > and & are escaped so tokens are safe to embed in HTML.
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD
+// (as encoding/json does); quotes, backslashes, control characters and
+// U+2028/U+2029 are escaped.
 func appendJSONString(buf []byte, s string) []byte {
 	const hexd = "0123456789abcdef"
 	buf = append(buf, '"')
@@ -488,7 +489,7 @@ func appendJSONString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
 				continue
 			}

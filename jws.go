@@ -80,8 +80,11 @@ func signCompact(k *SigningKey, payload []byte) (string, error) {
 }
 
 // signatureSize is the length of k's raw JWS signature.
-func (k *SigningKey) signatureSize() int {
-	switch pk := k.pub.key.(type) {
+func (k *SigningKey) signatureSize() int { return signatureSize(&k.pub) }
+
+// signatureSize is the length of a raw JWS signature by k.
+func signatureSize(k *publicKey) int {
+	switch pk := k.key.(type) {
 	case *rsa.PublicKey:
 		return pk.Size()
 	case *ecdsa.PublicKey:

@@ -128,6 +128,13 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 		return nil, storeFailure(err)
 	}
 	now := iss.now().Truncate(time.Millisecond)
+	presented := sha256.Sum256(secret[:])
+	var claims []byte // nil: unchanged
+	if iss.onRefresh != nil {
+		if claims, err = iss.consult(ctx, handle, presented, now); err != nil {
+			return nil, err
+		}
+	}
 	var next [refreshSecretLen]byte
 	if _, err := rand.Read(next[:]); err != nil {
 		return nil, err
@@ -138,12 +145,13 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 	}
 	res, err := iss.store.Rotate(ctx, store.Rotation{
 		Handle:        handle,
-		Presented:     sha256.Sum256(secret[:]),
+		Presented:     presented,
 		Next:          sha256.Sum256(next[:]),
 		Sealed:        sealed,
 		Now:           now,
 		Grace:         iss.grace,
 		IdleExpiresAt: now.Add(iss.refreshTTL),
+		Claims:        claims,
 	})
 	if err != nil {
 		iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
@@ -159,6 +167,9 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 			iss.log.ErrorContext(ctx, "sessionkit: sealed successor does not open; store data altered?", "sid", res.Session.ID)
 			return nil, errMalformed("refresh token cannot be replayed")
 		}
+		if claims != nil { // a replay writes nothing, but its access token follows the hook
+			res.Session.Claims = claims
+		}
 	case store.Reused:
 		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: res.Session.Subject, SessionID: res.Session.ID, Time: now})
 		return nil, ErrRefreshReused
@@ -170,11 +181,6 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 		return nil, errMalformed("unknown refresh token")
 	}
 	s := &res.Session
-	if iss.onRefresh != nil {
-		if err := iss.runOnRefresh(ctx, s, now); err != nil {
-			return nil, err
-		}
-	}
 	toks, err := iss.tokens(s, res.Handle, successor, res.Version, now)
 	if err != nil {
 		return nil, err
@@ -183,31 +189,44 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 	return toks, nil
 }
 
-// runOnRefresh calls Config.OnRefresh for s (no lock is held). A refusal
-// revokes the session; new claims are stored and replace s.Claims.
-func (iss *Issuer) runOnRefresh(ctx context.Context, s *store.Session, now time.Time) error {
-	claims, hookErr := iss.onRefresh(ctx, publicSession(s))
-	if hookErr != nil {
-		err := iss.store.RevokeSession(context.WithoutCancel(ctx), s.Subject, s.ID, now)
-		iss.emit(ctx, Event{Kind: EventRefreshRefused, Subject: s.Subject, SessionID: s.ID, Time: now})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return errors.Join(fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr), storeFailure(err))
+// consult runs Config.OnRefresh before anything is written, on the session
+// the presented secret proves (store.Lookup), holding no lock. A refusal
+// revokes the session under the same proof. It returns the encoded claims
+// that replace the session's (nil: unchanged).
+//
+// When Lookup finds nothing (a wrong secret, a revoked or expired session)
+// the hook is skipped and Rotate reports why; sessions never come back to
+// life, so such a token cannot rotate either, and reuse is still detected.
+func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byte, now time.Time) ([]byte, error) {
+	s, err := iss.store.Lookup(ctx, handle, presented, now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
 		}
-		return fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr)
+		return nil, storeFailure(err)
+	}
+	claims, hookErr := iss.onRefresh(ctx, publicSession(&s))
+	if hookErr != nil {
+		refused := fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr)
+		if _, err := iss.store.Revoke(ctx, handle, presented, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, errors.Join(refused, storeFailure(err))
+		}
+		iss.emit(ctx, Event{Kind: EventRefreshRefused, Subject: s.Subject, SessionID: s.ID, Time: now})
+		return nil, refused
 	}
 	if claims == nil {
-		return nil
+		return nil, nil
 	}
 	enc, err := encodeClaims(claims)
 	if err != nil {
-		return fmt.Errorf("sessionkit: OnRefresh returned bad claims: %w", err)
+		return nil, fmt.Errorf("sessionkit: OnRefresh returned bad claims: %w", err)
 	}
-	if err := iss.store.SetClaims(ctx, s.Subject, s.ID, enc, now); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrSessionRevoked
-		}
-		return storeFailure(err)
+	if enc == nil {
+		enc = []byte("{}") // the hook cleared them
 	}
 	s.Claims = enc
-	return nil
+	if err := iss.fits(&s); err != nil {
+		return nil, fmt.Errorf("sessionkit: OnRefresh returned claims that do not fit: %w", err)
+	}
+	return enc, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,5 +366,125 @@ func TestStoreSeesNoTokenMaterial(t *testing.T) {
 				t.Fatalf("the store saw token material of %s", "a refresh token")
 			}
 		}
+	}
+}
+
+func TestOnRefreshFailuresChangeNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		hook func(context.Context, Session) (map[string]any, error)
+		down bool
+		want error
+	}{
+		{"hook returns a registered claim", func(context.Context, Session) (map[string]any, error) {
+			return map[string]any{"sub": "admin"}, nil
+		}, false, ErrInvalidConfig},
+		{"hook returns claims too large for a token", func(context.Context, Session) (map[string]any, error) {
+			return map[string]any{"a": strings.Repeat("x", 2000), "b": strings.Repeat("y", 2000)}, nil
+		}, false, ErrInvalidConfig},
+		{"store down during the lookup", func(context.Context, Session) (map[string]any, error) {
+			return map[string]any{"n": 1}, nil
+		}, true, ErrStoreUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fs := &failingStore{}
+			var broken atomic.Bool
+			iss, clock := newTestIssuer(t, func(c *Config) {
+				fs.Store = c.Store
+				c.Store = fs
+				c.OnRefresh = func(ctx context.Context, s Session) (map[string]any, error) {
+					if broken.Load() {
+						return tt.hook(ctx, s)
+					}
+					return nil, nil
+				}
+				c.MaxTokenSize = 4096
+			})
+			toks := login(t, iss, "u1")
+			broken.Store(true)
+			fs.down.Store(tt.down)
+			if _, err := iss.Refresh(context.Background(), toks.RefreshToken); !errors.Is(err, tt.want) {
+				t.Fatalf("Refresh: %v, want %v", err, tt.want)
+			}
+			broken.Store(false)
+			fs.down.Store(false)
+			// Long after the grace window the same token still rotates:
+			// the failed attempt spent nothing.
+			clock.Advance(time.Hour)
+			refresh(t, iss, toks.RefreshToken)
+		})
+	}
+}
+
+func TestSuccessorSealing(t *testing.T) {
+	t.Parallel()
+	prev := bytes.Repeat([]byte{1}, 32)
+	next := bytes.Repeat([]byte{2}, 32)
+	a, err := sealSuccessor(prev, "sid-1", 2, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sealSuccessor(prev, "sid-1", 2, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, b) || bytes.Equal(a[:successorNonceLen], b[:successorNonceLen]) {
+		t.Fatal("two seals of the same successor share a nonce")
+	}
+	if bytes.Contains(a, next) {
+		t.Fatal("the sealed successor contains the secret")
+	}
+	if got, err := openSuccessor(prev, "sid-1", 2, a); err != nil || !bytes.Equal(got, next) {
+		t.Fatalf("open: %x %v", got, err)
+	}
+	for name, open := range map[string]func() ([]byte, error){
+		"another session":    func() ([]byte, error) { return openSuccessor(prev, "sid-2", 2, a) },
+		"another generation": func() ([]byte, error) { return openSuccessor(prev, "sid-1", 3, a) },
+		"another secret":     func() ([]byte, error) { return openSuccessor(next, "sid-1", 2, a) },
+		"truncated":          func() ([]byte, error) { return openSuccessor(prev, "sid-1", 2, a[:len(a)-1]) },
+		"bit flipped":        func() ([]byte, error) { c := bytes.Clone(a); c[20] ^= 1; return openSuccessor(prev, "sid-1", 2, c) },
+	} {
+		if _, err := open(); err == nil {
+			t.Errorf("%s: the sealed successor opened", name)
+		}
+	}
+}
+
+func TestAccessTokenNeverOutlivesSession(t *testing.T) {
+	t.Parallel()
+	iss, clock := newTestIssuer(t, func(c *Config) { c.SessionTTL = time.Hour; c.RefreshTTL = time.Hour })
+	toks := login(t, iss, "u1")
+	end := clock.Now().Add(time.Hour)
+	clock.Advance(50 * time.Minute)
+	toks = refresh(t, iss, toks.RefreshToken)
+	if !toks.AccessExpiresAt.Equal(end) {
+		t.Fatalf("access token expires %v, after the session's end %v", toks.AccessExpiresAt, end)
+	}
+	c, err := iss.Verify(context.Background(), toks.AccessToken)
+	if err != nil || !c.ExpiresAt.Equal(end) {
+		t.Fatalf("exp claim %v, want %v (%v)", c.ExpiresAt, end, err)
+	}
+}
+
+func TestLogoutWithSpentTokenSignalsReuse(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var kinds []EventKind
+	iss, _ := newTestIssuer(t, func(c *Config) {
+		c.Events = func(_ context.Context, e Event) { mu.Lock(); kinds = append(kinds, e.Kind); mu.Unlock() }
+	})
+	t0 := login(t, iss, "u1")
+	t1 := refresh(t, iss, t0.RefreshToken)
+	refresh(t, iss, t1.RefreshToken)
+	if err := iss.Logout(context.Background(), t0.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := fmt.Sprint(kinds); got != "[login refresh refresh reuse_detected logout]" {
+		t.Fatalf("events %s", got)
 	}
 }

@@ -9,18 +9,22 @@ import (
 	"github.com/sessionkit/sessionkit/store"
 )
 
-// ErrNotFound means no live session matches: an unknown id, or a session of
-// another subject. It is the same value as store.ErrNotFound.
-var ErrNotFound = store.ErrNotFound
-
-// Logout ends the session a refresh token belongs to. Any refresh token ever
-// issued for the session proves ownership; anything else wraps
-// ErrInvalidToken and changes nothing. Its access tokens then fail Verify's
-// session check.
+// Logout ends the session a refresh token belongs to. The current token, the
+// previous one or a recently spent one proves ownership (a spent one older
+// than the previous also fires EventReuseDetected); anything else wraps
+// ErrInvalidToken and changes nothing. The session's access tokens then fail
+// Verify's session check.
 func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
 	handle, secret, err := parseRefreshToken(refreshToken)
 	if err != nil {
 		return err
+	}
+	info, err := iss.store.ParseHandle(handle)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errMalformed("unknown refresh token")
+		}
+		return storeFailure(err)
 	}
 	now := iss.now()
 	s, err := iss.store.Revoke(ctx, handle, sha256.Sum256(secret[:]), now)
@@ -29,6 +33,11 @@ func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
 			return errMalformed("unknown refresh token or session already ended")
 		}
 		return storeFailure(err)
+	}
+	if info.Generation+1 < s.Generation {
+		// Older than the previous token: whoever holds it also held a
+		// rotated-away token, the same signal as reuse on Refresh.
+		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: s.Subject, SessionID: s.ID, Time: now})
 	}
 	iss.emit(ctx, Event{Kind: EventLogout, Subject: s.Subject, SessionID: s.ID, Time: now})
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,6 +181,12 @@ func (f *failingStore) Create(ctx context.Context, s store.NewSession) (store.Cr
 	}
 	return f.Store.Create(ctx, s)
 }
+func (f *failingStore) Lookup(ctx context.Context, h string, p [32]byte, now time.Time) (store.Session, error) {
+	if f.fail() {
+		return store.Session{}, errBoom
+	}
+	return f.Store.Lookup(ctx, h, p, now)
+}
 func (f *failingStore) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
 	if f.fail() {
 		return store.RotateResult{}, errBoom
@@ -242,6 +249,15 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 		{"RevokeAccessToken", func() error { return iss.RevokeAccessToken(ctx, toks.AccessToken) }},
 		{"Sessions", func() error { _, err := iss.Sessions(ctx, "u1"); return err }},
 	}
+	hooked, _ := newTestIssuer(t, func(c *Config) {
+		c.Store = fs
+		c.OnRefresh = func(context.Context, Session) (map[string]any, error) { return nil, nil }
+	})
+	hookedToks := login(t, hooked, "u3")
+	calls = append(calls, struct {
+		name string
+		call func() error
+	}{"Refresh with OnRefresh", func() error { _, err := hooked.Refresh(ctx, hookedToks.RefreshToken); return err }})
 	fs.down.Store(true)
 	for _, c := range calls {
 		if err := c.call(); !errors.Is(err, ErrStoreUnavailable) {
@@ -257,6 +273,7 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 		t.Fatalf("a failed Login left a session: %v %v", list, err)
 	}
 	refresh(t, iss, toks.RefreshToken)
+	refresh(t, hooked, hookedToks.RefreshToken)
 }
 
 func TestCancelledContext(t *testing.T) {
@@ -272,4 +289,67 @@ func TestCancelledContext(t *testing.T) {
 		t.Fatalf("Refresh with a cancelled context: %v", err)
 	}
 	refresh(t, iss, toks.RefreshToken)
+}
+
+func TestVerifyChecksVersionOnItsOwn(t *testing.T) {
+	t.Parallel()
+	iss, clock := newTestIssuer(t, nil)
+	login(t, iss, "u1")
+	if err := iss.LogoutAll(context.Background(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := login(t, iss, "u1")
+	list, err := iss.Sessions(context.Background(), "u1")
+	if err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	// A token for the live session that carries the version from before
+	// LogoutAll: only the version check can catch it.
+	s := store.Session{ID: fresh.SessionID, Subject: "u1", ExpiresAt: list[0].ExpiresAt}
+	stale, _, err := iss.mint(&s, 0, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.Verify(context.Background(), stale); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("token with a stale version: %v, want ErrTokenRevoked", err)
+	}
+	ahead, _, _ := iss.mint(&s, 2, clock.Now())
+	if _, err := iss.Verify(context.Background(), ahead); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("token with a version from the future: %v, want ErrTokenRevoked", err)
+	}
+	current, _, _ := iss.mint(&s, 1, clock.Now())
+	if _, err := iss.Verify(context.Background(), current); err != nil {
+		t.Fatalf("token with the current version: %v", err)
+	}
+}
+
+func TestRevokedTokenOutlivesMaximumLeeway(t *testing.T) {
+	t.Parallel()
+	iss, clock := newTestIssuer(t, func(c *Config) { c.Leeway = MaxLeeway })
+	toks := login(t, iss, "u1")
+	if err := iss.RevokeAccessToken(context.Background(), toks.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultAccessTTL + MaxLeeway - time.Second) // still inside the leeway
+	if _, err := iss.Verify(context.Background(), toks.AccessToken); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("revoked token near the end of the maximum leeway: %v, want ErrTokenRevoked", err)
+	}
+}
+
+func TestLoginRefusesTokensOverTheCap(t *testing.T) {
+	t.Parallel()
+	iss, _ := newTestIssuer(t, func(c *Config) { c.MaxTokenSize = 2048 })
+	for name, g := range map[string]Grant{
+		"long scope":    {Subject: "u1", Scope: strings.Repeat("s", 1025)},
+		"escaped scope": {Subject: "u1", Scope: strings.Repeat("\u2028", 300)},
+		"big claims":    {Subject: "u1", Claims: map[string]any{"x": strings.Repeat("x", 1500)}},
+		"long subject":  {Subject: strings.Repeat("\u2028", 300)},
+	} {
+		if _, err := iss.Login(context.Background(), g); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	if list, err := iss.Sessions(context.Background(), "u1"); err != nil || len(list) != 0 {
+		t.Fatalf("refused logins left sessions: %v %v", list, err)
+	}
 }

@@ -3,6 +3,7 @@ package sessionkit
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
@@ -13,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store"
 )
 
 // craft builds a compact JWS from a raw header and payload, signed with k's
@@ -93,6 +97,7 @@ func TestVerifyRejects(t *testing.T) {
 	// Our RSA public key as HS secrets: PEM (PKIX and PKCS#1) and DER.
 	der, _ := x509.MarshalPKIXPublicKey(k.Public())
 	pemPKIX := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	pemPKCS1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(k.Public().(*rsa.PublicKey))})
 
 	parts := strings.Split(toks.AccessToken, ".")
 	big := strings.Repeat("A", DefaultMaxTokenSize) + "." + parts[1] + "." + parts[2]
@@ -109,6 +114,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"alg none unsigned without kid", b64.EncodeToString([]byte(`{"alg":"none"}`)) + "." + b64.EncodeToString([]byte(okPayload)) + ".", ErrInvalidToken},
 		{"HS256 keyed with our public key (PEM)", hsToken("HS256", hdr("HS256", ""), okPayload, pemPKIX), ErrInvalidToken},
 		{"HS256 keyed with our public key (DER)", hsToken("HS256", hdr("HS256", ""), okPayload, der), ErrInvalidToken},
+		{"HS256 keyed with our public key (PKCS#1 PEM)", hsToken("HS256", hdr("HS256", ""), okPayload, pemPKCS1), ErrInvalidToken},
 		{"HS384", hsToken("HS384", hdr("HS384", ""), okPayload, pemPKIX), ErrInvalidToken},
 		{"HS512", hsToken("HS512", hdr("HS512", ""), okPayload, pemPKIX), ErrInvalidToken},
 		{"ES256 claimed for an RSA key", craft(t, k, hdr("ES256", ""), okPayload), ErrInvalidToken},
@@ -200,9 +206,14 @@ func TestVerifySizeCapBeforeDecoding(t *testing.T) {
 	if !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "size limit") {
 		t.Fatalf("got %v, want the size-limit error", err)
 	}
-	iss2, _ := newTestIssuer(t, func(c *Config) { c.MaxTokenSize = 1024 })
-	toks := login(t, iss2, strings.Repeat("u", 900))
-	if _, err := iss2.Verify(context.Background(), toks.AccessToken); err == nil || !strings.Contains(err.Error(), "size limit") {
+	iss2, clock := newTestIssuer(t, func(c *Config) { c.MaxTokenSize = 1024 })
+	// Login refuses such a subject (its tokens would not fit); mint directly.
+	s := store.Session{ID: "sid", Subject: strings.Repeat("u", 900), ExpiresAt: clock.Now().Add(time.Hour)}
+	tok, _, err := iss2.mint(&s, 0, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss2.Verify(context.Background(), tok); err == nil || !strings.Contains(err.Error(), "size limit") {
 		t.Fatalf("configured cap not applied: %v", err)
 	}
 }
@@ -273,4 +284,48 @@ func flipLastBits(s string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	last := strings.IndexByte(alphabet, s[len(s)-1])
 	return s[:len(s)-1] + string(alphabet[last^1])
+}
+
+func TestVerifyAlgorithmMustMatchKey(t *testing.T) {
+	t.Parallel()
+	// Both algorithms are on the allow-list: the header's alg must still be
+	// the algorithm of the key its kid names.
+	ks := NewKeySet(testKey(t, RS256, 0))
+	if err := ks.Publish(testKey(t, ES256, 0)); err != nil {
+		t.Fatal(err)
+	}
+	iss, clock := newTestIssuer(t, func(c *Config) { c.Keys = ks; c.SkipRevocationCheck = true })
+	now := clock.Now().Unix()
+	payload := fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j"}`, testIssuer, testAudience, now+60, now)
+	rsaKID, esKID := testKey(t, RS256, 0).KeyID(), testKey(t, ES256, 0).KeyID()
+	for _, tt := range []struct {
+		name   string
+		signer *SigningKey
+		header string
+		ok     bool
+	}{
+		{"RS256 with the RSA kid", testKey(t, RS256, 0), `{"alg":"RS256","kid":"` + rsaKID + `","typ":"at+jwt"}`, true},
+		{"ES256 with the EC kid", testKey(t, ES256, 0), `{"alg":"ES256","kid":"` + esKID + `","typ":"at+jwt"}`, true},
+		{"ES256 naming the RSA kid", testKey(t, ES256, 0), `{"alg":"ES256","kid":"` + rsaKID + `","typ":"at+jwt"}`, false},
+		{"RS256 naming the EC kid", testKey(t, RS256, 0), `{"alg":"RS256","kid":"` + esKID + `","typ":"at+jwt"}`, false},
+	} {
+		_, err := iss.Verify(context.Background(), craft(t, tt.signer, tt.header, payload))
+		if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+}
+
+func TestNegativeLeewayMeansNone(t *testing.T) {
+	t.Parallel()
+	iss, clock := newTestIssuer(t, func(c *Config) { c.Leeway = -1 })
+	toks := login(t, iss, "u1")
+	clock.Advance(DefaultAccessTTL - time.Second)
+	if _, err := iss.Verify(context.Background(), toks.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	if _, err := iss.Verify(context.Background(), toks.AccessToken); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("at exp without leeway: %v, want ErrTokenExpired", err)
+	}
 }

@@ -145,6 +145,9 @@ type Rotation struct {
 	// IdleExpiresAt is the new sliding expiry; the store caps it at the
 	// session's absolute ExpiresAt.
 	IdleExpiresAt time.Time
+	// Claims, when non-nil, replaces the session's application claims in
+	// the same step, if (and only if) the outcome is Rotated.
+	Claims []byte
 }
 
 // Outcome is the result of a rotation.
@@ -259,8 +262,9 @@ type Store interface {
 	Capabilities() Capabilities
 
 	// ParseHandle decodes a handle into the session id and generation it
-	// names, without I/O. It fails with ErrNotFound for anything it did not
-	// produce (malformed, oversized, tampered).
+	// names, without I/O. It fails with ErrNotFound for anything that is not
+	// of its shape (malformed, oversized; a store whose handles are
+	// authenticated, like the sealed store, also refuses tampered ones).
 	ParseHandle(handle string) (HandleInfo, error)
 
 	// Create stores a new session and returns its handle together with the
@@ -286,7 +290,8 @@ type Store interface {
 	//  4. g == G: Rotated. The current hash joins the spent history, the
 	//     previous slot takes it with Sealed and Now as the rotation time,
 	//     Next becomes current, G+1 the generation, LastUsedAt = Now,
-	//     IdleExpiresAt = min(r.IdleExpiresAt, ExpiresAt). Handle names G+1.
+	//     IdleExpiresAt = min(r.IdleExpiresAt, ExpiresAt), and Claims, if
+	//     non-nil, replace the session's claims. Handle names G+1.
 	//  5. g == G-1, Grace > 0 and Now is before rotation time + Grace:
 	//     Replayed, with the Sealed successor kept at that rotation and the
 	//     handle of generation G.
@@ -300,14 +305,16 @@ type Store interface {
 	// Sessions lists subject's live sessions, oldest first.
 	Sessions(ctx context.Context, subject string, now time.Time) ([]Session, error)
 
-	// SetClaims replaces the application claims of subject's live session id
-	// (ErrNotFound otherwise).
-	SetClaims(ctx context.Context, subject, id string, claims []byte, now time.Time) error
+	// Lookup reads the live session the handle names, if presented is the
+	// hash its generation selects (as in Rotate's step 2: current, previous
+	// or a kept spent one); otherwise, or if the session is revoked or
+	// expired, ErrNotFound. It writes nothing. It lets the caller consult the
+	// application (Config.OnRefresh) about a proven session before rotating.
+	Lookup(ctx context.Context, handle string, presented [32]byte, now time.Time) (Session, error)
 
-	// Revoke ends the session the handle names, if presented is the hash of
-	// any secret ever issued for it (current, previous or spent) and the
-	// session is live; it returns the session as it was. Otherwise
-	// ErrNotFound and nothing changes.
+	// Revoke ends the session the handle names, under the same proof as
+	// Lookup, and returns the session as it was. Otherwise ErrNotFound and
+	// nothing changes.
 	Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (Session, error)
 
 	// RevokeSession ends subject's live session id. A session of another

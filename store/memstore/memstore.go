@@ -247,7 +247,7 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if err != nil {
 		return store.RotateResult{Outcome: store.Unknown}, nil
 	}
-	sealed := bytes.Clone(r.Sealed)
+	sealed, claims := bytes.Clone(r.Sealed), bytes.Clone(r.Claims)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,6 +289,9 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 		rec.s.IdleExpiresAt = r.IdleExpiresAt
 		if rec.s.IdleExpiresAt.After(rec.s.ExpiresAt) {
 			rec.s.IdleExpiresAt = rec.s.ExpiresAt
+		}
+		if claims != nil {
+			rec.s.Claims = claims
 		}
 		return store.RotateResult{
 			Outcome: store.Rotated,
@@ -380,22 +383,36 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 	return list, nil
 }
 
-// SetClaims replaces the application claims of subject's live session id
-// with a copy of claims; anything else is [store.ErrNotFound].
-func (s *Store) SetClaims(ctx context.Context, subject, id string, claims []byte, now time.Time) error {
+// Lookup returns the live session the handle names if presented is the hash
+// its generation selects; it writes nothing.
+func (s *Store) Lookup(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
 	if err := store.ContextError(ctx); err != nil {
-		return err
+		return store.Session{}, err
 	}
-	claims = bytes.Clone(claims)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.sessions[id]
-	if !rec.liveFor(subject, now) {
-		return fmt.Errorf("%w: memstore: no live session with this id for this subject", store.ErrNotFound)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rec, err := s.proven(handle, presented, now)
+	if err != nil {
+		return store.Session{}, err
 	}
-	rec.s.Claims = claims
-	s.wrote(now)
-	return nil
+	return rec.session(), nil
+}
+
+// proven finds the live session a handle names under the proof presented.
+// The caller holds the lock.
+func (s *Store) proven(handle string, presented [32]byte, now time.Time) (*record, error) {
+	h, err := store.ParseStatefulHandle(handle)
+	if err != nil {
+		return nil, err
+	}
+	rec := s.sessions[h.SessionID]
+	if rec == nil || rec.tag != h.Tag || !rec.matches(h.Generation, presented) {
+		return nil, fmt.Errorf("%w: memstore: no session for this token", store.ErrNotFound)
+	}
+	if rec.revoked || !rec.s.Live(now) {
+		return nil, fmt.Errorf("%w: memstore: session is no longer live", store.ErrNotFound)
+	}
+	return rec, nil
 }
 
 // Revoke ends the live session the handle names when presented is the hash
@@ -406,18 +423,11 @@ func (s *Store) Revoke(ctx context.Context, handle string, presented [32]byte, n
 	if err := store.ContextError(ctx); err != nil {
 		return store.Session{}, err
 	}
-	h, err := store.ParseStatefulHandle(handle)
-	if err != nil {
-		return store.Session{}, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec := s.sessions[h.SessionID]
-	if rec == nil || rec.tag != h.Tag || !rec.matches(h.Generation, presented) {
-		return store.Session{}, fmt.Errorf("%w: memstore: no session for this token", store.ErrNotFound)
-	}
-	if rec.revoked || !rec.s.Live(now) {
-		return store.Session{}, fmt.Errorf("%w: memstore: session is no longer live", store.ErrNotFound)
+	rec, err := s.proven(handle, presented, now)
+	if err != nil {
+		return store.Session{}, err
 	}
 	was := rec.session()
 	rec.revoked = true

@@ -532,17 +532,18 @@ func TestSessionReadsAndOwnership(t *testing.T) {
 	if _, err := s.Session(ctx, "alice", "f", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session idle-expired: %v", err)
 	}
-	if err := s.SetClaims(ctx, "bob", "a", []byte(`{}`), now); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("SetClaims of another subject: %v", err)
+	handle := func(subject, id string) string {
+		return store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(subject), SessionID: id, Generation: 1})
 	}
-	if err := s.SetClaims(ctx, "alice", "f", []byte(`{}`), now); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("SetClaims of expired session: %v", err)
+	proof := func(id string) [32]byte { return newSession(id, "", t0).Hash }
+	if _, err := s.Lookup(ctx, handle("bob", "a"), proof("a"), now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Lookup under another subject's tag: %v", err)
 	}
-	if err := s.SetClaims(ctx, "alice", "a", nil, now); err != nil {
-		t.Fatal(err)
+	if _, err := s.Lookup(ctx, handle("alice", "f"), proof("f"), now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Lookup of an expired session: %v", err)
 	}
-	if got, _ := s.Session(ctx, "alice", "a", now); got.Claims != nil {
-		t.Fatalf("claims after SetClaims(nil) = %q", got.Claims)
+	if got, err := s.Lookup(ctx, handle("alice", "a"), proof("a"), now); err != nil || got.ID != "a" {
+		t.Fatalf("Lookup of a live session: %+v %v", got, err)
 	}
 }
 
@@ -564,12 +565,9 @@ func TestNoAliasing(t *testing.T) {
 	list, _ := s.Sessions(ctx, "alice", t0)
 	list[0].Claims[1] = 'Z'
 	claims := []byte(`{"a":1}`)
-	if err := s.SetClaims(ctx, "alice", "sid-1", claims, t0); err != nil {
-		t.Fatal(err)
-	}
-	claims[0] = 'W'
 	sealed := []byte("sealed")
-	res, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Next: sum("2"), Sealed: sealed, Now: t0, Grace: time.Minute, IdleExpiresAt: t0.Add(time.Hour)})
+	res, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Next: sum("2"), Sealed: sealed, Now: t0, Grace: time.Minute, IdleExpiresAt: t0.Add(time.Hour), Claims: claims})
+	claims[0] = 'W'
 	res.Session.Claims[0] = 'V'
 	sealed[0] = 'U'
 	rep, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Now: t0, Grace: time.Minute})
@@ -728,7 +726,7 @@ func TestCancelledContext(t *testing.T) {
 			return err
 		},
 		"Sessions":      func() error { _, err := s.Sessions(ctx, "alice", t0); return err },
-		"SetClaims":     func() error { return s.SetClaims(ctx, "alice", "sid-1", nil, t0) },
+		"Lookup":        func() error { _, err := s.Lookup(ctx, "", [32]byte{}, t0); return err },
 		"Revoke":        func() error { _, err := s.Revoke(ctx, "", [32]byte{}, t0); return err },
 		"RevokeSession": func() error { return s.RevokeSession(ctx, "alice", "sid-1", t0) },
 		"RevokeAll":     func() error { _, err := s.RevokeAll(ctx, "alice", t0); return err },

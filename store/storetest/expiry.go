@@ -20,7 +20,7 @@ func expiryCases() []testCase {
 	}
 }
 
-// testSessionReadsExpire: Session, Sessions and SetClaims see a session
+// testSessionReadsExpire: Session, Sessions and Lookup see a session
 // until its idle or absolute expiry, and not from that moment on.
 func testSessionReadsExpire(t *testing.T, f *fixture) {
 	subject := f.newSubject()
@@ -38,8 +38,9 @@ func testSessionReadsExpire(t *testing.T, f *fixture) {
 	if !listed(before, idleC) {
 		t.Errorf("rule: a session is live until its idle expiry: Sessions 1ms before does not list it")
 	}
-	if err := f.s.SetClaims(f.ctx, subject, idleC.id(), []byte(`{"a":1}`), before); err != nil {
-		t.Errorf("rule: a session is live until its idle expiry: SetClaims 1ms before: got error %v", err)
+	h, sec := idleC.current()
+	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), before); err != nil {
+		t.Errorf("rule: a session is live until its idle expiry: Lookup 1ms before: got error %v", err)
 	}
 	if _, err := f.s.Session(f.ctx, subject, idleC.id(), idle); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("rule: a session whose idle expiry has come (now == IdleExpiresAt) is not found: Session got %v", err)
@@ -47,8 +48,8 @@ func testSessionReadsExpire(t *testing.T, f *fixture) {
 	if listed(idle, idleC) {
 		t.Errorf("rule: Sessions lists live sessions only: it lists one whose idle expiry has come")
 	}
-	if err := f.s.SetClaims(f.ctx, subject, idleC.id(), []byte(`{"a":2}`), idle); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: SetClaims on a session whose idle expiry has come fails with ErrNotFound: got %v", err)
+	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), idle); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rule: Lookup of a session whose idle expiry has come fails with ErrNotFound: got %v", err)
 	}
 
 	// Carry absC to its absolute expiry by rotations.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,11 @@ func sessionCases() []testCase {
 		{name: "SessionOwnerChecked", needs: store.ListSessions, run: testSessionOwner},
 		{name: "RevokedSessionNotFound", needs: store.ListSessions | store.RevokeSessions, run: testSessionRevoked},
 		{name: "SessionsLiveOwnOldestFirst", needs: store.ListSessions, run: testSessionsList},
-		{name: "SetClaimsReplaces", needs: store.ListSessions, run: testSetClaims},
-		{name: "SetClaimsOwnerChecked", needs: store.ListSessions, run: testSetClaimsOwner},
+		{name: "LookupProvesOwnership", run: testLookup},
+		{name: "LookupHistory", needs: store.ReuseDetection, run: testLookupHistory},
+		{name: "LookupRevokedNotFound", needs: store.RevokeSessions, run: testLookupRevoked},
+		{name: "RotationReplacesClaims", run: testRotationClaims},
+		{name: "OnlyRotatedStoresClaims", needs: store.ReuseDetection, run: testRotationClaimsOnlyRotated},
 	}
 }
 
@@ -114,64 +118,144 @@ func testSessionsList(t *testing.T, f *fixture) {
 	}
 }
 
-// testSetClaims: SetClaims replaces the claims, verbatim; nil clears them;
-// rotations carry the new claims.
-func testSetClaims(t *testing.T, f *fixture) {
+// testLookup: Lookup returns the session the current secret proves, refuses
+// anything else with ErrNotFound, and writes nothing.
+func testLookup(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
-	read := func(now time.Time) store.Session {
-		t.Helper()
-		s, err := f.s.Session(f.ctx, c.subject(), c.id(), now)
-		if err != nil {
-			t.Fatalf("rule: Session reads a live session of the subject: got error %v", err)
+	h, sec := c.current()
+	got, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(time.Minute))
+	if err != nil {
+		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
+	}
+	f.sameSession("Lookup returns the session as stored", got, c.sess)
+
+	for _, bad := range []struct {
+		what   string
+		handle string
+		secret [32]byte
+	}{
+		{"a wrong secret under the real handle", h, newSecret()},
+		{"an empty handle", "", sec},
+		{"a garbage handle", "~~not a handle~~", sec},
+		{"an oversized handle", strings.Repeat("A", store.MaxHandleLen+1), sec},
+	} {
+		if _, err := f.s.Lookup(f.ctx, bad.handle, hashOf(bad.secret), f.at(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("rule: Lookup with %s fails with ErrNotFound: got %v", bad.what, err)
 		}
-		return s
 	}
-	claims := []byte(`{"role":  "admin", "plan":"pro"}`)
-	now := f.at(time.Minute)
-	if err := f.s.SetClaims(f.ctx, c.subject(), c.id(), claims, now); err != nil {
-		t.Fatalf("rule: SetClaims replaces the claims of a live session of the subject: got error %v", err)
+	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), c.sess.IdleExpiresAt); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rule: Lookup of a session whose idle expiry has come fails with ErrNotFound: got %v", err)
 	}
+	// Lookup wrote nothing: the session is as created and still rotates.
+	again, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(2*time.Minute))
+	if err != nil {
+		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
+	}
+	f.sameSession("Lookup writes nothing (LastUsedAt, expiry and generation unchanged)", again, c.sess)
+	f.advance(c, f.at(3*time.Minute), grace)
+}
+
+// testLookupHistory: the previous and a spent secret also prove ownership,
+// each under its own handle only.
+func testLookupHistory(t *testing.T, f *fixture) {
+	c := f.create(f.newSubject(), f.base)
+	for i := 1; i <= 3; i++ {
+		f.advance(c, f.at(time.Duration(i)*time.Minute), grace)
+	}
+	now := f.at(time.Hour)
 	want := c.sess
-	want.Claims = claims
-	f.sameSession("SetClaims replaces the claims (verbatim) and nothing else", read(now), want)
-
-	a := f.advance(c, f.at(2*time.Minute), grace)
-	want = after(want, a.r)
-	f.sameSession("a rotation carries the claims SetClaims stored", a.res.Session, want)
-
-	if err := f.s.SetClaims(f.ctx, c.subject(), c.id(), nil, f.at(3*time.Minute)); err != nil {
-		t.Fatalf("rule: SetClaims replaces the claims of a live session of the subject: got error %v", err)
+	for g := uint64(1); g <= c.gen(); g++ {
+		got, err := f.s.Lookup(f.ctx, c.handle(g), hashOf(c.secret(g)), now)
+		if err != nil {
+			t.Errorf("rule: Lookup accepts the secret of generation %d of %d under its handle: got error %v", g, c.gen(), err)
+			continue
+		}
+		if got.Generation != c.gen() || got.ID != want.ID {
+			t.Errorf("rule: Lookup returns the session as it stands (generation %d): got generation %d, id %q", c.gen(), got.Generation, got.ID)
+		}
 	}
-	if got := read(f.at(3 * time.Minute)); len(got.Claims) != 0 {
-		t.Errorf("rule: SetClaims with nil claims leaves none: got %q", got.Claims)
+	h, cur := c.current()
+	if _, err := f.s.Lookup(f.ctx, c.handle(c.gen()-1), hashOf(cur), now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rule: the current secret under the previous generation's handle proves nothing (ErrNotFound): got %v", err)
+	}
+	if _, err := f.s.Lookup(f.ctx, h, hashOf(c.secret(1)), now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rule: a spent secret under the current handle proves nothing (ErrNotFound): got %v", err)
 	}
 }
 
-// testSetClaimsOwner: SetClaims fails with ErrNotFound for another
-// subject's, an unknown or a revoked session, and changes nothing.
-func testSetClaimsOwner(t *testing.T, f *fixture) {
+// testLookupRevoked: a revoked session is not found, whatever the proof.
+func testLookupRevoked(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
-	other := f.newSubject()
-	now := f.at(time.Minute)
-	evil := []byte(`{"role":"owner"}`)
-	if err := f.s.SetClaims(f.ctx, other, c.id(), evil, now); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: SetClaims is owner-checked: another subject's session gives ErrNotFound: got %v", err)
+	if err := f.s.RevokeSession(f.ctx, c.subject(), c.id(), f.at(time.Minute)); err != nil {
+		t.Fatalf("rule: RevokeSession ends a live session of the subject: got error %v", err)
 	}
-	if err := f.s.SetClaims(f.ctx, c.subject(), randomID(), evil, now); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: SetClaims on an id never created gives ErrNotFound: got %v", err)
+	h, sec := c.current()
+	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(2*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rule: Lookup of a revoked session fails with ErrNotFound: got %v", err)
 	}
-	got, err := f.s.Session(f.ctx, c.subject(), c.id(), now)
-	if err != nil {
-		t.Fatalf("rule: Session reads a live session of the subject: got error %v", err)
-	}
-	f.sameSession("a refused SetClaims changes nothing", got, c.sess)
+}
 
-	if f.has(store.RevokeSessions) {
-		if err := f.s.RevokeSession(f.ctx, c.subject(), c.id(), now); err != nil {
-			t.Fatalf("rule: RevokeSession ends a live session of the subject: got error %v", err)
-		}
-		if err := f.s.SetClaims(f.ctx, c.subject(), c.id(), evil, now); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("rule: SetClaims on a revoked session gives ErrNotFound: got %v", err)
-		}
+// rotateWithClaims presents c's current secret with claims and expects want.
+func (f *fixture) rotateWithClaims(c *chain, now time.Time, claims []byte) attempt {
+	f.t.Helper()
+	h, sec := c.current()
+	r, next := rotation(h, sec, now, grace)
+	r.Claims = claims
+	a := f.do(r, next)
+	f.want("the current secret rotates, with or without claims", a, store.Rotated)
+	f.record(c, a)
+	return a
+}
+
+// testRotationClaims: a Rotated step stores the claims it carries, in the
+// same step; nil keeps them.
+func testRotationClaims(t *testing.T, f *fixture) {
+	c := f.create(f.newSubject(), f.base)
+	want := c.sess
+	claims := []byte(`{"role":  "admin", "plan":"pro"}`)
+	a := f.rotateWithClaims(c, f.at(time.Minute), claims)
+	want = after(want, a.r)
+	f.sameSession("a Rotated step stores the claims it carries, verbatim", a.res.Session, want)
+	h, sec := c.current()
+	got, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(90*time.Second))
+	if err != nil {
+		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
 	}
+	f.sameSession("the claims a rotation stored are read back", got, want)
+
+	a = f.rotateWithClaims(c, f.at(2*time.Minute), nil)
+	want = after(want, a.r)
+	f.sameSession("a rotation without claims keeps them", a.res.Session, want)
+
+	a = f.rotateWithClaims(c, f.at(3*time.Minute), []byte(`{}`))
+	want = after(want, a.r)
+	f.sameSession("a rotation carrying an empty object stores it", a.res.Session, want)
+
+	// Neither a forged secret nor a handle of another session writes claims.
+	h, _ = c.current()
+	r, next := rotation(h, newSecret(), f.at(4*time.Minute), grace)
+	r.Claims = []byte(`{"role":"owner"}`)
+	f.want("a forged secret is Unknown", f.do(r, next), store.Unknown)
+	h, sec = c.current()
+	got, err = f.s.Lookup(f.ctx, h, hashOf(sec), f.at(5*time.Minute))
+	if err != nil {
+		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
+	}
+	f.sameSession("an Unknown step carrying claims changes nothing", got, want)
+}
+
+// testRotationClaimsOnlyRotated: Replayed writes nothing, claims included.
+func testRotationClaimsOnlyRotated(t *testing.T, f *fixture) {
+	c := f.create(f.newSubject(), f.base)
+	a := f.advance(c, f.at(time.Minute), grace)
+	want := after(c.sess, a.r)
+	r, next := rotation(c.handle(1), c.secret(1), f.at(time.Minute+time.Second), grace)
+	r.Claims = []byte(`{"role":"owner"}`)
+	f.want("the previous secret inside the grace window is Replayed", f.do(r, next), store.Replayed)
+	h, sec := c.current()
+	got, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(2*time.Minute))
+	if err != nil {
+		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
+	}
+	f.sameSession("a Replayed step carrying claims changes nothing", got, want)
 }

@@ -466,13 +466,17 @@ func diffSession(got, want store.Session) string {
 }
 
 // after returns c's session as it must be after rotation a (generation+1,
-// LastUsedAt = now, idle expiry = the requested one capped at ExpiresAt).
+// LastUsedAt = now, idle expiry = the requested one capped at ExpiresAt,
+// claims replaced when the rotation carries some).
 func after(s store.Session, r store.Rotation) store.Session {
 	s.Generation++
 	s.LastUsedAt = r.Now
 	s.IdleExpiresAt = r.IdleExpiresAt
 	if s.IdleExpiresAt.After(s.ExpiresAt) {
 		s.IdleExpiresAt = s.ExpiresAt
+	}
+	if r.Claims != nil {
+		s.Claims = r.Claims
 	}
 	return s
 }
