@@ -244,6 +244,7 @@ func TestRotate(t *testing.T) {
 				Now:           tt.now,
 				Grace:         tt.grace,
 				IdleExpiresAt: tt.now.Add(365 * 24 * time.Hour), // past ExpiresAt: capped
+				Claims:        []byte(`{"next": true}`),         // stored on Rotated only
 			})
 			if err != nil {
 				t.Fatalf("Rotate: %v", err)
@@ -273,8 +274,11 @@ func TestRotate(t *testing.T) {
 					idle = res.Session.ExpiresAt
 				}
 				if res.Session.Generation != tt.wantGen || !res.Session.LastUsedAt.Equal(tt.now) ||
-					!res.Session.IdleExpiresAt.Equal(idle) {
+					!res.Session.IdleExpiresAt.Equal(idle) || string(res.Session.Claims) != `{"next": true}` {
 					t.Fatalf("rotated session = %+v", res.Session)
+				}
+				if after.claims != `{"next": true}` {
+					t.Fatalf("Rotated did not store the claims it carried: %q", after.claims)
 				}
 				// The new secret is current; the presented one is now previous.
 				res2, _ := s.Rotate(ctx, store.Rotation{Handle: res.Handle, Presented: sum("next"), Next: sum("next2"), Now: tt.now, IdleExpiresAt: tt.now.Add(time.Hour)})
@@ -285,11 +289,11 @@ func TestRotate(t *testing.T) {
 				if after != before {
 					t.Fatal("Replayed wrote")
 				}
-				if res.Session.Generation != 4 {
-					t.Fatalf("replayed session generation = %d", res.Session.Generation)
+				if res.Session.Generation != 4 || string(res.Session.Claims) != `{"role":"admin"}` {
+					t.Fatalf("replayed session = %+v", res.Session)
 				}
 			case store.Reused:
-				if !after.revoked || !res.Session.ExpiresAt.Equal(t0.Add(30*24*time.Hour)) {
+				if !after.revoked || !res.Session.ExpiresAt.Equal(t0.Add(30*24*time.Hour)) || string(res.Session.Claims) != `{"role":"admin"}` {
 					t.Fatalf("Reused: revoked=%v session=%+v", after.revoked, res.Session)
 				}
 				before.revoked = true
@@ -320,6 +324,7 @@ type recState struct {
 	lastUsed  time.Time
 	rotatedAt time.Time
 	sealed    string
+	claims    string
 }
 
 func snapshot(s *Store, id string) recState {
@@ -329,7 +334,14 @@ func snapshot(s *Store, id string) recState {
 	if r == nil {
 		return recState{}
 	}
-	return recState{r.current, r.s.Generation, r.revoked, r.s.IdleExpiresAt, r.s.LastUsedAt, r.rotatedAt, string(r.sealed)}
+	return recState{r.current, r.s.Generation, r.revoked, r.s.IdleExpiresAt, r.s.LastUsedAt, r.rotatedAt, string(r.sealed), string(r.s.Claims)}
+}
+
+// writeCount is the number of writes since the last sweep.
+func (s *Store) writeCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.writes
 }
 
 func TestRotateVersionAndReuseRevokes(t *testing.T) {
@@ -463,6 +475,80 @@ func TestRevoke(t *testing.T) {
 	}
 }
 
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	last := t0.Add(3 * time.Minute) // the last rotation of a family rotated 3 times
+	tests := []struct {
+		name      string
+		rotations int
+		revoke    bool
+		tag       string // the subject whose tag the handle carries; "" for alice
+		handleGen uint64
+		secretGen uint64
+		now       time.Time
+		wantErr   bool
+	}{
+		{name: "current", rotations: 3, handleGen: 4, secretGen: 4, now: last},
+		{name: "previous, outside grace", rotations: 3, handleGen: 3, secretGen: 3, now: last.Add(time.Hour)},
+		{name: "spent", rotations: 3, handleGen: 1, secretGen: 1, now: last},
+		{name: "oldest kept spent", rotations: spentKeep, handleGen: 1, secretGen: 1, now: t0.Add(time.Hour)},
+		{name: "first token, never rotated", handleGen: 1, secretGen: 1, now: t0},
+		{name: "1ms before idle expiry", handleGen: 1, secretGen: 1, now: t0.Add(7*24*time.Hour - time.Millisecond)},
+		{name: "beyond history", rotations: spentKeep + 1, handleGen: 1, secretGen: 1, now: t0.Add(time.Hour), wantErr: true},
+		{name: "beyond history, hash its slot now holds", rotations: spentKeep + 1, handleGen: 1, secretGen: spentKeep + 1, now: t0.Add(time.Hour), wantErr: true},
+		{name: "genuine secret, other generation", rotations: 3, handleGen: 4, secretGen: 2, now: last, wantErr: true},
+		{name: "current secret, previous handle", rotations: 3, handleGen: 3, secretGen: 4, now: last, wantErr: true},
+		{name: "future generation", rotations: 3, handleGen: 5, secretGen: 5, now: last, wantErr: true},
+		{name: "foreign tag", rotations: 3, tag: "mallory", handleGen: 4, secretGen: 4, now: last, wantErr: true},
+		{name: "revoked, current", rotations: 3, revoke: true, handleGen: 4, secretGen: 4, now: last, wantErr: true},
+		{name: "revoked, spent", rotations: 3, revoke: true, handleGen: 1, secretGen: 1, now: last, wantErr: true},
+		{name: "idle expired", rotations: 3, handleGen: 4, secretGen: 4, now: last.Add(7 * 24 * time.Hour), wantErr: true},
+		{name: "absolute expired", handleGen: 1, secretGen: 1, now: t0.Add(30 * 24 * time.Hour), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := New()
+			f := newFamily(t, s, "sid-1", "alice", tt.rotations)
+			if tt.revoke {
+				if err := s.RevokeSession(ctx, "alice", "sid-1", t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tag := tt.tag
+			if tag == "" {
+				tag = "alice"
+			}
+			h := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(tag), SessionID: "sid-1", Generation: tt.handleGen})
+			before, writes := snapshot(s, "sid-1"), s.writeCount()
+			got, err := s.Lookup(ctx, h, f.secret(tt.secretGen), tt.now)
+			if snapshot(s, "sid-1") != before || s.writeCount() != writes {
+				t.Fatal("Lookup wrote")
+			}
+			if tt.wantErr {
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("Lookup = %+v, %v; want ErrNotFound", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Lookup: %v", err)
+			}
+			want, err := s.Session(ctx, "alice", "sid-1", tt.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Generation != uint64(tt.rotations)+1 || string(got.Claims) != `{"role":"admin"}` ||
+				got.ID != want.ID || got.Subject != want.Subject || got.Scope != want.Scope || got.Device != want.Device ||
+				!got.CreatedAt.Equal(want.CreatedAt) || !got.LastUsedAt.Equal(want.LastUsedAt) ||
+				!got.IdleExpiresAt.Equal(want.IdleExpiresAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+				t.Fatalf("Lookup = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
 func TestRevokeBadHandles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -568,13 +654,22 @@ func TestNoAliasing(t *testing.T) {
 	sealed := []byte("sealed")
 	res, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Next: sum("2"), Sealed: sealed, Now: t0, Grace: time.Minute, IdleExpiresAt: t0.Add(time.Hour), Claims: claims})
 	claims[0] = 'W'
+	if got, _ := s.Session(ctx, "alice", "sid-1", t0); string(got.Claims) != `{"a":1}` {
+		t.Fatalf("Rotate kept the caller's Rotation.Claims slice: stored claims = %q", got.Claims)
+	}
 	res.Session.Claims[0] = 'V'
 	sealed[0] = 'U'
+	lk, err := s.Lookup(ctx, res.Handle, sum("2"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk.Claims[0] = 'S'
 	rep, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Now: t0, Grace: time.Minute})
 	if rep.Outcome != store.Replayed || string(rep.Sealed) != "sealed" {
 		t.Fatalf("replay = %v %q", rep.Outcome, rep.Sealed)
 	}
 	rep.Sealed[0] = 'T'
+	rep.Session.Claims[0] = 'R'
 	rep2, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Now: t0, Grace: time.Minute})
 	if string(rep2.Sealed) != "sealed" {
 		t.Fatalf("second replay sealed = %q", rep2.Sealed)
@@ -961,8 +1056,9 @@ func TestNoGoroutineWithoutJanitor(t *testing.T) {
 	}
 }
 
-// FuzzRotateHandle feeds arbitrary handles and secrets to Rotate and Revoke:
-// no panic, no error, and nothing but the genuine token rotates or revokes.
+// FuzzRotateHandle feeds arbitrary handles and secrets to Lookup, Rotate and
+// Revoke: no panic, no error, and nothing but the genuine token is found,
+// rotates or revokes.
 func FuzzRotateHandle(f *testing.F) {
 	genuine := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag("alice"), SessionID: "sid-1", Generation: 1})
 	f.Add(genuine, []byte("sid-1/1"))
@@ -979,6 +1075,9 @@ func FuzzRotateHandle(f *testing.F) {
 		}
 		presented := sha256.Sum256(secret)
 		isGenuine := handle == genuine && presented == sum("sid-1/1")
+		if _, err := s.Lookup(ctx, handle, presented, t0); (err == nil) != isGenuine || (err != nil && !errors.Is(err, store.ErrNotFound)) {
+			t.Fatalf("Lookup(%q) = %v, genuine %v", handle, err, isGenuine)
+		}
 		res, err := s.Rotate(ctx, store.Rotation{Handle: handle, Presented: presented, Next: sum("next"), Now: t0, IdleExpiresAt: t0.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)

@@ -87,12 +87,14 @@ func deadCalls() []deadCall {
 			c := f.create(f.newSubject(), f.base)
 			h, s := c.current()
 			r, _ := rotation(h, s, f.at(time.Minute), grace)
+			r.Claims = []byte(`{"role":"owner"}`)
 			_, err := f.s.Rotate(dead, r)
 			check(err)
 			a := f.advance(c, f.at(time.Minute), 0)
 			if a.res.Session.Generation != 2 {
 				f.t.Errorf("rule: a failed Rotate changes nothing: the next rotation gives generation %d, want 2", a.res.Session.Generation)
 			}
+			f.sameSession("a failed Rotate changes nothing, the claims it carried included", a.res.Session, after(c.sess, a.r))
 		}},
 		{name: "Session", needs: store.ListSessions, run: func(f *fixture, dead context.Context, check func(error)) {
 			c := f.create(f.newSubject(), f.base)
@@ -109,6 +111,9 @@ func deadCalls() []deadCall {
 			h, s := c.current()
 			_, err := f.s.Lookup(dead, h, hashOf(s), f.base)
 			check(err)
+			f.checkAlive("a failed Lookup changes nothing", c, f.base)
+			a := f.advance(c, f.at(time.Minute), grace)
+			f.sameSession("a failed Lookup changes nothing: the next rotation starts from the session as created", a.res.Session, after(c.sess, a.r))
 		}},
 		{name: "Revoke", needs: store.RevokeSessions, run: func(f *fixture, dead context.Context, check func(error)) {
 			c := f.create(f.newSubject(), f.base)

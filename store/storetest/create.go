@@ -110,13 +110,15 @@ func parseCases() []testCase {
 	}
 }
 
-// refuseRotate checks that Rotate and Revoke treat h as naming nothing.
-func (f *fixture) refuseRotate(what, h string, secret [32]byte, now time.Time) {
+// refuseHandle checks that Rotate, Lookup and Revoke treat h as naming
+// nothing.
+func (f *fixture) refuseHandle(what, h string, secret [32]byte, now time.Time) {
 	f.t.Helper()
 	a := f.present(h, secret, now, grace)
 	if a.res.Outcome != store.Unknown {
 		f.t.Errorf("rule: Rotate with %s answers Unknown: got %v", what, a.res.Outcome)
 	}
+	f.notFound("Lookup with "+what+" fails with ErrNotFound", h, secret, now)
 	if f.has(store.RevokeSessions) {
 		if _, err := f.s.Revoke(f.ctx, h, hashOf(secret), now); !errors.Is(err, store.ErrNotFound) {
 			f.t.Errorf("rule: Revoke with %s fails with ErrNotFound: got %v", what, err)
@@ -124,13 +126,11 @@ func (f *fixture) refuseRotate(what, h string, secret [32]byte, now time.Time) {
 	}
 }
 
-// testParseGarbage: ParseHandle refuses what no store produces, with
-// ErrNotFound and without panicking; Rotate answers Unknown to it.
-func testParseGarbage(t *testing.T, f *fixture) {
-	c := f.create(f.newSubject(), f.base)
-	h, secret := c.current()
+// garbageHandles returns strings no store produces, some of them made from
+// the real handle h.
+func garbageHandles(h string) []struct{ name, h string } {
 	mid := len(h) / 2
-	inputs := []struct{ name, h string }{
+	return []struct{ name, h string }{
 		{"empty", ""},
 		{"a word", "garbage"},
 		{"separators only", "~~"},
@@ -144,12 +144,20 @@ func testParseGarbage(t *testing.T, f *fixture) {
 		{"oversized", strings.Repeat("A", store.MaxHandleLen+1)},
 		{"oversized real handle", h + strings.Repeat("-", store.MaxHandleLen)},
 	}
-	for _, in := range inputs {
+}
+
+// testParseGarbage: ParseHandle refuses what no store produces, with
+// ErrNotFound and without panicking; Rotate answers Unknown to it, Lookup
+// and Revoke ErrNotFound.
+func testParseGarbage(t *testing.T, f *fixture) {
+	c := f.create(f.newSubject(), f.base)
+	h, secret := c.current()
+	for _, in := range garbageHandles(h) {
 		info, err := f.parse(in.h)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("rule: ParseHandle refuses a handle it did not produce (%s) with an error wrapping ErrNotFound: got %+v, %v", in.name, info, err)
 		}
-		f.refuseRotate("a handle the store did not produce ("+in.name+")", in.h, secret, f.at(time.Minute))
+		f.refuseHandle("a handle the store did not produce ("+in.name+")", in.h, secret, f.at(time.Minute))
 	}
 	f.checkAlive("garbage handles change nothing", c, f.at(time.Minute))
 	f.advance(c, f.at(time.Minute), grace)
@@ -157,7 +165,8 @@ func testParseGarbage(t *testing.T, f *fixture) {
 
 // testParseModified: a handle with one character changed, or cut short,
 // names nothing: ParseHandle refuses it, or (stateful handles carry no MAC)
-// it names something else, and Rotate answers Unknown either way.
+// it names something else, and Rotate answers Unknown (Lookup and Revoke
+// ErrNotFound) either way.
 func testParseModified(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
 	f.advance(c, f.at(time.Minute), grace)
@@ -182,7 +191,7 @@ func testParseModified(t *testing.T, f *fixture) {
 		if info, err := f.parse(bad); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("rule: ParseHandle refuses a handle with a character outside [A-Za-z0-9_~-] (byte %d changed to '.') with ErrNotFound: got %+v, %v", i, info, err)
 		}
-		f.refuseRotate("a modified handle", bad, secret, now)
+		f.refuseHandle("a modified handle", bad, secret, now)
 
 		// Within the alphabet. The last character may carry unused
 		// base64 bits in an opaque handle, so it is left alone here.
@@ -212,5 +221,5 @@ func (f *fixture) checkModified(what, m string, orig store.HandleInfo, secret [3
 	case err == nil && info == orig:
 		f.t.Errorf("rule: ParseHandle refuses a tampered handle: a handle with %s still parses to %+v", what, info)
 	}
-	f.refuseRotate("a handle with "+what, m, secret, now)
+	f.refuseHandle("a handle with "+what, m, secret, now)
 }

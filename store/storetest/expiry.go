@@ -11,7 +11,7 @@ import (
 
 func expiryCases() []testCase {
 	return []testCase{
-		{name: "SessionReadsEndAtExpiry", needs: store.ListSessions, run: testSessionReadsExpire},
+		{name: "SessionReadsEndAtExpiry", run: testSessionReadsExpire},
 		{name: "SessionLiveEndsAtExpiry", needs: liveCheck, run: testSessionLiveExpires},
 		{name: "RevokeNeedsLiveSession", needs: store.RevokeSessions, run: testRevokeExpired},
 		{name: "DenyEntryEndsAtUntil", needs: store.DenyList, run: testDenyExpires},
@@ -20,52 +20,70 @@ func expiryCases() []testCase {
 	}
 }
 
-// testSessionReadsExpire: Session, Sessions and Lookup see a session
-// until its idle or absolute expiry, and not from that moment on.
+// testSessionReadsExpire: Lookup (any store), and Session and Sessions
+// (with ListSessions), see a session until its idle or absolute expiry, and
+// not from that moment on.
 func testSessionReadsExpire(t *testing.T, f *fixture) {
 	subject := f.newSubject()
 	idleC := f.create(subject, f.base)
 	absC := f.create(subject, f.base, idle8h)
+	list := f.has(store.ListSessions)
 	listed := func(now time.Time, c *chain) bool {
 		return slices.Contains(ids(f.sessions(subject, now)), c.id())
 	}
 
 	idle := idleC.sess.IdleExpiresAt
 	before := idle.Add(-ms)
-	if _, err := f.s.Session(f.ctx, subject, idleC.id(), before); err != nil {
-		t.Errorf("rule: a session is live until its idle expiry: Session 1ms before: got error %v", err)
-	}
-	if !listed(before, idleC) {
-		t.Errorf("rule: a session is live until its idle expiry: Sessions 1ms before does not list it")
-	}
 	h, sec := idleC.current()
-	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), before); err != nil {
-		t.Errorf("rule: a session is live until its idle expiry: Lookup 1ms before: got error %v", err)
+	got := f.found("a session is live until its idle expiry: Lookup 1ms before finds it", h, sec, before)
+	f.sameSession("Lookup 1ms before the idle expiry returns the session as created", got, idleC.sess)
+	if list {
+		if _, err := f.s.Session(f.ctx, subject, idleC.id(), before); err != nil {
+			t.Errorf("rule: a session is live until its idle expiry: Session 1ms before: got error %v", err)
+		}
+		if !listed(before, idleC) {
+			t.Errorf("rule: a session is live until its idle expiry: Sessions 1ms before does not list it")
+		}
 	}
-	if _, err := f.s.Session(f.ctx, subject, idleC.id(), idle); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: a session whose idle expiry has come (now == IdleExpiresAt) is not found: Session got %v", err)
-	}
-	if listed(idle, idleC) {
-		t.Errorf("rule: Sessions lists live sessions only: it lists one whose idle expiry has come")
-	}
-	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), idle); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: Lookup of a session whose idle expiry has come fails with ErrNotFound: got %v", err)
+	f.notFound("Lookup of a session whose idle expiry has come (now == IdleExpiresAt) fails with ErrNotFound", h, sec, idle)
+	if list {
+		if _, err := f.s.Session(f.ctx, subject, idleC.id(), idle); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("rule: a session whose idle expiry has come (now == IdleExpiresAt) is not found: Session got %v", err)
+		}
+		if listed(idle, idleC) {
+			t.Errorf("rule: Sessions lists live sessions only: it lists one whose idle expiry has come")
+		}
 	}
 
 	// Carry absC to its absolute expiry by rotations.
+	want := absC.sess
 	for _, h := range []time.Duration{7, 14, 21} {
 		now := f.at(h * time.Hour)
-		f.advanceIdle(absC, now, grace, now.Add(8*time.Hour))
+		a := f.advanceIdle(absC, now, grace, now.Add(8*time.Hour))
+		want = after(want, a.r)
 	}
 	end := absC.sess.ExpiresAt
-	if _, err := f.s.Session(f.ctx, subject, absC.id(), end.Add(-ms)); err != nil {
-		t.Errorf("rule: a session is live until its absolute expiry: Session 1ms before: got error %v", err)
+	h, sec = absC.current()
+	prevH, prev := absC.handle(absC.gen()-1), absC.secret(absC.gen()-1)
+	got = f.found("a session is live until its absolute expiry: Lookup 1ms before finds it", h, sec, end.Add(-ms))
+	f.sameSession("Lookup 1ms before the absolute expiry returns the session as the last rotation left it", got, want)
+	if f.has(store.ReuseDetection) {
+		f.found("a session is live until its absolute expiry: Lookup with its previous secret 1ms before finds it", prevH, prev, end.Add(-ms))
 	}
-	if _, err := f.s.Session(f.ctx, subject, absC.id(), end); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: a session whose absolute expiry has come is not found: Session got %v", err)
+	if list {
+		if _, err := f.s.Session(f.ctx, subject, absC.id(), end.Add(-ms)); err != nil {
+			t.Errorf("rule: a session is live until its absolute expiry: Session 1ms before: got error %v", err)
+		}
 	}
-	if listed(end, absC) {
-		t.Errorf("rule: Sessions lists live sessions only: it lists one whose absolute expiry has come")
+	f.notFound("Lookup of a session whose absolute expiry has come fails with ErrNotFound, however recently it rotated", h, sec, end)
+	f.notFound("Lookup of a session whose absolute expiry has come fails with ErrNotFound, with its previous secret too", prevH, prev, end)
+	if list {
+		if _, err := f.s.Session(f.ctx, subject, absC.id(), end); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("rule: a session whose absolute expiry has come is not found: Session got %v", err)
+		}
+		if listed(end, absC) {
+			t.Errorf("rule: Sessions lists live sessions only: it lists one whose absolute expiry has come")
+		}
 	}
 }
 

@@ -33,6 +33,10 @@ func rotateCases() []testCase {
 		{name: "RevokedByRevokeSession", needs: store.RevokeSessions, run: func(t *testing.T, f *fixture) { testRevokedBy(t, f, "RevokeSession") }},
 		{name: "RevokedByRevoke", needs: store.RevokeSessions, run: func(t *testing.T, f *fixture) { testRevokedBy(t, f, "Revoke") }},
 		{name: "RevokedByRevokeAll", needs: store.RevokeSessions | store.Versions, run: func(t *testing.T, f *fixture) { testRevokedBy(t, f, "RevokeAll") }},
+		{name: "ClaimsReplacedWhenRotated", run: testClaimsRotated},
+		{name: "ClaimsKeptWhenReplayed", needs: store.ReuseDetection, run: testClaimsReplayed},
+		{name: "ClaimsKeptWhenReused", needs: store.ReuseDetection, run: testClaimsReused},
+		{name: "ClaimsKeptWhenUnknownExpiredOrRevoked", run: testClaimsRefused},
 	}
 }
 
@@ -320,6 +324,7 @@ func testWrongTag(t *testing.T, f *fixture) {
 	if a.res.Outcome != store.Unknown {
 		t.Errorf("rule: a handle whose subject tag does not match the session's subject is Unknown, even with the real secret: got %v", a.res.Outcome)
 	}
+	f.notFound("Lookup with a handle whose subject tag does not match the session's subject fails with ErrNotFound, even with the real secret", forged, secret, now)
 	if f.has(store.RevokeSessions) {
 		if _, err := f.s.Revoke(f.ctx, forged, hashOf(secret), now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("rule: Revoke with a handle whose subject tag does not match fails with ErrNotFound: got %v", err)

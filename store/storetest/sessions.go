@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,11 +16,6 @@ func sessionCases() []testCase {
 		{name: "SessionOwnerChecked", needs: store.ListSessions, run: testSessionOwner},
 		{name: "RevokedSessionNotFound", needs: store.ListSessions | store.RevokeSessions, run: testSessionRevoked},
 		{name: "SessionsLiveOwnOldestFirst", needs: store.ListSessions, run: testSessionsList},
-		{name: "LookupProvesOwnership", run: testLookup},
-		{name: "LookupHistory", needs: store.ReuseDetection, run: testLookupHistory},
-		{name: "LookupRevokedNotFound", needs: store.RevokeSessions, run: testLookupRevoked},
-		{name: "RotationReplacesClaims", run: testRotationClaims},
-		{name: "OnlyRotatedStoresClaims", needs: store.ReuseDetection, run: testRotationClaimsOnlyRotated},
 	}
 }
 
@@ -116,146 +110,4 @@ func testSessionsList(t *testing.T, f *fixture) {
 	if got := f.sessions(f.newSubject(), now); len(got) != 0 {
 		t.Errorf("rule: Sessions of a subject without sessions is empty: got %q", ids(got))
 	}
-}
-
-// testLookup: Lookup returns the session the current secret proves, refuses
-// anything else with ErrNotFound, and writes nothing.
-func testLookup(t *testing.T, f *fixture) {
-	c := f.create(f.newSubject(), f.base)
-	h, sec := c.current()
-	got, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(time.Minute))
-	if err != nil {
-		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
-	}
-	f.sameSession("Lookup returns the session as stored", got, c.sess)
-
-	for _, bad := range []struct {
-		what   string
-		handle string
-		secret [32]byte
-	}{
-		{"a wrong secret under the real handle", h, newSecret()},
-		{"an empty handle", "", sec},
-		{"a garbage handle", "~~not a handle~~", sec},
-		{"an oversized handle", strings.Repeat("A", store.MaxHandleLen+1), sec},
-	} {
-		if _, err := f.s.Lookup(f.ctx, bad.handle, hashOf(bad.secret), f.at(time.Minute)); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("rule: Lookup with %s fails with ErrNotFound: got %v", bad.what, err)
-		}
-	}
-	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), c.sess.IdleExpiresAt); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: Lookup of a session whose idle expiry has come fails with ErrNotFound: got %v", err)
-	}
-	// Lookup wrote nothing: the session is as created and still rotates.
-	again, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(2*time.Minute))
-	if err != nil {
-		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
-	}
-	f.sameSession("Lookup writes nothing (LastUsedAt, expiry and generation unchanged)", again, c.sess)
-	f.advance(c, f.at(3*time.Minute), grace)
-}
-
-// testLookupHistory: the previous and a spent secret also prove ownership,
-// each under its own handle only.
-func testLookupHistory(t *testing.T, f *fixture) {
-	c := f.create(f.newSubject(), f.base)
-	for i := 1; i <= 3; i++ {
-		f.advance(c, f.at(time.Duration(i)*time.Minute), grace)
-	}
-	now := f.at(time.Hour)
-	want := c.sess
-	for g := uint64(1); g <= c.gen(); g++ {
-		got, err := f.s.Lookup(f.ctx, c.handle(g), hashOf(c.secret(g)), now)
-		if err != nil {
-			t.Errorf("rule: Lookup accepts the secret of generation %d of %d under its handle: got error %v", g, c.gen(), err)
-			continue
-		}
-		if got.Generation != c.gen() || got.ID != want.ID {
-			t.Errorf("rule: Lookup returns the session as it stands (generation %d): got generation %d, id %q", c.gen(), got.Generation, got.ID)
-		}
-	}
-	h, cur := c.current()
-	if _, err := f.s.Lookup(f.ctx, c.handle(c.gen()-1), hashOf(cur), now); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: the current secret under the previous generation's handle proves nothing (ErrNotFound): got %v", err)
-	}
-	if _, err := f.s.Lookup(f.ctx, h, hashOf(c.secret(1)), now); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: a spent secret under the current handle proves nothing (ErrNotFound): got %v", err)
-	}
-}
-
-// testLookupRevoked: a revoked session is not found, whatever the proof.
-func testLookupRevoked(t *testing.T, f *fixture) {
-	c := f.create(f.newSubject(), f.base)
-	if err := f.s.RevokeSession(f.ctx, c.subject(), c.id(), f.at(time.Minute)); err != nil {
-		t.Fatalf("rule: RevokeSession ends a live session of the subject: got error %v", err)
-	}
-	h, sec := c.current()
-	if _, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(2*time.Minute)); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("rule: Lookup of a revoked session fails with ErrNotFound: got %v", err)
-	}
-}
-
-// rotateWithClaims presents c's current secret with claims and expects want.
-func (f *fixture) rotateWithClaims(c *chain, now time.Time, claims []byte) attempt {
-	f.t.Helper()
-	h, sec := c.current()
-	r, next := rotation(h, sec, now, grace)
-	r.Claims = claims
-	a := f.do(r, next)
-	f.want("the current secret rotates, with or without claims", a, store.Rotated)
-	f.record(c, a)
-	return a
-}
-
-// testRotationClaims: a Rotated step stores the claims it carries, in the
-// same step; nil keeps them.
-func testRotationClaims(t *testing.T, f *fixture) {
-	c := f.create(f.newSubject(), f.base)
-	want := c.sess
-	claims := []byte(`{"role":  "admin", "plan":"pro"}`)
-	a := f.rotateWithClaims(c, f.at(time.Minute), claims)
-	want = after(want, a.r)
-	f.sameSession("a Rotated step stores the claims it carries, verbatim", a.res.Session, want)
-	h, sec := c.current()
-	got, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(90*time.Second))
-	if err != nil {
-		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
-	}
-	f.sameSession("the claims a rotation stored are read back", got, want)
-
-	a = f.rotateWithClaims(c, f.at(2*time.Minute), nil)
-	want = after(want, a.r)
-	f.sameSession("a rotation without claims keeps them", a.res.Session, want)
-
-	a = f.rotateWithClaims(c, f.at(3*time.Minute), []byte(`{}`))
-	want = after(want, a.r)
-	f.sameSession("a rotation carrying an empty object stores it", a.res.Session, want)
-
-	// Neither a forged secret nor a handle of another session writes claims.
-	h, _ = c.current()
-	r, next := rotation(h, newSecret(), f.at(4*time.Minute), grace)
-	r.Claims = []byte(`{"role":"owner"}`)
-	f.want("a forged secret is Unknown", f.do(r, next), store.Unknown)
-	h, sec = c.current()
-	got, err = f.s.Lookup(f.ctx, h, hashOf(sec), f.at(5*time.Minute))
-	if err != nil {
-		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
-	}
-	f.sameSession("an Unknown step carrying claims changes nothing", got, want)
-}
-
-// testRotationClaimsOnlyRotated: Replayed writes nothing, claims included.
-func testRotationClaimsOnlyRotated(t *testing.T, f *fixture) {
-	c := f.create(f.newSubject(), f.base)
-	a := f.advance(c, f.at(time.Minute), grace)
-	want := after(c.sess, a.r)
-	r, next := rotation(c.handle(1), c.secret(1), f.at(time.Minute+time.Second), grace)
-	r.Claims = []byte(`{"role":"owner"}`)
-	f.want("the previous secret inside the grace window is Replayed", f.do(r, next), store.Replayed)
-	h, sec := c.current()
-	got, err := f.s.Lookup(f.ctx, h, hashOf(sec), f.at(2*time.Minute))
-	if err != nil {
-		t.Fatalf("rule: Lookup returns the live session the current secret proves: got error %v", err)
-	}
-	f.sameSession("a Replayed step carrying claims changes nothing", got, want)
 }

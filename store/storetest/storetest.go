@@ -62,6 +62,7 @@ func suite() []group {
 		{"Concurrency", concurrencyCases()},
 		{"Expiry", expiryCases()},
 		{"Sessions", sessionCases()},
+		{"Lookup", lookupCases()},
 		{"Revoke", revokeCases()},
 		{"RevokeAll", revokeAllCases()},
 		{"Access", accessCases()},
@@ -406,9 +407,15 @@ func (f *fixture) advance(c *chain, now time.Time, grace time.Duration) attempt 
 // advanceIdle is advance with an explicit requested idle expiry.
 func (f *fixture) advanceIdle(c *chain, now time.Time, grace time.Duration, idle time.Time) attempt {
 	f.t.Helper()
+	return f.advanceWith(c, now, grace, func(r *store.Rotation) { r.IdleExpiresAt = idle })
+}
+
+// advanceWith is advance with the request edited by edit.
+func (f *fixture) advanceWith(c *chain, now time.Time, grace time.Duration, edit func(*store.Rotation)) attempt {
+	f.t.Helper()
 	h, s := c.current()
 	r, next := rotation(h, s, now, grace)
-	r.IdleExpiresAt = idle
+	edit(&r)
 	a := f.do(r, next)
 	f.want(fmt.Sprintf("the current secret of a live session, under its handle, rotates (generation %d at %s)", c.gen(), fmtTime(now)), a, store.Rotated)
 	f.record(c, a)
@@ -422,6 +429,45 @@ func (f *fixture) record(c *chain, a attempt) {
 	c.handles = append(c.handles, a.res.Handle)
 	c.secrets = append(c.secrets, a.next)
 	c.sealed = append(c.sealed, a.r.Sealed)
+}
+
+// ---- lookup ----
+
+// lookup calls Lookup with presented under h at now, turning a panic into
+// an error.
+func (f *fixture) lookup(h string, presented [32]byte, now time.Time) (s store.Session, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.t.Errorf("rule: Lookup never panics: it panicked on handle %.80q: %v", h, p)
+			s, err = store.Session{}, store.ErrNotFound
+		}
+	}()
+	return f.s.Lookup(f.ctx, h, presented, now)
+}
+
+// found looks secret up under h at now, failing the case on an error.
+func (f *fixture) found(rule, h string, secret [32]byte, now time.Time) store.Session {
+	f.t.Helper()
+	s, err := f.lookup(h, hashOf(secret), now)
+	if err != nil {
+		f.t.Fatalf("rule: %s: Lookup got error %v", rule, err)
+	}
+	return s
+}
+
+// notFound checks that Lookup of secret under h at now fails with
+// ErrNotFound.
+func (f *fixture) notFound(rule, h string, secret [32]byte, now time.Time) {
+	f.t.Helper()
+	f.notFoundHash(rule, h, hashOf(secret), now)
+}
+
+// notFoundHash is notFound for a presented hash.
+func (f *fixture) notFoundHash(rule, h string, presented [32]byte, now time.Time) {
+	f.t.Helper()
+	if s, err := f.lookup(h, presented, now); !errors.Is(err, store.ErrNotFound) {
+		f.t.Errorf("rule: %s: Lookup must fail with ErrNotFound: got session %q generation %d, error %v", rule, s.ID, s.Generation, err)
+	}
 }
 
 // ---- sessions ----
@@ -523,6 +569,12 @@ func (f *fixture) version(subject string) uint64 {
 // live at now.
 func (f *fixture) checkAlive(rule string, c *chain, now time.Time) {
 	f.t.Helper()
+	h, secret := c.current()
+	if s, err := f.lookup(h, hashOf(secret), now); err != nil {
+		f.t.Errorf("rule: %s: Lookup with its current secret: got error %v", rule, err)
+	} else if s.ID != c.id() || s.Generation != c.gen() {
+		f.t.Errorf("rule: %s: Lookup with its current secret: got session %q generation %d, want %q generation %d", rule, s.ID, s.Generation, c.id(), c.gen())
+	}
 	if f.has(store.ListSessions) {
 		s, err := f.s.Session(f.ctx, c.subject(), c.id(), now)
 		if err != nil {
@@ -546,6 +598,8 @@ func (f *fixture) checkAlive(rule string, c *chain, now time.Time) {
 // longer counts at now.
 func (f *fixture) checkGone(rule string, c *chain, now time.Time) {
 	f.t.Helper()
+	h, secret := c.current()
+	f.notFound(rule+" (with its current secret)", h, secret, now)
 	if f.has(store.ListSessions) {
 		if _, err := f.s.Session(f.ctx, c.subject(), c.id(), now); !errors.Is(err, store.ErrNotFound) {
 			f.t.Errorf("rule: %s: Session must fail with ErrNotFound: got %v", rule, err)
