@@ -41,8 +41,6 @@ const (
 	sweepMargin = time.Minute
 	// minSweepEvery is the least number of writes between two sweeps.
 	minSweepEvery = 1024
-	// maxSessionID is the longest session id a handle can carry.
-	maxSessionID = 64
 )
 
 // Compile-time check that *Store implements the contract.
@@ -214,7 +212,7 @@ func validate(s *store.Session) error {
 	switch {
 	case s.ID == "":
 		return errors.New("memstore: create session: empty ID")
-	case len(s.ID) > maxSessionID || !isB64URL(s.ID):
+	case !handleable(s.ID):
 		return errors.New("memstore: create session: ID must be 1 to 64 base64url characters")
 	case s.Subject == "":
 		return errors.New("memstore: create session: empty Subject")
@@ -226,14 +224,12 @@ func validate(s *store.Session) error {
 	return nil
 }
 
-func isB64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+// handleable reports whether a handle naming session id parses back: the
+// store's handles carry the id, so it must fit their format.
+func handleable(id string) bool {
+	h := store.HandleInfo{Tag: store.SubjectTag(""), SessionID: id, Generation: 1}
+	got, err := store.ParseStatefulHandle(store.FormatHandle(h))
+	return err == nil && got.SessionID == id
 }
 
 // Rotate replaces the current secret of the session the handle names,
