@@ -4,12 +4,15 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"math/big"
 	"strings"
 )
@@ -37,13 +40,16 @@ var b64URLChar = func() (t [256]bool) {
 	return t
 }()
 
-// publicKey is a verification key: algorithm, key id and public half. header
-// is the exact base64url header segment sessionkit emits for access tokens
-// signed by this key; a token carrying exactly it skips header parsing.
+// publicKey is a verification key: algorithm, key id and public half (or,
+// for HS256/HS384/HS512 only, a shared secret that a Verifier was given
+// explicitly). header is the exact base64url header segment sessionkit
+// emits for access tokens signed by this key; a token carrying exactly it
+// skips header parsing.
 type publicKey struct {
 	alg    Algorithm
 	kid    string
-	key    crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey (P-256) or ed25519.PublicKey
+	key    crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey (P-256), ed25519.PublicKey; nil for HMAC
+	secret []byte           // the HMAC secret of an HS* key; nil otherwise
 	header string
 }
 
@@ -153,8 +159,27 @@ func (k *publicKey) verify(input, sig []byte) bool {
 			return false
 		}
 		return ed25519.Verify(pub, input, sig)
+	case HS256, HS384, HS512:
+		if k.key != nil || len(k.secret) == 0 {
+			return false
+		}
+		mac := hmac.New(hmacHash(k.alg), k.secret)
+		mac.Write(input)
+		return hmac.Equal(mac.Sum(nil), sig) // constant time
 	}
 	return false
+}
+
+// hmacHash is the hash function of an HS* algorithm.
+func hmacHash(alg Algorithm) func() hash.Hash {
+	switch alg {
+	case HS384:
+		return sha512.New384
+	case HS512:
+		return sha512.New
+	default:
+		return sha256.New
+	}
 }
 
 // keyResolver finds verification keys. KeySet snapshots and the remote key
@@ -180,6 +205,10 @@ type jwsParts struct {
 func errMalformed(reason string) error {
 	return fmt.Errorf("%w: %s", ErrInvalidToken, reason)
 }
+
+// errUnknownKey is verifyCompact's answer for an allowed algorithm whose kid
+// no key has: the one failure a remote key set answers with a refetch.
+var errUnknownKey = errMalformed("unknown key id")
 
 // verifyCompact splits, decodes and checks the signature of a compact JWS.
 // It enforces the size cap before any decoding, the header rules and the
@@ -246,7 +275,7 @@ func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) 
 		}
 		k := keys.keyForKID(h.Kid)
 		if k == nil {
-			return nil, errMalformed("unknown key id")
+			return nil, errUnknownKey
 		}
 		if k.alg != alg {
 			return nil, errMalformed("algorithm does not match the key")
@@ -275,8 +304,15 @@ func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) 
 	return &p, nil
 }
 
+// knownAlgorithm reports whether the codec can verify a. Whether it may is
+// the key resolver's allow-list: an Issuer allows only its own asymmetric
+// algorithms, a Verifier HS* only with explicitly configured secrets.
 func knownAlgorithm(a Algorithm) bool {
-	return a == RS256 || a == ES256 || a == EdDSA
+	switch a {
+	case RS256, ES256, EdDSA, HS256, HS384, HS512:
+		return true
+	}
+	return false
 }
 
 // jwsHeader is the protected header, parsed strictly.

@@ -36,6 +36,14 @@ const (
 	ES256 Algorithm = "ES256"
 	// EdDSA is Ed25519.
 	EdDSA Algorithm = "EdDSA"
+	// HS256 is HMAC with SHA-256. sessionkit never signs with it; a Verifier
+	// accepts it only with a secret configured in TrustedIssuer.HMACKeys and
+	// the algorithm in VerifierConfig.Algorithms, never from a JWKS.
+	HS256 Algorithm = "HS256"
+	// HS384 is HMAC with SHA-384; see HS256.
+	HS384 Algorithm = "HS384"
+	// HS512 is HMAC with SHA-512; see HS256.
+	HS512 Algorithm = "HS512"
 )
 
 // minRSABits is the smallest RSA modulus sessionkit signs or verifies with.

@@ -1,0 +1,212 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// This file turns key material a Verifier trusts (a JWK Set document, a
+// local KeySet, configured HMAC secrets) into one immutable keyResolver.
+
+// algSet is an algorithm allow-list as a bit set.
+type algSet uint8
+
+// algBit is a's bit in an algSet; 0 for algorithms the codec does not know.
+func algBit(a Algorithm) algSet {
+	switch a {
+	case RS256:
+		return 1 << 0
+	case ES256:
+		return 1 << 1
+	case EdDSA:
+		return 1 << 2
+	case HS256:
+		return 1 << 3
+	case HS384:
+		return 1 << 4
+	case HS512:
+		return 1 << 5
+	}
+	return 0
+}
+
+func (s algSet) has(a Algorithm) bool { return a != "" && s&algBit(a) != 0 }
+
+// isHMAC reports whether a is one of the HS* algorithms.
+func isHMAC(a Algorithm) bool { return a == HS256 || a == HS384 || a == HS512 }
+
+// hmacMinSecret is the shortest secret accepted for an HS* algorithm: the
+// size of its hash output (RFC 7518 §3.2), so at least 32 bytes.
+func hmacMinSecret(a Algorithm) int {
+	switch a {
+	case HS384:
+		return 48
+	case HS512:
+		return 64
+	default:
+		return 32
+	}
+}
+
+// resolvedKeys is an immutable set of verification keys of one issuer. It
+// implements keyResolver.
+type resolvedKeys struct {
+	byKID    map[string]*publicKey
+	byHeader map[string]*publicKey
+	allow    algSet
+}
+
+// newResolvedKeys indexes keys. Earlier keys win a kid conflict (callers put
+// configured keys first).
+func newResolvedKeys(allow algSet, keys ...[]*publicKey) *resolvedKeys {
+	r := &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), allow: allow}
+	for _, list := range keys {
+		for _, k := range list {
+			if !allow.has(k.alg) {
+				continue
+			}
+			if _, dup := r.byKID[k.kid]; dup {
+				continue
+			}
+			r.byKID[k.kid] = k
+			if k.header != "" {
+				r.byHeader[k.header] = k
+			}
+		}
+	}
+	return r
+}
+
+func (r *resolvedKeys) keyForHeader(seg string) *publicKey { return r.byHeader[seg] }
+func (r *resolvedKeys) keyForKID(kid string) *publicKey    { return r.byKID[kid] }
+func (r *resolvedKeys) allows(alg Algorithm) bool          { return r.allow.has(alg) }
+
+var _ keyResolver = (*resolvedKeys)(nil)
+
+// maxJWKSKeys bounds how many keys of one JWKS document are kept.
+const maxJWKSKeys = 100
+
+// jwkMeta are the JWK members read before the key material itself.
+type jwkMeta struct {
+	Kty    string   `json:"kty"`
+	Kid    *string  `json:"kid"`
+	Use    *string  `json:"use"`
+	Alg    *string  `json:"alg"`
+	KeyOps []string `json:"key_ops"`
+}
+
+// parseJWKS reads a JWK Set (RFC 7517 §5) and returns the keys it may verify
+// with. Keys that are not for signatures (use other than "sig", key_ops
+// without "verify"), symmetric (kty "oct": a JWKS never supplies secrets),
+// private, of an unsupported type, size or curve, without a kid, with an alg
+// that does not match the key, or of an algorithm outside allow are skipped
+// with a log line and never used. A document that is not a JWK Set is an
+// error; so is one without a single usable key, so that a broken or emptied
+// document never replaces a working key set.
+func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger, source string) ([]*publicKey, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, errors.New("the document is not valid JSON")
+	}
+	if doc.Keys == nil {
+		return nil, errors.New(`the document has no "keys" array`)
+	}
+	var keys []*publicKey
+	seen := make(map[string]bool)
+	for i, raw := range doc.Keys {
+		if len(keys) == maxJWKSKeys {
+			log.Warn("sessionkit: JWKS has too many keys; ignoring the rest", "jwks", source, "kept", maxJWKSKeys, "total", len(doc.Keys))
+			break
+		}
+		k, refused, reason := parseJWK(raw, allow)
+		if k != nil && seen[k.kid] {
+			k, refused, reason = nil, true, "duplicate kid"
+		}
+		if k == nil {
+			level := slog.LevelDebug
+			if refused {
+				level = slog.LevelWarn
+			}
+			log.Log(ctx, level, "sessionkit: JWKS key ignored", "jwks", source, "index", i, "reason", reason)
+			continue
+		}
+		seen[k.kid] = true
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("none of the %d keys is usable", len(doc.Keys))
+	}
+	return keys, nil
+}
+
+// parseJWK reads one JWK. It returns the key, or why it is not used: refused
+// (suspicious or malformed, logged as a warning) or merely not applicable
+// (another use or algorithm, logged at debug level).
+func parseJWK(raw json.RawMessage, allow algSet) (k *publicKey, refused bool, reason string) {
+	var m jwkMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, true, "malformed JWK members"
+	}
+	if m.Use != nil && *m.Use != "sig" {
+		return nil, false, fmt.Sprintf("use %q is not sig", shorten(*m.Use))
+	}
+	if m.KeyOps != nil && !slices.Contains(m.KeyOps, "verify") {
+		return nil, false, "key_ops does not include verify"
+	}
+	if m.Kty == "oct" {
+		return nil, true, "symmetric (oct) key: shared secrets never come from a JWKS"
+	}
+	if m.Kid == nil || *m.Kid == "" {
+		return nil, true, "no kid"
+	}
+	kid := *m.Kid
+	if len(kid) > 256 {
+		return nil, true, "kid longer than 256 bytes"
+	}
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(raw); err != nil {
+		return nil, true, "unsupported or malformed key (kty " + shorten(m.Kty) + ")"
+	}
+	if !jwk.IsPublic() {
+		return nil, true, "private key material in a public key set"
+	}
+	pub := jwk.Key
+	if pk, ok := pub.(ed25519.PublicKey); ok && len(pk) != ed25519.PublicKeySize {
+		return nil, true, "malformed Ed25519 key"
+	}
+	alg, err := algorithmFor(pub)
+	if err != nil {
+		return nil, true, trimConfigPrefix(err)
+	}
+	if m.Alg != nil && Algorithm(*m.Alg) != alg {
+		return nil, false, fmt.Sprintf("alg %q is not one this key type is verified with (%s)", shorten(*m.Alg), alg)
+	}
+	if !allow.has(alg) {
+		return nil, false, fmt.Sprintf("algorithm %s is not in the allow-list", alg)
+	}
+	k, err = newPublicKey(alg, kid, pub)
+	if err != nil {
+		return nil, true, trimConfigPrefix(err)
+	}
+	return k, false, ""
+}
+
+// trimConfigPrefix returns an ErrInvalidConfig error's message without the
+// sentinel's text.
+func trimConfigPrefix(err error) string {
+	s := err.Error()
+	p := ErrInvalidConfig.Error() + ": "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}

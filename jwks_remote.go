@@ -1,0 +1,257 @@
+package sessionkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of a Verifier's remote JWKS cache.
+const (
+	// DefaultMinCacheTTL is the shortest time a fetched JWKS is kept,
+	// whatever its Cache-Control says.
+	DefaultMinCacheTTL = 5 * time.Minute
+	// DefaultMaxCacheTTL is the longest time a fetched JWKS is kept.
+	DefaultMaxCacheTTL = 24 * time.Hour
+	// DefaultRefetchInterval is the least time between two fetches of one
+	// issuer's JWKS.
+	DefaultRefetchInterval = 30 * time.Second
+	// DefaultFetchTimeout bounds one JWKS fetch.
+	DefaultFetchTimeout = 10 * time.Second
+	// MaxJWKSSize is the largest JWKS document a Verifier reads (1 MiB).
+	MaxJWKSSize = 1 << 20
+)
+
+// initialRetry is the least time between two attempts to fetch a JWKS while
+// no key set has been obtained yet.
+const initialRetry = time.Second
+
+// errRateLimited is remoteKeys.fetch's answer when the last attempt was too
+// recent to try again.
+var errRateLimited = errors.New("sessionkit: JWKS refetch rate-limited")
+
+// remoteKeys is the cached JWKS of one trusted issuer.
+//
+// The cached set is an immutable snapshot read without locking. A fetch is
+// single-flight: it runs in its own goroutine under a context detached from
+// the caller that started it (with the fetch timeout), and every caller,
+// the first included, waits for it only as long as its own context allows.
+// Fetches are rate-limited: at most one per refetch interval, counting
+// every attempt. Between two fetches, a kid absent from the last fetched
+// set is answered as unknown at once (the negative cache), so a flood of
+// tokens with random kids costs at most one fetch per interval.
+type remoteKeys struct {
+	url      string
+	client   *http.Client
+	allow    algSet
+	hmac     []*publicKey // configured HMAC keys, merged into every set
+	minTTL   time.Duration
+	maxTTL   time.Duration
+	interval time.Duration
+	timeout  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	cur atomic.Pointer[remoteSet] // the last good set; nil before the first
+
+	mu       sync.Mutex // guards inflight and lastTry
+	inflight *fetchCall
+	lastTry  time.Time
+}
+
+// remoteSet is one fetched JWKS: its keys and cache metadata.
+type remoteSet struct {
+	keys    *resolvedKeys
+	expires time.Time
+	etag    string
+}
+
+// fetchCall is one fetch in flight; done closes when set and err are final.
+type fetchCall struct {
+	done chan struct{}
+	set  *remoteSet
+	err  error
+}
+
+// get returns the key set to verify with. A fresh cached set is returned at
+// once. A missing or expired one is fetched; if that fails (or is
+// rate-limited after a recent failure) an expired set keeps serving, and
+// without any set the answer wraps ErrKeysUnavailable.
+func (r *remoteKeys) get(ctx context.Context) (*resolvedKeys, error) {
+	cur := r.cur.Load()
+	if cur != nil && r.now().Before(cur.expires) {
+		return cur.keys, nil
+	}
+	set, err := r.fetch(ctx)
+	if err == nil {
+		return set.keys, nil
+	}
+	if cur != nil {
+		return cur.keys, nil // stale but the last good one; the failure is logged
+	}
+	if errors.Is(err, errRateLimited) {
+		return nil, fmt.Errorf("%w: the JWKS could not be fetched yet", ErrKeysUnavailable)
+	}
+	return nil, err
+}
+
+// refetch fetches the JWKS again because a token named a kid the cached set
+// lacks. It returns the new set, or nil when the rate limit (the negative
+// cache) answers for it. An error means the fetch failed or the caller's
+// context ended.
+func (r *remoteKeys) refetch(ctx context.Context) (*resolvedKeys, error) {
+	set, err := r.fetch(ctx)
+	if errors.Is(err, errRateLimited) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return set.keys, nil
+}
+
+// fetch starts a fetch, or joins the one in flight, and waits for it or for
+// ctx. It answers errRateLimited when the last attempt is too recent.
+func (r *remoteKeys) fetch(ctx context.Context) (*remoteSet, error) {
+	r.mu.Lock()
+	call := r.inflight
+	if call == nil {
+		now := r.now()
+		wait := r.interval
+		if r.cur.Load() == nil {
+			wait = min(initialRetry, r.interval)
+		}
+		if !r.lastTry.IsZero() && now.Before(r.lastTry.Add(wait)) && !now.Before(r.lastTry) {
+			r.mu.Unlock()
+			return nil, errRateLimited
+		}
+		r.lastTry = now
+		call = &fetchCall{done: make(chan struct{})}
+		r.inflight = call
+		go r.run(context.WithoutCancel(ctx), call)
+	}
+	r.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.set, call.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for the JWKS: %w", ErrKeysUnavailable, ctx.Err())
+	}
+}
+
+// run performs call: one HTTP fetch, then publishes the outcome.
+func (r *remoteKeys) run(ctx context.Context, call *fetchCall) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	set, err := r.download(ctx)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+		if r.cur.Load() != nil {
+			r.log.WarnContext(ctx, "sessionkit: JWKS fetch failed; still verifying with the last good key set", "jwks", r.url, "error", err)
+		} else {
+			r.log.ErrorContext(ctx, "sessionkit: JWKS fetch failed; no keys to verify with", "jwks", r.url, "error", err)
+		}
+	} else {
+		r.cur.Store(set)
+	}
+	call.set, call.err = set, err
+	r.mu.Lock()
+	r.inflight = nil
+	r.mu.Unlock()
+	close(call.done)
+}
+
+// download GETs the JWKS (conditionally, when the cached set has an ETag)
+// and builds the new set.
+func (r *remoteKeys) download(ctx context.Context) (*remoteSet, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	cur := r.cur.Load()
+	if cur != nil && cur.etag != "" {
+		req.Header.Set("If-None-Match", cur.etag)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the JWKS: %w", err)
+	}
+	defer resp.Body.Close()
+	now := r.now()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && cur != nil:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return &remoteSet{keys: cur.keys, expires: now.Add(r.ttl(resp.Header)), etag: cur.etag}, nil
+	case resp.StatusCode != http.StatusOK:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("the JWKS endpoint answered %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the JWKS: %w", err)
+	}
+	if len(body) > MaxJWKSSize {
+		return nil, fmt.Errorf("the JWKS is larger than %d bytes", MaxJWKSSize)
+	}
+	keys, err := parseJWKS(ctx, body, r.allow, r.log, r.url)
+	if err != nil {
+		return nil, fmt.Errorf("the JWKS is unusable: %w", err)
+	}
+	etag := resp.Header.Get("ETag")
+	if len(etag) > 256 {
+		etag = ""
+	}
+	return &remoteSet{
+		keys:    newResolvedKeys(r.allow, r.hmac, keys),
+		expires: now.Add(r.ttl(resp.Header)),
+		etag:    etag,
+	}, nil
+}
+
+// ttl is how long a response may be cached: its Cache-Control max-age,
+// clamped to [minTTL, maxTTL]; minTTL without max-age or with no-cache or
+// no-store.
+func (r *remoteKeys) ttl(h http.Header) time.Duration {
+	d, ok := maxAge(h.Values("Cache-Control"))
+	if !ok {
+		return r.minTTL
+	}
+	return min(max(d, r.minTTL), r.maxTTL)
+}
+
+// maxAge reads max-age from Cache-Control fields (RFC 9111 §5.2). no-store
+// and no-cache count as 0; a malformed or missing max-age as absent.
+func maxAge(fields []string) (time.Duration, bool) {
+	var (
+		age   time.Duration
+		found bool
+	)
+	for _, f := range fields {
+		for d := range strings.SplitSeq(f, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-store", "no-cache":
+				return 0, true
+			case "max-age":
+				val = strings.Trim(strings.TrimSpace(val), `"`)
+				n, err := strconv.ParseUint(val, 10, 32)
+				if err != nil {
+					continue
+				}
+				if !found {
+					age, found = time.Duration(n)*time.Second, true
+				}
+			}
+		}
+	}
+	return age, found
+}

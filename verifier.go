@@ -1,0 +1,448 @@
+package sessionkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// VerifierConfig configures a Verifier: the resource-server side, for
+// services that check sessionkit access tokens without issuing them. Zero
+// values mean the documented defaults.
+type VerifierConfig struct {
+	// Issuer and JWKSURL name one trusted issuer and where its JWKS lives.
+	// Use Issuers instead for several (or for a local KeySet or HMAC keys).
+	Issuer  string
+	JWKSURL string
+	// Issuers lists the trusted issuers. Not together with Issuer/JWKSURL.
+	Issuers []TrustedIssuer
+	// Audience is required: a token's aud must name one of these.
+	Audience []string
+	// Algorithms is the allow-list (default RS256, ES256 and EdDSA). Each
+	// key verifies only with its own algorithm. HS256, HS384 and HS512 are
+	// accepted only when listed here and only with secrets configured in
+	// TrustedIssuer.HMACKeys, never from a JWKS.
+	Algorithms []Algorithm
+	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
+	// seconds, at most MaxLeeway so that deny-list entries always outlive
+	// it; negative means none).
+	Leeway time.Duration
+	// MaxTokenSize caps tokens before any decoding (default
+	// DefaultMaxTokenSize).
+	MaxTokenSize int
+	// Store, when set, is the issuers' store (shared with the Issuer):
+	// Verify then also checks the jti deny-list, the subject's token version
+	// and session liveness in one store read, so revocations and logout-all
+	// take effect at once. Without it, a token stays valid until it
+	// expires.
+	Store store.Store
+	// HTTPClient fetches JWKS documents (default: a new http.Client). It is
+	// copied; redirects to anything but https are refused unless
+	// InsecureAllowHTTP.
+	HTTPClient *http.Client
+	// FetchTimeout bounds one JWKS fetch (default DefaultFetchTimeout).
+	// Every caller also waits no longer than its own context allows.
+	FetchTimeout time.Duration
+	// MinCacheTTL and MaxCacheTTL clamp the Cache-Control max-age of JWKS
+	// responses (defaults DefaultMinCacheTTL and DefaultMaxCacheTTL). A
+	// response without max-age is kept for MinCacheTTL.
+	MinCacheTTL time.Duration
+	MaxCacheTTL time.Duration
+	// RefetchInterval is the least time between two fetches of one issuer's
+	// JWKS (default DefaultRefetchInterval). A token with a kid the cached
+	// set lacks triggers a refetch only when the last fetch is at least this
+	// old; otherwise it is refused at once.
+	RefetchInterval time.Duration
+	// InsecureAllowHTTP permits http:// JWKS URLs and redirects (tests on
+	// loopback, local development).
+	InsecureAllowHTTP bool
+	// Logger receives JWKS fetch failures and refused keys; nil discards.
+	// Records never contain token material.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now). It decides token expiry, JWKS
+	// cache expiry and the refetch rate limit.
+	Now func() time.Time
+}
+
+// TrustedIssuer is one issuer a Verifier accepts tokens from. It has one
+// source of asymmetric keys, JWKSURL or Keys, and optionally HMAC keys;
+// HMAC keys alone are allowed too.
+type TrustedIssuer struct {
+	// Issuer is the exact iss value.
+	Issuer string
+	// JWKSURL is where its JWKS is fetched (https unless
+	// VerifierConfig.InsecureAllowHTTP).
+	JWKSURL string
+	// Keys, instead of JWKSURL, verifies with a local key set (an issuer in
+	// the same process); its rotations apply at once.
+	Keys *KeySet
+	// HMACKeys are shared secrets for HS256/HS384/HS512 tokens of this
+	// issuer. Each algorithm must also be in VerifierConfig.Algorithms.
+	HMACKeys []HMACKey
+}
+
+// HMACKey is a shared secret a Verifier accepts HS256, HS384 or HS512
+// tokens with. It verifies only with its own algorithm.
+type HMACKey struct {
+	// KeyID is the kid tokens signed with it carry. Required.
+	KeyID string
+	// Algorithm is HS256, HS384 or HS512.
+	Algorithm Algorithm
+	// Secret is at least as long as the algorithm's hash: 32, 48 or 64
+	// bytes. It is copied.
+	Secret []byte
+}
+
+// Verifier checks access tokens of trusted issuers, with the same claim
+// checks as Issuer.Verify. It is immutable and safe for concurrent use.
+type Verifier struct {
+	single       *trustedIssuer // the only issuer, when there is one
+	byIssuer     map[string]*trustedIssuer
+	store        store.Store
+	maxTokenSize int
+	clock        func() time.Time
+}
+
+// trustedIssuer is one issuer's claim rules and key source.
+type trustedIssuer struct {
+	rules  claimRules
+	remote *remoteKeys   // JWKS URL
+	local  *localKeys    // local KeySet
+	static *resolvedKeys // HMAC keys only
+}
+
+// keys returns the issuer's current key set.
+func (ti *trustedIssuer) keys(ctx context.Context) (*resolvedKeys, error) {
+	switch {
+	case ti.remote != nil:
+		return ti.remote.get(ctx)
+	case ti.local != nil:
+		return ti.local.get(), nil
+	default:
+		return ti.static, nil
+	}
+}
+
+// localKeys adapts a local KeySet: the allow-list applied and HMAC keys
+// merged, rebuilt only when the KeySet changes.
+type localKeys struct {
+	ks    *KeySet
+	allow algSet
+	hmac  []*publicKey
+	view  atomic.Pointer[localView]
+}
+
+type localView struct {
+	src  *keySnapshot
+	keys *resolvedKeys
+}
+
+func (l *localKeys) get() *resolvedKeys {
+	snap := l.ks.load()
+	if v := l.view.Load(); v != nil && v.src == snap {
+		return v.keys
+	}
+	pubs := make([]*publicKey, len(snap.keys))
+	for i, k := range snap.keys {
+		pubs[i] = &k.pub
+	}
+	keys := newResolvedKeys(l.allow, l.hmac, pubs)
+	l.view.Store(&localView{src: snap, keys: keys})
+	return keys
+}
+
+// defaultVerifierAlgorithms is the allow-list when Algorithms is empty.
+var defaultVerifierAlgorithms = []Algorithm{RS256, ES256, EdDSA}
+
+// NewVerifier validates cfg and returns a Verifier. It fetches nothing: the
+// first Verify for each remote issuer does.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	bad := func(format string, args ...any) (*Verifier, error) {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	issuers := cfg.Issuers
+	switch {
+	case len(issuers) > 0 && (cfg.Issuer != "" || cfg.JWKSURL != ""):
+		return bad("set either Issuer and JWKSURL or Issuers, not both")
+	case len(issuers) == 0 && (cfg.Issuer == "" || cfg.JWKSURL == ""):
+		return bad("Issuer and JWKSURL (or Issuers) are required")
+	case len(issuers) == 0:
+		issuers = []TrustedIssuer{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL}}
+	}
+	if len(cfg.Audience) == 0 {
+		return bad("Audience is required")
+	}
+	for _, a := range cfg.Audience {
+		if a == "" {
+			return bad("Audience has an empty entry")
+		}
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = defaultVerifierAlgorithms
+	}
+	var allow algSet
+	for _, a := range algs {
+		if algBit(a) == 0 {
+			return bad("Algorithms: unsupported algorithm %q (use RS256, ES256, EdDSA, HS256, HS384 or HS512)", shorten(string(a)))
+		}
+		allow |= algBit(a)
+	}
+	leeway := orDefault(cfg.Leeway, DefaultLeeway)
+	if leeway > MaxLeeway {
+		return bad("Leeway %v exceeds the maximum %v", leeway, MaxLeeway)
+	}
+	leeway = max(leeway, 0)
+	maxSize := cfg.MaxTokenSize
+	if maxSize == 0 {
+		maxSize = DefaultMaxTokenSize
+	}
+	if maxSize < 512 {
+		return bad("MaxTokenSize %d is too small", maxSize)
+	}
+	minTTL := orDefault(cfg.MinCacheTTL, DefaultMinCacheTTL)
+	maxTTL := orDefault(cfg.MaxCacheTTL, DefaultMaxCacheTTL)
+	interval := orDefault(cfg.RefetchInterval, DefaultRefetchInterval)
+	timeout := orDefault(cfg.FetchTimeout, DefaultFetchTimeout)
+	switch {
+	case minTTL < 0 || maxTTL < 0 || interval < 0 || timeout < 0:
+		return bad("MinCacheTTL, MaxCacheTTL, RefetchInterval and FetchTimeout cannot be negative")
+	case minTTL > maxTTL:
+		return bad("MinCacheTTL %v exceeds MaxCacheTTL %v", minTTL, maxTTL)
+	case interval > minTTL:
+		return bad("RefetchInterval %v exceeds MinCacheTTL %v", interval, minTTL)
+	}
+	if cfg.Store != nil && !cfg.Store.Capabilities().Has(store.DenyList|store.Versions) {
+		return bad("Store lacks the deny-list and versions the revocation check reads")
+	}
+
+	v := &Verifier{
+		byIssuer:     make(map[string]*trustedIssuer, len(issuers)),
+		store:        cfg.Store,
+		maxTokenSize: maxSize,
+		clock:        cfg.Now,
+	}
+	if v.clock == nil {
+		v.clock = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	client := jwksClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
+	for i, t := range issuers {
+		if t.Issuer == "" {
+			return bad("Issuers[%d]: Issuer is required", i)
+		}
+		if _, dup := v.byIssuer[t.Issuer]; dup {
+			return bad("Issuers[%d]: issuer %q is listed twice", i, shorten(t.Issuer))
+		}
+		hmacKeys, err := hmacPublicKeys(t.HMACKeys, allow)
+		if err != nil {
+			return bad("Issuers[%d]: %v", i, err)
+		}
+		ti := &trustedIssuer{rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway}}
+		switch {
+		case t.JWKSURL != "" && t.Keys != nil:
+			return bad("Issuers[%d]: set JWKSURL or Keys, not both", i)
+		case t.JWKSURL != "":
+			if err := checkJWKSURL(t.JWKSURL, cfg.InsecureAllowHTTP); err != nil {
+				return bad("Issuers[%d]: %v", i, err)
+			}
+			ti.remote = &remoteKeys{
+				url: t.JWKSURL, client: client, allow: allow, hmac: hmacKeys,
+				minTTL: minTTL, maxTTL: maxTTL, interval: interval, timeout: timeout,
+				log: log, now: v.clock,
+			}
+		case t.Keys != nil:
+			ti.local = &localKeys{ks: t.Keys, allow: allow, hmac: hmacKeys}
+		case len(hmacKeys) > 0:
+			ti.static = newResolvedKeys(allow, hmacKeys)
+		default:
+			return bad("Issuers[%d]: no keys: set JWKSURL, Keys or HMACKeys", i)
+		}
+		v.byIssuer[t.Issuer] = ti
+	}
+	if len(issuers) == 1 {
+		v.single = v.byIssuer[issuers[0].Issuer]
+	}
+	return v, nil
+}
+
+// hmacPublicKeys validates configured HMAC keys.
+func hmacPublicKeys(keys []HMACKey, allow algSet) ([]*publicKey, error) {
+	var out []*publicKey
+	seen := make(map[string]bool)
+	for j, k := range keys {
+		switch {
+		case !isHMAC(k.Algorithm):
+			return nil, fmt.Errorf("HMACKeys[%d]: algorithm %q is not HS256, HS384 or HS512", j, shorten(string(k.Algorithm)))
+		case !allow.has(k.Algorithm):
+			return nil, fmt.Errorf("HMACKeys[%d]: %s is not in Algorithms", j, k.Algorithm)
+		case k.KeyID == "":
+			return nil, fmt.Errorf("HMACKeys[%d]: KeyID is required", j)
+		case seen[k.KeyID]:
+			return nil, fmt.Errorf("HMACKeys[%d]: KeyID %q is used twice", j, shorten(k.KeyID))
+		case len(k.Secret) < hmacMinSecret(k.Algorithm):
+			return nil, fmt.Errorf("HMACKeys[%d]: a %s secret needs at least %d bytes, has %d", j, k.Algorithm, hmacMinSecret(k.Algorithm), len(k.Secret))
+		}
+		seen[k.KeyID] = true
+		out = append(out, &publicKey{alg: k.Algorithm, kid: k.KeyID, secret: append([]byte(nil), k.Secret...)})
+	}
+	return out, nil
+}
+
+// checkJWKSURL accepts absolute https URLs (and http ones when insecure is
+// set) with a host and no user info.
+func checkJWKSURL(raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("JWKSURL is not a valid URL")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && insecure:
+	case u.Scheme == "http":
+		return errors.New("JWKSURL must be https (InsecureAllowHTTP permits http for local testing)")
+	default:
+		return fmt.Errorf("JWKSURL scheme %q is not https", shorten(u.Scheme))
+	}
+	if u.Host == "" {
+		return errors.New("JWKSURL has no host")
+	}
+	if u.User != nil {
+		return errors.New("JWKSURL must not carry user info")
+	}
+	return nil
+}
+
+// maxJWKSRedirects bounds the redirects one JWKS fetch follows.
+const maxJWKSRedirects = 5
+
+// jwksClient returns a copy of c (or a new client) whose redirects stay on
+// https unless insecure is set.
+func jwksClient(c *http.Client, insecure bool) *http.Client {
+	var cp http.Client
+	if c != nil {
+		cp = *c
+	}
+	next := cp.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxJWKSRedirects {
+			return errors.New("too many redirects")
+		}
+		if req.URL.Scheme != "https" && !(insecure && req.URL.Scheme == "http") {
+			return errors.New("redirect away from https refused")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &cp
+}
+
+// Verify checks an access token of a trusted issuer and returns its claims.
+//
+// The checks are Issuer.Verify's, from the same code: size cap, compact
+// serialization, an allowed algorithm with a key of the issuer the token's
+// iss names (each key only with its own algorithm), typ "at+jwt", iss, aud,
+// exp/nbf/iat with the leeway; then, when a Store is configured, the
+// deny-list, token version and session liveness. A kid the cached JWKS
+// lacks triggers one rate-limited, single-flight refetch.
+//
+// Errors wrap ErrInvalidToken, ErrTokenExpired, ErrTokenRevoked,
+// ErrKeysUnavailable (no keys could be fetched: a server-side problem) or
+// ErrStoreUnavailable.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	ti := v.single
+	if ti == nil {
+		iss, err := peekIssuer(token, v.maxTokenSize)
+		if err != nil {
+			return nil, err
+		}
+		if ti = v.byIssuer[iss]; ti == nil {
+			return nil, errMalformed("issuer is not trusted")
+		}
+	}
+	keys, err := ti.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := v.clock()
+	c, err := verifyAccess(token, v.maxTokenSize, keys, &ti.rules, now)
+	if errors.Is(err, errUnknownKey) && ti.remote != nil {
+		fresh, ferr := ti.remote.refetch(ctx)
+		switch {
+		case ferr != nil:
+			return nil, ferr
+		case fresh != nil && fresh != keys:
+			c, err = verifyAccess(token, v.maxTokenSize, fresh, &ti.rules, v.clock())
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.store != nil {
+		if err := checkAccess(ctx, v.store, c, now); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// peekIssuer reads the iss claim of a compact JWS without verifying it, to
+// pick the issuer whose keys verify it. verifyAccess checks iss again after
+// the signature.
+func peekIssuer(token string, maxSize int) (string, error) {
+	if len(token) > maxSize {
+		return "", errMalformed("token exceeds the size limit")
+	}
+	d1 := indexByte(token, '.', 0)
+	d2 := indexByte(token, '.', d1+1)
+	if d1 < 0 || d2 < 0 {
+		return "", errMalformed("not a compact JWS")
+	}
+	payload, err := b64.DecodeString(token[d1+1 : d2])
+	if err != nil {
+		return "", errMalformed("payload is not canonical base64url")
+	}
+	var iss string
+	err = scanObject(string(payload), func(name string, val *jsonValue) error {
+		if name == "iss" {
+			if !val.isString() {
+				return errors.New("iss is not a string")
+			}
+			iss = val.str
+		}
+		return nil
+	})
+	if err != nil {
+		return "", errMalformed("claims: " + err.Error())
+	}
+	if iss == "" {
+		return "", errMalformed("iss missing")
+	}
+	return iss, nil
+}
+
+// indexByte is strings.IndexByte from position from; -1 if absent or from
+// is out of range.
+func indexByte(s string, c byte, from int) int {
+	if from < 0 || from > len(s) {
+		return -1
+	}
+	for i := from; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,436 @@
+package sessionkit
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store/memstore"
+)
+
+// jwksServer serves a JWKS on 127.0.0.1 and counts the requests. Its
+// handler can be swapped (to fail, to serve a crafted document) and gated
+// (to hold requests until the test releases them).
+type jwksServer struct {
+	*httptest.Server
+	hits    atomic.Int64
+	mu      sync.Mutex
+	handler http.Handler
+	gate    chan struct{} // when non-nil, requests wait for it to close
+	arrived chan struct{} // receives one value per gated request
+}
+
+func newJWKSServer(t *testing.T, h http.Handler) *jwksServer {
+	t.Helper()
+	s := &jwksServer{handler: h, arrived: make(chan struct{}, 1024)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		h, gate := s.handler, s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			s.arrived <- struct{}{}
+			<-gate
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) set(h http.Handler) {
+	s.mu.Lock()
+	s.handler = h
+	s.mu.Unlock()
+}
+
+func (s *jwksServer) setGate(g chan struct{}) {
+	s.mu.Lock()
+	s.gate = g
+	s.mu.Unlock()
+}
+
+// staticJWKS serves body with the given Cache-Control.
+func staticJWKS(body []byte, cacheControl string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if cacheControl != "" {
+			w.Header().Set("Cache-Control", cacheControl)
+		}
+		_, _ = w.Write(body)
+	})
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent loggers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// remoteFixture is an Issuer whose KeySet is served over HTTP and a
+// Verifier reading it, on one test clock.
+type remoteFixture struct {
+	iss   *Issuer
+	keys  *KeySet
+	clock *testClock
+	srv   *jwksServer
+	v     *Verifier
+	log   *lockedBuffer
+}
+
+func newRemoteFixture(t *testing.T, alg Algorithm, mod func(*VerifierConfig)) *remoteFixture {
+	t.Helper()
+	f := &remoteFixture{keys: NewKeySet(testKey(t, alg, 0)), log: &lockedBuffer{}}
+	f.iss, f.clock = newTestIssuer(t, func(c *Config) {
+		c.Keys = f.keys
+		c.SkipRevocationCheck = true
+	})
+	f.srv = newJWKSServer(t, f.keys)
+	cfg := VerifierConfig{
+		Issuer:            testIssuer,
+		JWKSURL:           f.srv.URL + "/.well-known/jwks.json",
+		Audience:          []string{testAudience},
+		InsecureAllowHTTP: true,
+		Now:               f.clock.Now,
+		Logger:            newTestLogger(f.log),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	v, err := NewVerifier(cfg)
+	if err != nil {
+		t.Fatalf("NewVerifier: %v", err)
+	}
+	f.v = v
+	return f
+}
+
+func TestVerifierMatchesIssuerVerify(t *testing.T) {
+	t.Parallel()
+	for _, alg := range keyAlgs {
+		t.Run(string(alg), func(t *testing.T) {
+			t.Parallel()
+			f := newRemoteFixture(t, alg, nil)
+			toks := login(t, f.iss, "alice")
+			ctx := context.Background()
+			want, err := f.iss.Verify(ctx, toks.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.v.Verify(ctx, toks.AccessToken)
+			if err != nil {
+				t.Fatalf("Verifier.Verify: %v", err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("claims differ:\nverifier %+v\nissuer   %+v", got, want)
+			}
+			// Tampered, wrong audience, expired: refused with the issuer's errors.
+			if _, err := f.v.Verify(ctx, flipLastBits(toks.AccessToken)); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("tampered: %v, want ErrInvalidToken", err)
+			}
+			f.clock.Advance(DefaultAccessTTL + DefaultLeeway)
+			if _, err := f.v.Verify(ctx, toks.AccessToken); !errors.Is(err, ErrTokenExpired) {
+				t.Errorf("expired: %v, want ErrTokenExpired", err)
+			}
+			// One fetch at first use, one when the 5-minute cache expired.
+			if n := f.srv.hits.Load(); n != 2 {
+				t.Errorf("%d JWKS fetches, want 2", n)
+			}
+		})
+	}
+}
+
+func TestVerifierClaimRules(t *testing.T) {
+	t.Parallel()
+	f := newRemoteFixture(t, ES256, func(c *VerifierConfig) { c.Audience = []string{"other-api"} })
+	toks := login(t, f.iss, "alice")
+	if _, err := f.v.Verify(context.Background(), toks.AccessToken); !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "audience") {
+		t.Errorf("wrong audience: %v", err)
+	}
+	g := newRemoteFixture(t, ES256, func(c *VerifierConfig) { c.Issuer = "https://someone-else.example" })
+	toks = login(t, g.iss, "alice")
+	if _, err := g.v.Verify(context.Background(), toks.AccessToken); !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "issuer") {
+		t.Errorf("wrong issuer: %v", err)
+	}
+	// An algorithm outside the allow-list is refused before any key lookup.
+	h := newRemoteFixture(t, EdDSA, func(c *VerifierConfig) { c.Algorithms = []Algorithm{RS256} })
+	toks = login(t, h.iss, "alice")
+	if _, err := h.v.Verify(context.Background(), toks.AccessToken); !errors.Is(err, ErrKeysUnavailable) {
+		// The JWKS holds only an EdDSA key, which the RS256-only list drops:
+		// no usable key at all.
+		t.Errorf("EdDSA key with an RS256-only list: %v, want ErrKeysUnavailable", err)
+	}
+}
+
+func TestNewVerifierValidates(t *testing.T) {
+	t.Parallel()
+	secret := bytes.Repeat([]byte{7}, 32)
+	base := func() VerifierConfig {
+		return VerifierConfig{Issuer: testIssuer, JWKSURL: "https://auth.example.com/jwks", Audience: []string{"api"}}
+	}
+	if _, err := NewVerifier(base()); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	cases := []struct {
+		name string
+		mod  func(*VerifierConfig)
+		want string
+	}{
+		{"no issuer", func(c *VerifierConfig) { c.Issuer = "" }, "required"},
+		{"no JWKS URL", func(c *VerifierConfig) { c.JWKSURL = "" }, "required"},
+		{"both forms", func(c *VerifierConfig) { c.Issuers = []TrustedIssuer{{Issuer: "x", JWKSURL: "https://x/j"}} }, "not both"},
+		{"no audience", func(c *VerifierConfig) { c.Audience = nil }, "Audience"},
+		{"empty audience", func(c *VerifierConfig) { c.Audience = []string{""} }, "Audience"},
+		{"http URL", func(c *VerifierConfig) { c.JWKSURL = "http://auth.example.com/jwks" }, "https"},
+		{"ftp URL", func(c *VerifierConfig) { c.JWKSURL = "ftp://auth.example.com/jwks" }, "https"},
+		{"relative URL", func(c *VerifierConfig) { c.JWKSURL = "/jwks" }, "https"},
+		{"user info", func(c *VerifierConfig) { c.JWKSURL = "https://u:p@auth.example.com/jwks" }, "user info"},
+		{"leeway too large", func(c *VerifierConfig) { c.Leeway = MaxLeeway + time.Second }, "Leeway"},
+		{"none algorithm", func(c *VerifierConfig) { c.Algorithms = []Algorithm{"none"} }, "unsupported algorithm"},
+		{"PS256", func(c *VerifierConfig) { c.Algorithms = []Algorithm{"PS256"} }, "unsupported algorithm"},
+		{"min over max TTL", func(c *VerifierConfig) { c.MinCacheTTL = 2 * time.Hour; c.MaxCacheTTL = time.Hour }, "exceeds"},
+		{"negative TTL", func(c *VerifierConfig) { c.MinCacheTTL = -1 }, "negative"},
+		{"tiny MaxTokenSize", func(c *VerifierConfig) { c.MaxTokenSize = 10 }, "too small"},
+		{"duplicate issuer", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Issuers = []TrustedIssuer{{Issuer: "a", JWKSURL: "https://a/j"}, {Issuer: "a", JWKSURL: "https://b/j"}}
+		}, "twice"},
+		{"issuer without keys", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Issuers = []TrustedIssuer{{Issuer: "a"}}
+		}, "no keys"},
+		{"URL and KeySet", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Issuers = []TrustedIssuer{{Issuer: "a", JWKSURL: "https://a/j", Keys: NewKeySet(nil)}}
+		}, "not both"},
+		{"HMAC secret not in Algorithms", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{KeyID: "h", Algorithm: HS256, Secret: secret}}}}
+		}, "not in Algorithms"},
+		{"HMAC secret too short", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Algorithms = []Algorithm{HS256}
+			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{KeyID: "h", Algorithm: HS256, Secret: secret[:31]}}}}
+		}, "at least 32 bytes"},
+		{"HS512 secret of 32 bytes", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Algorithms = []Algorithm{HS512}
+			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{KeyID: "h", Algorithm: HS512, Secret: secret}}}}
+		}, "at least 64 bytes"},
+		{"HMAC key with an RSA algorithm", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{KeyID: "h", Algorithm: RS256, Secret: secret}}}}
+		}, "not HS256"},
+		{"HMAC key without kid", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Algorithms = []Algorithm{HS256}
+			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{Algorithm: HS256, Secret: secret}}}}
+		}, "KeyID"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := base()
+			tc.mod(&cfg)
+			_, err := NewVerifier(cfg)
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("NewVerifier: %v, want ErrInvalidConfig mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// hsClaims is a valid claims set of issuer iss at now.
+func hsClaims(iss string, now time.Time) string {
+	return fmt.Sprintf(`{"iss":%q,"sub":"svc","aud":"api","exp":%d,"iat":%d,"jti":"j1"}`, iss, now.Add(time.Minute).Unix(), now.Unix())
+}
+
+func TestVerifierHMAC(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	secret := bytes.Repeat([]byte("s"), 32)
+	rsaKey := testKey(t, RS256, 0)
+	keys := NewKeySet(rsaKey)
+	v, err := NewVerifier(VerifierConfig{
+		Issuers: []TrustedIssuer{
+			{Issuer: "https://hs.example", HMACKeys: []HMACKey{{KeyID: "h1", Algorithm: HS256, Secret: secret}}},
+			{Issuer: "https://rs.example", Keys: keys},
+		},
+		Audience:   []string{"api"},
+		Algorithms: []Algorithm{RS256, HS256},
+		Now:        clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509MarshalPKIX(rsaKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := clock.Now()
+	hdr := func(alg, kid string) string { return fmt.Sprintf(`{"alg":%q,"kid":%q,"typ":"at+jwt"}`, alg, kid) }
+	cases := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"HS256 with the configured secret", hsToken("HS256", hdr("HS256", "h1"), hsClaims("https://hs.example", now), secret), true},
+		{"HS256 with another secret", hsToken("HS256", hdr("HS256", "h1"), hsClaims("https://hs.example", now), bytes.Repeat([]byte("x"), 32)), false},
+		{"HS384 with the HS256 key", hsToken("HS384", hdr("HS384", "h1"), hsClaims("https://hs.example", now), secret), false},
+		{"HS512 with the HS256 key", hsToken("HS512", hdr("HS512", "h1"), hsClaims("https://hs.example", now), secret), false},
+		{"HS256 key named by an RS256 issuer", hsToken("HS256", hdr("HS256", "h1"), hsClaims("https://rs.example", now), secret), false},
+		{"alg confusion: HS256 keyed by the RSA public key", hsToken("HS256", hdr("HS256", rsaKey.KeyID()), hsClaims("https://rs.example", now), der), false},
+		{"alg confusion with the PEM of the public key", hsToken("HS256", hdr("HS256", rsaKey.KeyID()), hsClaims("https://rs.example", now), pemPublic(der)), false},
+		{"RS256 token of the RSA issuer", craft(t, rsaKey, hdr("RS256", rsaKey.KeyID()), hsClaims("https://rs.example", now)), true},
+		{"RS256 token claiming the HMAC issuer", craft(t, rsaKey, hdr("RS256", rsaKey.KeyID()), hsClaims("https://hs.example", now)), false},
+		{"untrusted issuer", craft(t, rsaKey, hdr("RS256", rsaKey.KeyID()), hsClaims("https://evil.example", now)), false},
+		{"alg none", b64.EncodeToString([]byte(`{"alg":"none","kid":"h1","typ":"at+jwt"}`)) + "." + b64.EncodeToString([]byte(hsClaims("https://hs.example", now))) + ".", false},
+	}
+	for _, tc := range cases {
+		c, err := v.Verify(ctx, tc.token)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case !tc.ok && err == nil:
+			t.Errorf("%s: accepted (sub %q)", tc.name, c.Subject)
+		case !tc.ok && !errors.Is(err, ErrInvalidToken):
+			t.Errorf("%s: %v, want ErrInvalidToken", tc.name, err)
+		}
+	}
+
+	// A Verifier that only reads a JWKS never accepts HS256, even when the
+	// JWKS carries an oct key with that kid.
+	oct, _ := json.Marshal(map[string]any{"keys": []any{
+		map[string]any{"kty": "oct", "kid": "h1", "alg": "HS256", "k": b64.EncodeToString(secret)},
+		json.RawMessage(rsaKey.jwk),
+	}})
+	f := newRemoteFixture(t, RS256, func(c *VerifierConfig) { c.Algorithms = []Algorithm{RS256, HS256} })
+	f.srv.set(staticJWKS(oct, ""))
+	tok := hsToken("HS256", hdr("HS256", "h1"), hsClaims(testIssuer, f.clock.Now()), secret)
+	if _, err := f.v.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("HS256 token against a JWKS oct key: %v, want ErrInvalidToken", err)
+	}
+	if !strings.Contains(f.log.String(), "symmetric (oct) key") {
+		t.Errorf("no log line for the refused oct key:\n%s", f.log.String())
+	}
+}
+
+func x509MarshalPKIX(pub crypto.PublicKey) ([]byte, error) { return x509.MarshalPKIXPublicKey(pub) }
+
+func pemPublic(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func TestVerifierMultipleIssuers(t *testing.T) {
+	t.Parallel()
+	a := newRemoteFixture(t, RS256, nil)
+	// Issuer B lives in this process: a local KeySet.
+	bKeys := NewKeySet(testKey(t, EdDSA, 1))
+	b, _ := newTestIssuer(t, func(c *Config) {
+		c.Issuer = "https://b.example"
+		c.Keys = bKeys
+		c.SkipRevocationCheck = true
+	})
+	v, err := NewVerifier(VerifierConfig{
+		Issuers: []TrustedIssuer{
+			{Issuer: testIssuer, JWKSURL: a.srv.URL + "/jwks"},
+			{Issuer: "https://b.example", Keys: bKeys},
+		},
+		Audience:          []string{testAudience},
+		InsecureAllowHTTP: true,
+		Now:               a.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ta, tb := login(t, a.iss, "alice"), login(t, b, "bob")
+	if c, err := v.Verify(ctx, ta.AccessToken); err != nil || c.Issuer != testIssuer {
+		t.Errorf("issuer A token: %v %v", c, err)
+	}
+	if c, err := v.Verify(ctx, tb.AccessToken); err != nil || c.Issuer != "https://b.example" {
+		t.Errorf("issuer B token: %v %v", c, err)
+	}
+	// B's key signing a token that claims to be A's: A's keys do not have it.
+	now := a.clock.Now()
+	forged := craft(t, testKey(t, EdDSA, 1), fmt.Sprintf(`{"alg":"EdDSA","kid":%q,"typ":"at+jwt"}`, testKey(t, EdDSA, 1).KeyID()),
+		fmt.Sprintf(`{"iss":%q,"sub":"alice","aud":"api","exp":%d,"iat":%d,"jti":"x"}`, testIssuer, now.Add(time.Minute).Unix(), now.Unix()))
+	if _, err := v.Verify(ctx, forged); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("token of B's key claiming A: %v", err)
+	}
+	// B rotates locally: the Verifier follows at once, no fetch involved.
+	if err := bKeys.Rotate(testKey(t, EdDSA, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, login(t, b, "bob").AccessToken); err != nil {
+		t.Errorf("token of B's new key: %v", err)
+	}
+	for _, bad := range []string{"", "a.b", "a.%%%.c", "x." + b64.EncodeToString([]byte(`{"sub":"x"}`)) + ".y", strings.Repeat("a", DefaultMaxTokenSize+1)} {
+		if _, err := v.Verify(ctx, bad); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("Verify(%.20q): %v, want ErrInvalidToken", bad, err)
+		}
+	}
+}
+
+func TestVerifierWithStoreSeesRevocations(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	st := &failingStore{Store: mem}
+	f := newRemoteFixture(t, ES256, func(c *VerifierConfig) { c.Store = st })
+	// The fixture's issuer used its own store; use one sharing st.
+	iss, _ := newTestIssuer(t, func(c *Config) { c.Keys = f.keys; c.Store = st; c.Now = f.clock.Now })
+	ctx := context.Background()
+	t1, t2 := login(t, iss, "alice"), login(t, iss, "alice")
+	for _, tok := range []*Tokens{t1, t2} {
+		if _, err := f.v.Verify(ctx, tok.AccessToken); err != nil {
+			t.Fatalf("before revocation: %v", err)
+		}
+	}
+	if err := iss.RevokeAccessToken(ctx, t1.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.v.Verify(ctx, t1.AccessToken); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("revoked token: %v, want ErrTokenRevoked", err)
+	}
+	if _, err := f.v.Verify(ctx, t2.AccessToken); err != nil {
+		t.Errorf("other token after revoking one: %v", err)
+	}
+	if err := iss.LogoutAll(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.v.Verify(ctx, t2.AccessToken); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("after LogoutAll: %v, want ErrTokenRevoked", err)
+	}
+	// A store outage fails closed.
+	t3 := login(t, iss, "bob")
+	st.down.Store(true)
+	if _, err := f.v.Verify(ctx, t3.AccessToken); !errors.Is(err, ErrStoreUnavailable) {
+		t.Errorf("store down: %v, want ErrStoreUnavailable", err)
+	}
+}
