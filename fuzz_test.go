@@ -3,6 +3,7 @@ package sessionkit
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -120,6 +121,54 @@ func FuzzRefresh(f *testing.F) {
 		}
 		if err := iss.Logout(context.Background(), tok); err == nil {
 			t.Fatalf("a token we never issued logged out")
+		}
+	})
+}
+
+// FuzzParseJWKS feeds arbitrary documents to the JWKS reader: no panics,
+// and every key it keeps is an allowed asymmetric key with a kid, never a
+// shared secret.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add(string(NewKeySet(testKey(f, RS256, 0)).load().jwks))
+	f.Add(string(NewKeySet(testKey(f, ES256, 0)).load().jwks))
+	f.Add(string(NewKeySet(testKey(f, EdDSA, 0)).load().jwks))
+	f.Add(`{"keys":[{"kty":"oct","kid":"a","k":"c2VjcmV0"}]}`)
+	f.Add(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]}`)
+	f.Add(`{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AA","y":"AA"}]}`)
+	f.Add(`{"keys":null}`)
+	f.Add(`[]`)
+	allow := algBit(RS256) | algBit(ES256) | algBit(EdDSA) | algBit(HS256)
+	log := slog.New(slog.DiscardHandler)
+	f.Fuzz(func(t *testing.T, doc string) {
+		keys, err := parseJWKS(context.Background(), []byte(doc), allow, log, "fuzz")
+		if err != nil {
+			if keys != nil {
+				t.Fatal("keys returned with an error")
+			}
+			return
+		}
+		for _, k := range keys {
+			if k.kid == "" || k.secret != nil || k.key == nil || isHMAC(k.alg) || !allow.has(k.alg) {
+				t.Fatalf("unusable key kept: alg %s kid %q", k.alg, k.kid)
+			}
+			if got, err := algorithmFor(k.key); err != nil || got != k.alg {
+				t.Fatalf("key of alg %s does not suit it: %v", k.alg, err)
+			}
+		}
+	})
+}
+
+// FuzzPeekIssuer: reading iss before verification never panics and only
+// answers a non-empty string.
+func FuzzPeekIssuer(f *testing.F) {
+	iss, _ := newTestIssuer(f, nil)
+	f.Add(login(f, iss, "u1").AccessToken)
+	f.Add("a.eyJpc3MiOjF9.c")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		s, err := peekIssuer(tok, DefaultMaxTokenSize)
+		if (err == nil) == (s == "") {
+			t.Fatalf("peekIssuer = %q, %v", s, err)
 		}
 	})
 }
