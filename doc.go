@@ -47,9 +47,9 @@
 // compact serialization is read; base64url must be canonical; header and
 // claims are JSON objects without duplicate members or trailing bytes. The
 // algorithm must be on the allow-list, which is the algorithms of the key set,
-// and must be the algorithm of the key the kid names: "none" and HMAC are
-// never accepted, so a token signed with our public key as an HMAC secret
-// fails. Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip
+// and must be the algorithm of the key the kid names: "none" is never
+// accepted, nor HMAC without an explicitly configured secret (a Verifier
+// option), so a token signed with our public key as an HMAC secret fails. Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip
 // and b64 are refused. Then iss must match, aud must include ours, exp, nbf
 // and iat are checked with a leeway (30 seconds by default, at most
 // [MaxLeeway]).
@@ -59,6 +59,49 @@
 // subject's current version, and the session is still live. Errors tell the
 // cases apart: [ErrInvalidToken], [ErrTokenExpired] (refreshing helps),
 // [ErrTokenRevoked], [ErrStoreUnavailable].
+//
+// # Resource servers
+//
+// Services that check tokens without issuing them use a [Verifier]
+// ([NewVerifier]): one trusted issuer ([VerifierConfig.Issuer] and
+// [VerifierConfig.JWKSURL]) or several ([VerifierConfig.Issuers], each with a
+// JWKS URL, a local [KeySet] or [HMACKey] secrets). Its claim checks are
+// Issuer.Verify's, from the same code. Given the issuer's store
+// ([VerifierConfig.Store]) it also sees revocations and logout-all at once.
+//
+// The remote JWKS is fetched on first use, with the caller's context and a
+// timeout ([VerifierConfig.FetchTimeout]), over https only unless
+// [VerifierConfig.InsecureAllowHTTP], and at most [MaxJWKSSize] bytes. It is
+// cached for the response's Cache-Control max-age, clamped between
+// [VerifierConfig.MinCacheTTL] and [VerifierConfig.MaxCacheTTL] (5 minutes
+// and 24 hours), then revalidated with its ETag. A token whose kid the cache
+// lacks triggers a refetch, so a rotation at the issuer is picked up without
+// a restart; that refetch is single-flight (concurrent callers share one
+// request, each waiting only as long as its own context allows) and
+// rate-limited to one per [VerifierConfig.RefetchInterval] (30 seconds), and
+// between two fetches an unknown kid is refused at once, so a flood of
+// tokens with random kids costs at most one fetch per interval. A failed
+// fetch is logged and the last good key set keeps verifying; with no key set
+// at all, Verify fails with [ErrKeysUnavailable]. Keys that are not for
+// signatures (use "enc"), symmetric (kty "oct"), private, RSA under 2048
+// bits, on another curve than P-256, or whose alg contradicts the key are
+// skipped with a log line and never used. HS256, HS384 and HS512 verify only
+// with secrets configured in [TrustedIssuer.HMACKeys], each at least as long
+// as its hash, and only when listed in [VerifierConfig.Algorithms].
+//
+// [Middleware] puts any [TokenVerifier] ([Issuer] or [Verifier]) in front
+// of an http.Handler. It reads the token from "Authorization: Bearer", from
+// the access cookie when [MiddlewareOptions.Cookies] is set, or, opt-in only,
+// from the access_token query parameter (RFC 6750 §2.3). Requests
+// authenticated by cookie with an unsafe method pass
+// http.CrossOriginProtection first, so an application's own routes are safe
+// from cross-site request forgery. Refusals follow RFC 6750: 401 without an
+// error code for a missing token, 401 invalid_token for a bad one (its
+// error_description says when the token expired, the case where refreshing
+// helps), 400 invalid_request for a token sent twice, 403
+// insufficient_scope from [RequireScope], and 503 when keys or the store
+// cannot be reached: never a pass. The handler reads the claims with
+// [ClaimsFromContext].
 //
 // # Rotation and reuse
 //
@@ -155,6 +198,10 @@
 // rotation: exactly one rotates; the others get the same successor inside the
 // grace window, or count as reuse outside it. sessionkit never holds a lock
 // while it calls a store, the network or a user callback, and starts no
-// goroutine unless asked (memstore's janitor, for one). Time comes from
-// [Config.Now], so tests control it.
+// long-lived goroutine unless asked (memstore's janitor, for one); a
+// [Verifier] runs each JWKS fetch in a goroutine of its own, bounded by the
+// fetch timeout, so that one caller giving up does not fail the others. A
+// Verifier is immutable after [NewVerifier] and safe for concurrent use: it
+// reads its cached key set without locking. Time comes from [Config.Now] (and
+// [VerifierConfig.Now]), so tests control it.
 package sessionkit

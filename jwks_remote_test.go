@@ -518,3 +518,33 @@ func TestJWKSRedirectAwayFromHTTPSRefused(t *testing.T) {
 		t.Errorf("the http target was fetched")
 	}
 }
+
+// TestMiddlewareOverVerifier: the middleware in front of a Verifier answers
+// 503 while no keys can be fetched, never 200 or 401, and serves again once
+// the JWKS is back.
+func TestMiddlewareOverVerifier(t *testing.T) {
+	t.Parallel()
+	f := newRemoteFixture(t, RS256, nil)
+	f.srv.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusInternalServerError) }))
+	var ran atomic.Int64
+	h := Middleware(f.v, MiddlewareOptions{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Add(1) }))
+	tok := login(t, f.iss, "alice").AccessToken
+	do := func(token string) int {
+		r := httptest.NewRequest("GET", "/api", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if got := do(tok); got != http.StatusServiceUnavailable || ran.Load() != 0 {
+		t.Errorf("JWKS down: %d (handler ran %d times), want 503", got, ran.Load())
+	}
+	f.srv.set(f.keys)
+	f.clock.Advance(time.Second)
+	if got := do(tok); got != http.StatusOK || ran.Load() != 1 {
+		t.Errorf("JWKS back: %d, want 200", got)
+	}
+	if got := do(flipLastBits(tok)); got != http.StatusUnauthorized || ran.Load() != 1 {
+		t.Errorf("tampered token: %d, want 401", got)
+	}
+}
