@@ -237,6 +237,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	client := jwksClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
+	var hmacAlgs algSet // the HS* algorithms some issuer has a key for
 	for i, t := range issuers {
 		if t.Issuer == "" {
 			return bad("Issuers[%d]: Issuer is required", i)
@@ -247,6 +248,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		hmacKeys, err := hmacPublicKeys(t.HMACKeys, allow)
 		if err != nil {
 			return bad("Issuers[%d]: %v", i, err)
+		}
+		for _, k := range hmacKeys {
+			hmacAlgs |= algBit(k.alg)
 		}
 		ti := &trustedIssuer{rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway}}
 		switch {
@@ -269,6 +273,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			return bad("Issuers[%d]: no keys: set JWKSURL, Keys or HMACKeys", i)
 		}
 		v.byIssuer[t.Issuer] = ti
+	}
+	for _, a := range algs {
+		if isHMAC(a) && !hmacAlgs.has(a) {
+			return bad("Algorithms lists %s but no issuer has an HMACKeys entry for it (HMAC keys never come from a JWKS)", a)
+		}
 	}
 	if len(issuers) == 1 {
 		v.single = v.byIssuer[issuers[0].Issuer]

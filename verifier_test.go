@@ -245,6 +245,7 @@ func TestNewVerifierValidates(t *testing.T) {
 			c.Issuer, c.JWKSURL = "", ""
 			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{KeyID: "h", Algorithm: RS256, Secret: secret}}}}
 		}, "not HS256"},
+		{"HS256 allowed without any HMAC key", func(c *VerifierConfig) { c.Algorithms = []Algorithm{RS256, HS256} }, "no issuer has an HMACKeys entry"},
 		{"HMAC key without kid", func(c *VerifierConfig) {
 			c.Issuer, c.JWKSURL = "", ""
 			c.Algorithms = []Algorithm{HS256}
@@ -329,7 +330,13 @@ func TestVerifierHMAC(t *testing.T) {
 		map[string]any{"kty": "oct", "kid": "h1", "alg": "HS256", "k": b64.EncodeToString(secret)},
 		json.RawMessage(rsaKey.jwk),
 	}})
-	f := newRemoteFixture(t, RS256, func(c *VerifierConfig) { c.Algorithms = []Algorithm{RS256, HS256} })
+	f := newRemoteFixture(t, RS256, func(c *VerifierConfig) {
+		// HS256 is allowed, with a configured secret for another kid.
+		c.Algorithms = []Algorithm{RS256, HS256}
+		c.Issuers = []TrustedIssuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL,
+			HMACKeys: []HMACKey{{KeyID: "configured", Algorithm: HS256, Secret: bytes.Repeat([]byte("c"), 32)}}}}
+		c.Issuer, c.JWKSURL = "", ""
+	})
 	f.srv.set(staticJWKS(oct, ""))
 	tok := hsToken("HS256", hdr("HS256", "h1"), hsClaims(testIssuer, f.clock.Now()), secret)
 	if _, err := f.v.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
