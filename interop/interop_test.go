@@ -361,29 +361,22 @@ func TestVerifierAcceptsNodeTokens(t *testing.T) {
 	verifiers := []struct {
 		name string
 		algs []sessionkit.Algorithm
+		hmac []sessionkit.HMACKey
 	}{
-		{"default-algorithms", nil},
-		// HS256 allowed but no HMAC secrets: still nothing may verify with
-		// HS256 against keys from a JWKS.
-		{"hs256-allowed", []sessionkit.Algorithm{sessionkit.RS256, sessionkit.ES256, sessionkit.EdDSA, "HS256"}},
+		{"default-algorithms", nil, nil},
+		// HS256 allowed, with a secret configured for another kid: still
+		// nothing may verify with HS256 against keys from a JWKS.
+		{"hs256-allowed", []sessionkit.Algorithm{sessionkit.RS256, sessionkit.ES256, sessionkit.EdDSA, sessionkit.HS256},
+			[]sessionkit.HMACKey{{KeyID: "configured", Algorithm: sessionkit.HS256, Secret: bytes.Repeat([]byte("k"), 32)}}},
 	}
 	for _, vc := range verifiers {
 		v, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
-			Issuer:            issuerURL,
+			Issuers:           []sessionkit.TrustedIssuer{{Issuer: issuerURL, JWKSURL: jwksURL, HMACKeys: vc.hmac}},
 			Audience:          []string{audience},
-			JWKSURL:           jwksURL,
 			Algorithms:        vc.algs,
 			HTTPClient:        loopbackClient(),
 			InsecureAllowHTTP: true,
 		})
-		if errors.Is(err, sessionkit.ErrUnsupported) {
-			t.Fatalf("NewVerifier: %v (the Verifier is not implemented yet)", err)
-		}
-		if vc.algs != nil && errors.Is(err, sessionkit.ErrInvalidConfig) {
-			// Refusing HS256 without secrets up front is fine too.
-			t.Logf("%s: NewVerifier refused the config: %v", vc.name, err)
-			continue
-		}
 		if err != nil {
 			t.Fatalf("%s: NewVerifier: %v", vc.name, err)
 		}
