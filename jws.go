@@ -215,42 +215,11 @@ var errUnknownKey = errMalformed("unknown key id")
 // typ header (wantTyp). Only a token whose signature verifies with an allowed
 // key returns its payload.
 func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) (*jwsParts, error) {
-	if len(token) > maxSize {
-		return nil, errMalformed("token exceeds the size limit")
+	d1, d2, err := splitCompact(token, maxSize)
+	if err != nil {
+		return nil, err
 	}
-	if len(token) == 0 {
-		return nil, errMalformed("empty token")
-	}
-	if token[0] == '{' {
-		return nil, errMalformed("JWS JSON serialization is not accepted")
-	}
-	// One pass: only the base64url alphabet and exactly two dots. (The
-	// base64 decoder would otherwise skip CR and LF.)
-	d1, d2 := -1, -1
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if b64URLChar[c] {
-			continue
-		}
-		if c != '.' {
-			return nil, errMalformed("character outside the base64url alphabet")
-		}
-		switch {
-		case d1 < 0:
-			d1 = i
-		case d2 < 0:
-			d2 = i
-		default:
-			return nil, errMalformed("too many segments (JWE or garbage)")
-		}
-	}
-	if d2 < 0 {
-		return nil, errMalformed("not a compact JWS")
-	}
-	hseg, pseg, sseg := token[:d1], token[d1+1:d2], token[d2+1:]
-	if len(hseg) == 0 || len(pseg) == 0 || len(sseg) == 0 {
-		return nil, errMalformed("empty segment")
-	}
+	hseg := token[:d1]
 
 	var p jwsParts
 	if k := keys.keyForHeader(hseg); k != nil && wantTyp == accessTokenType {
@@ -284,29 +253,77 @@ func verifyCompact(token string, maxSize int, keys keyResolver, wantTyp string) 
 		p.header = h
 	}
 
+	p.payload, err = verifySigned(token, d1, d2, p.key)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// verifySigned checks the signature of a compact JWS (dots at d1 and d2)
+// with k and returns the decoded payload.
+func verifySigned(token string, d1, d2 int, k *publicKey) (string, error) {
 	// One buffer: the token's bytes, then the decoded signature and payload.
-	buf := make([]byte, 0, len(token)+b64.DecodedLen(len(sseg))+b64.DecodedLen(len(pseg)))
+	buf := make([]byte, 0, len(token)+b64.DecodedLen(len(token)-d2-1)+b64.DecodedLen(d2-d1-1))
 	buf = append(buf, token...)
 	input, pbytes, sbytes := buf[:d2], buf[d1+1:d2], buf[d2+1:]
 	buf, err := b64.AppendDecode(buf, sbytes)
 	if err != nil {
-		return nil, errMalformed("signature is not canonical base64url")
+		return "", errMalformed("signature is not canonical base64url")
 	}
-	if !p.key.verify(input, buf[len(token):]) {
-		return nil, errMalformed("bad signature")
+	if !k.verify(input, buf[len(token):]) {
+		return "", errMalformed("bad signature")
 	}
 	n := len(buf)
 	buf, err = b64.AppendDecode(buf, pbytes)
 	if err != nil {
-		return nil, errMalformed("payload is not canonical base64url")
+		return "", errMalformed("payload is not canonical base64url")
 	}
-	p.payload = string(buf[n:])
-	return &p, nil
+	return string(buf[n:]), nil
 }
 
-// knownAlgorithm reports whether the codec can verify a. Whether it may is
-// the key resolver's allow-list: an Issuer allows only its own asymmetric
-// algorithms, a Verifier HS* only with explicitly configured secrets.
+// splitCompact checks the shape of a compact JWS before any decoding: the
+// size cap, only base64url characters and exactly two dots, no empty
+// segment. It returns the positions of the two dots.
+func splitCompact(token string, maxSize int) (d1, d2 int, err error) {
+	if len(token) > maxSize {
+		return 0, 0, errMalformed("token exceeds the size limit")
+	}
+	if len(token) == 0 {
+		return 0, 0, errMalformed("empty token")
+	}
+	if token[0] == '{' {
+		return 0, 0, errMalformed("JWS JSON serialization is not accepted")
+	}
+	// One pass: only the base64url alphabet and exactly two dots. (The
+	// base64 decoder would otherwise skip CR and LF.)
+	d1, d2 = -1, -1
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if b64URLChar[c] {
+			continue
+		}
+		if c != '.' {
+			return 0, 0, errMalformed("character outside the base64url alphabet")
+		}
+		switch {
+		case d1 < 0:
+			d1 = i
+		case d2 < 0:
+			d2 = i
+		default:
+			return 0, 0, errMalformed("too many segments (JWE or garbage)")
+		}
+	}
+	if d2 < 0 {
+		return 0, 0, errMalformed("not a compact JWS")
+	}
+	if d1 == 0 || d2 == d1+1 || d2 == len(token)-1 {
+		return 0, 0, errMalformed("empty segment")
+	}
+	return d1, d2, nil
+}
+
 func knownAlgorithm(a Algorithm) bool {
 	switch a {
 	case RS256, ES256, EdDSA, HS256, HS384, HS512:
@@ -326,9 +343,21 @@ type jwsHeader struct {
 // members; alg and kid required strings; no crit, no key-carrying members
 // (jwk, jku, x5u, x5c), no zip, no b64.
 func parseHeader(raw string) (jwsHeader, error) {
-	var h jwsHeader
-	var sawAlg, sawKid bool
-	err := scanObject(raw, func(name string, v *jsonValue) error {
+	h, sawKid, err := parseJOSEHeader(raw)
+	if err != nil {
+		return h, err
+	}
+	if !sawKid {
+		return h, errMalformed("header: kid missing")
+	}
+	return h, nil
+}
+
+// parseJOSEHeader is parseHeader with kid optional; sawKid reports whether
+// the header had one.
+func parseJOSEHeader(raw string) (h jwsHeader, sawKid bool, err error) {
+	var sawAlg bool
+	err = scanObject(raw, func(name string, v *jsonValue) error {
 		switch name {
 		case "alg":
 			if !v.isString() {
@@ -360,13 +389,10 @@ func parseHeader(raw string) (jwsHeader, error) {
 		return nil
 	})
 	if err != nil {
-		return h, errMalformed("header: " + err.Error())
+		return h, false, errMalformed("header: " + err.Error())
 	}
 	if !sawAlg {
-		return h, errMalformed("header: alg missing")
+		return h, false, errMalformed("header: alg missing")
 	}
-	if !sawKid {
-		return h, errMalformed("header: kid missing")
-	}
-	return h, nil
+	return h, sawKid, nil
 }

@@ -71,9 +71,14 @@ var registeredClaims = map[string]bool{
 	"cnf": true, "act": true, "azp": true,
 }
 
-// parseClaims reads a JWT claims set strictly. Registered claims must have
-// their JSON types; the rest lands in Extra.
-func parseClaims(payload string) (*Claims, error) {
+// parseClaims reads an access token's claims set strictly. Registered claims
+// must have their JSON types; the rest lands in Extra. exp and iat are
+// required.
+func parseClaims(payload string) (*Claims, error) { return parseClaimsSet(payload, true) }
+
+// parseClaimsSet is parseClaims with iat optional unless requireIat is set
+// (RFC 7523 assertions need only exp).
+func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 	c := new(Claims)
 	var extra map[string]json.RawMessage
 	var sawExp, sawIat bool
@@ -143,7 +148,7 @@ func parseClaims(payload string) (*Claims, error) {
 	if !sawExp {
 		return nil, errMalformed("claims: exp missing")
 	}
-	if !sawIat {
+	if !sawIat && requireIat {
 		return nil, errMalformed("claims: iat missing")
 	}
 	if extra != nil {
