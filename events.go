@@ -29,6 +29,12 @@ const (
 	EventSessionRevoked
 	// EventAccessTokenRevoked: an access token's jti was denied.
 	EventAccessTokenRevoked
+	// EventClientToken: the TokenEndpoint issued an access token for an
+	// assertion (RFC 7523); Subject is the client or the user it acts for.
+	EventClientToken
+	// EventClientRevoked: every access token of a client for itself was
+	// revoked (Issuer.RevokeClient); Subject is the client id.
+	EventClientRevoked
 )
 
 var eventNames = map[EventKind]string{
@@ -40,6 +46,8 @@ var eventNames = map[EventKind]string{
 	EventLogoutAll:          "logout_all",
 	EventSessionRevoked:     "session_revoked",
 	EventAccessTokenRevoked: "access_token_revoked",
+	EventClientToken:        "client_token",
+	EventClientRevoked:      "client_revoked",
 }
 
 // String returns the event's name, e.g. "reuse_detected".
@@ -74,6 +82,8 @@ func (iss *Issuer) emit(ctx context.Context, e Event) {
 			slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
 	case EventLogoutAll:
 		iss.log.InfoContext(ctx, "sessionkit: logged out everywhere", slog.String("subject", e.Subject))
+	case EventClientRevoked:
+		iss.log.InfoContext(ctx, "sessionkit: client tokens revoked", slog.String("client_id", e.Subject))
 	}
 	if iss.events != nil {
 		iss.events(ctx, e)

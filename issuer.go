@@ -105,6 +105,11 @@ type Grant struct {
 	Claims map[string]any
 	// Device describes the client, for session listings.
 	Device Device
+	// ClientID, when set, issues the session to that OAuth client (acting
+	// for Subject): its access tokens carry client_id, and its refresh
+	// tokens work at the TokenEndpoint only with that client's
+	// authentication (private_key_jwt). It must differ from Subject.
+	ClientID string
 }
 
 // Device describes the client a session was created from.
@@ -295,6 +300,14 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 	if len(g.Scope) > maxScopeLen || !utf8.ValidString(g.Scope) || strings.IndexFunc(g.Scope, unicode.IsControl) >= 0 {
 		return nil, fmt.Errorf("%w: scope must be UTF-8 without control characters, at most %d bytes", ErrInvalidConfig, maxScopeLen)
 	}
+	if g.ClientID != "" {
+		if err := validSubject(g.ClientID); err != nil {
+			return nil, fmt.Errorf("%w (client id)", err)
+		}
+		if g.ClientID == g.Subject {
+			return nil, fmt.Errorf("%w: a client's own tokens come from the TokenEndpoint, not Login (ClientID equals Subject)", ErrInvalidConfig)
+		}
+	}
 	claims, err := encodeClaims(g.Claims)
 	if err != nil {
 		return nil, err
@@ -308,6 +321,7 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 	s := store.Session{
 		ID:            b64.EncodeToString(rnd[:16]),
 		Subject:       g.Subject,
+		ClientID:      g.ClientID,
 		Scope:         g.Scope,
 		Claims:        claims,
 		Device:        g.Device,
@@ -398,8 +412,11 @@ func (iss *Issuer) accessPayload(s *store.Session, version uint64, jti []byte, i
 	buf = strconv.AppendInt(buf, iat, 10)
 	buf = append(buf, `,"jti":"`...)
 	buf = b64.AppendEncode(buf, jti)
-	buf = append(buf, `","sid":`...)
-	buf = appendJSONString(buf, s.ID)
+	buf = append(buf, '"')
+	if s.ID != "" { // tokens of the TokenEndpoint's grants have no session
+		buf = append(buf, `,"sid":`...)
+		buf = appendJSONString(buf, s.ID)
+	}
 	buf = append(buf, `,"ver":`...)
 	buf = strconv.AppendUint(buf, version, 10)
 	if s.Scope != "" {

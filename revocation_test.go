@@ -229,6 +229,24 @@ func (f *failingStore) CheckAccess(ctx context.Context, q store.AccessCheck) (st
 	}
 	return f.Store.CheckAccess(ctx, q)
 }
+func (f *failingStore) UseOnce(ctx context.Context, ns, key string, until, now time.Time) (bool, error) {
+	if f.fail() {
+		return false, errBoom
+	}
+	return f.Store.UseOnce(ctx, ns, key, until, now)
+}
+func (f *failingStore) Version(ctx context.Context, s string) (uint64, error) {
+	if f.fail() {
+		return 0, errBoom
+	}
+	return f.Store.Version(ctx, s)
+}
+func (f *failingStore) Session(ctx context.Context, s, id string, now time.Time) (store.Session, error) {
+	if f.fail() {
+		return store.Session{}, errBoom
+	}
+	return f.Store.Session(ctx, s, id, now)
+}
 
 func TestStoreOutageFailsClosed(t *testing.T) {
 	t.Parallel()

@@ -1,0 +1,411 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// OAuth 2.0 identifiers the endpoints understand.
+const (
+	// GrantTypeJWTBearer is the RFC 7523 §2.1 assertion grant.
+	GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// GrantTypeRefreshToken is the RFC 6749 §6 refresh grant.
+	GrantTypeRefreshToken = "refresh_token"
+	// ClientAssertionTypeJWTBearer is the RFC 7523 §2.2 client
+	// authentication (private_key_jwt).
+	ClientAssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+)
+
+// DefaultMaxFormSize caps the request body of the OAuth endpoints when
+// TokenEndpointConfig.MaxBodySize is 0.
+const DefaultMaxFormSize = 64 << 10
+
+// TokenEndpointConfig configures the OAuth endpoints of an Issuer:
+// TokenEndpoint, RevocationEndpoint and IntrospectionEndpoint.
+type TokenEndpointConfig struct {
+	// Clients finds the registered clients and their public keys. Required.
+	Clients ClientRegistry
+	// ActAs, when set, lets a client obtain tokens for a subject other than
+	// itself (an assertion whose sub is a user): it reports whether client
+	// may act for subject. When nil, a client may only obtain tokens for
+	// itself, and other assertions answer unauthorized_client. A sub equal
+	// to the client id always means the client itself, and a sub naming
+	// another registered client is refused, so client and user identities
+	// never mix.
+	ActAs func(ctx context.Context, client *Client, subject string) (bool, error)
+	// MaxBodySize caps the form body (default DefaultMaxFormSize).
+	MaxBodySize int64
+}
+
+// oauthEndpoint is the state the three endpoints share.
+type oauthEndpoint struct {
+	iss     *Issuer
+	clients ClientRegistry
+	actAs   func(context.Context, *Client, string) (bool, error)
+	maxBody int64
+}
+
+func (iss *Issuer) newOAuthEndpoint(cfg TokenEndpointConfig, which string) *oauthEndpoint {
+	if cfg.Clients == nil {
+		panic(fmt.Errorf("%w: %s needs TokenEndpointConfig.Clients", ErrInvalidConfig, which))
+	}
+	if !iss.store.Capabilities().Has(store.UseOnce) {
+		panic(fmt.Errorf("%w: %s needs a store with use-once keys (assertion replay protection)", ErrInvalidConfig, which))
+	}
+	e := &oauthEndpoint{iss: iss, clients: cfg.Clients, actAs: cfg.ActAs, maxBody: cfg.MaxBodySize}
+	if e.maxBody == 0 {
+		e.maxBody = DefaultMaxFormSize
+	}
+	if e.maxBody < 1024 {
+		panic(fmt.Errorf("%w: %s: MaxBodySize %d is too small", ErrInvalidConfig, which, e.maxBody))
+	}
+	return e
+}
+
+// TokenEndpoint returns the OAuth 2.0 token endpoint (RFC 6749 §3.2),
+// mounted at e.g. POST /oauth/token. It takes POST
+// application/x-www-form-urlencoded requests (no parameter twice, nothing
+// in the query string, a body of at most MaxBodySize) and answers JSON with
+// Cache-Control: no-store. Grants:
+//
+//   - GrantTypeJWTBearer with assertion (RFC 7523 §2.1): a JWT the client
+//     signed with one of its registered keys, checked as described at
+//     SignClientAssertion (iss the client, aud exactly our issuer
+//     identifier, exp at most MaxAssertionLifetime ahead, a jti used once,
+//     atomically, per client, across restarts and instances). The access
+//     token it earns carries client_id and no session: Verify applies the
+//     deny-list and token version to it, not a session check. No refresh
+//     token: the client signs a new assertion instead.
+//   - GrantTypeRefreshToken with refresh_token: rotation with Refresh's
+//     reuse rules. A session issued to a client (Grant.ClientID) needs that
+//     client's authentication: client_assertion_type
+//     ClientAssertionTypeJWTBearer and client_assertion (private_key_jwt,
+//     RFC 7523 §2.2).
+//
+// A requested scope must be within the client's Scopes (invalid_scope); no
+// scope means all of them. Success is 200 {access_token, token_type
+// "Bearer", expires_in, scope} plus refresh_token for the refresh grant.
+// Errors follow RFC 6749 §5.2: invalid_request, invalid_client (401),
+// invalid_grant, unauthorized_client, unsupported_grant_type,
+// invalid_scope; 503 temporarily_unavailable when the store or the client
+// registry cannot answer. Before a signature verifies, every failure gets the
+// same answer, so the endpoint never tells which clients or keys exist.
+//
+// TokenEndpoint panics, with an error wrapping ErrInvalidConfig, when
+// cfg.Clients is nil or the store lacks use-once keys.
+func (iss *Issuer) TokenEndpoint(cfg TokenEndpointConfig) http.Handler {
+	e := iss.newOAuthEndpoint(cfg, "TokenEndpoint")
+	return http.HandlerFunc(e.token)
+}
+
+func (e *oauthEndpoint) token(w http.ResponseWriter, r *http.Request) {
+	form, oerr := e.readForm(w, r)
+	if oerr == nil {
+		var answer map[string]any
+		switch gt := form.Get("grant_type"); gt {
+		case GrantTypeJWTBearer:
+			answer, oerr = e.jwtBearer(r.Context(), form)
+		case GrantTypeRefreshToken:
+			answer, oerr = e.refresh(r.Context(), form)
+		case "":
+			oerr = requestError("grant_type is missing")
+		default:
+			oerr = &oauthError{status: 400, code: "unsupported_grant_type", desc: "supported: " + GrantTypeJWTBearer + ", " + GrantTypeRefreshToken}
+		}
+		if oerr == nil {
+			writeOAuthJSON(w, http.StatusOK, answer)
+			return
+		}
+	}
+	e.fail(w, r, oerr)
+}
+
+// jwtBearer serves the RFC 7523 §2.1 grant.
+func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[string]any, *oauthError) {
+	assertion := form.Get("assertion")
+	if assertion == "" {
+		return nil, requestError("assertion is missing")
+	}
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		// The assertion itself authenticates the client (RFC 7523 §3.1).
+		return nil, requestError("the jwt-bearer grant takes no client_assertion")
+	}
+	va, oerr := e.iss.verifyAssertion(ctx, e.clients, assertion, useGrant)
+	if oerr != nil {
+		return nil, oerr
+	}
+	scope, ok := scopeWithin(form.Get("scope"), va.client.Scopes)
+	if !form.Has("scope") {
+		scope, ok = strings.Join(va.client.Scopes, " "), true
+	}
+	if !ok {
+		return nil, &oauthError{status: 400, code: "invalid_scope", desc: "the requested scope exceeds the client's scopes"}
+	}
+	if va.subject != va.client.ID {
+		if e.actAs == nil {
+			return nil, &oauthError{status: 400, code: "unauthorized_client", desc: "this client may only obtain tokens for itself (sub must be its client id)"}
+		}
+		if err := validSubject(va.subject); err != nil {
+			return nil, grantError("assertion: sub is not a valid subject", err)
+		}
+		if _, err := e.clients.Client(ctx, va.subject); err == nil {
+			return nil, grantError("assertion: sub names a client", nil)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, unavailable(fmt.Errorf("client registry: %w", err))
+		}
+		allowed, err := e.actAs(ctx, va.client, va.subject)
+		if err != nil {
+			return nil, unavailable(fmt.Errorf("ActAs: %w", err))
+		}
+		if !allowed {
+			return nil, grantError("assertion: the client may not act for this subject", nil)
+		}
+	}
+	toks, err := e.iss.clientTokens(ctx, va.client.ID, va.subject, scope)
+	if err != nil {
+		return nil, issueFailure(err)
+	}
+	return tokenAnswer(e.iss, toks, false), nil
+}
+
+// refresh serves the RFC 6749 §6 grant.
+func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[string]any, *oauthError) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return nil, requestError("refresh_token is missing")
+	}
+	client, oerr := e.authenticate(ctx, form, false)
+	if oerr != nil {
+		return nil, oerr
+	}
+	// Whose session is it? Lookup proves the token without writing.
+	s, oerr := e.lookupRefresh(ctx, rt)
+	if oerr != nil {
+		return nil, oerr
+	}
+	switch {
+	case s == nil:
+		// Not proven: Refresh decides (reuse of a spent user token still
+		// revokes its session; anything else is invalid_grant).
+		if client != nil {
+			return nil, grantError("the refresh token was not issued to this client", nil)
+		}
+	case s.ClientID != "" && client == nil:
+		return nil, clientError("this refresh token needs the client's authentication (client_assertion)", nil)
+	case s.ClientID != "" && s.ClientID != client.ID, s.ClientID == "" && client != nil:
+		return nil, grantError("the refresh token was not issued to this client", nil)
+	}
+	if form.Has("scope") && s != nil && !sameScopes(form.Get("scope"), s.Scope) {
+		return nil, &oauthError{status: 400, code: "invalid_scope", desc: "a refresh keeps the session's scope"}
+	}
+	toks, err := e.iss.Refresh(ctx, rt)
+	if err != nil {
+		return nil, issueFailure(err)
+	}
+	return tokenAnswer(e.iss, toks, true), nil
+}
+
+// lookupRefresh reads the live session a refresh token proves, or nil when
+// it proves none (malformed, unknown, spent, revoked or expired).
+func (e *oauthEndpoint) lookupRefresh(ctx context.Context, rt string) (*store.Session, *oauthError) {
+	handle, secret, err := parseRefreshToken(rt)
+	if err != nil {
+		return nil, nil
+	}
+	if _, err := e.iss.store.ParseHandle(handle); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, unavailable(storeFailure(err))
+	}
+	s, err := e.iss.store.Lookup(ctx, handle, sha256.Sum256(secret[:]), e.iss.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, unavailable(storeFailure(err))
+	}
+	return &s, nil
+}
+
+// authenticate reads private_key_jwt client authentication (RFC 7523
+// §2.2). With required unset, a request without it returns a nil client.
+func (e *oauthEndpoint) authenticate(ctx context.Context, form url.Values, required bool) (*Client, *oauthError) {
+	typ, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
+	if typ == "" && assertion == "" {
+		if required {
+			return nil, clientError("client authentication is required (client_assertion, private_key_jwt)", nil)
+		}
+		return nil, nil
+	}
+	if typ != ClientAssertionTypeJWTBearer {
+		return nil, clientError("client_assertion_type must be "+ClientAssertionTypeJWTBearer, nil)
+	}
+	if assertion == "" {
+		return nil, clientError("client_assertion is missing", nil)
+	}
+	va, oerr := e.iss.verifyAssertion(ctx, e.clients, assertion, useClientAuth)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if id := form.Get("client_id"); id != "" && id != va.client.ID {
+		return nil, clientError("client_id does not match the client assertion", nil)
+	}
+	return va.client, nil
+}
+
+// readForm checks the request's shape and parses its form body.
+func (e *oauthEndpoint) readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "use POST"}
+	}
+	if r.Header.Get("Authorization") != "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="sessionkit"`)
+		return nil, clientError("only private_key_jwt client authentication is supported (client_assertion in the body)", nil)
+	}
+	if r.URL.RawQuery != "" {
+		return nil, requestError("parameters belong in the form body, not the query string")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, requestError("the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request", desc: "the request body is too large"}
+		}
+		return nil, requestError("the request body could not be read")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, requestError("the form body is malformed")
+	}
+	for name, vals := range form {
+		if len(vals) > 1 {
+			return nil, requestError("parameter " + strconv.Quote(shorten(name)) + " appears more than once")
+		}
+	}
+	return form, nil
+}
+
+// fail logs and writes an error answer.
+func (e *oauthEndpoint) fail(w http.ResponseWriter, r *http.Request, oerr *oauthError) {
+	level := slog.LevelInfo
+	if oerr.status == http.StatusServiceUnavailable {
+		level = slog.LevelWarn
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	attrs := []slog.Attr{slog.String("path", r.URL.Path), slog.Int("status", oerr.status), slog.String("error", oerr.code), slog.String("description", oerr.desc)}
+	if oerr.cause != nil {
+		attrs = append(attrs, slog.String("cause", oerr.cause.Error()))
+	}
+	e.iss.log.LogAttrs(r.Context(), level, "sessionkit: OAuth request refused", attrs...)
+	writeOAuthJSON(w, oerr.status, map[string]any{"error": oerr.code, "error_description": oerr.desc})
+}
+
+func requestError(desc string) *oauthError {
+	return &oauthError{status: 400, code: "invalid_request", desc: desc}
+}
+
+// issueFailure maps an error of Refresh or token minting to an answer.
+func issueFailure(err error) *oauthError {
+	switch {
+	case errors.Is(err, ErrStoreUnavailable):
+		return unavailable(err)
+	case errors.Is(err, ErrRefreshReused):
+		return grantError("the refresh token was already used; the session is revoked", err)
+	case errors.Is(err, ErrSessionExpired):
+		return grantError("the session has expired", err)
+	case errors.Is(err, ErrSessionRevoked):
+		return grantError("the session was revoked", err)
+	case errors.Is(err, ErrInvalidToken):
+		return grantError("the refresh token is invalid", err)
+	case errors.Is(err, ErrInvalidConfig):
+		return grantError("the token cannot be issued", err)
+	}
+	return unavailable(err)
+}
+
+// tokenAnswer is the RFC 6749 §5.1 success answer.
+func tokenAnswer(iss *Issuer, toks *Tokens, withRefresh bool) map[string]any {
+	a := map[string]any{
+		"access_token": toks.AccessToken,
+		"token_type":   "Bearer",
+		"expires_in":   max(int64(toks.AccessExpiresAt.Sub(iss.now()).Seconds()), 0),
+	}
+	if toks.Scope != "" {
+		a["scope"] = toks.Scope
+	}
+	if withRefresh {
+		a["refresh_token"] = toks.RefreshToken
+	}
+	return a
+}
+
+// writeOAuthJSON writes an OAuth answer: JSON, never cached (RFC 6749
+// §5.1).
+func writeOAuthJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// sameScopes reports whether two space-separated scopes hold the same set.
+func sameScopes(a, b string) bool {
+	as, bs := strings.Fields(a), strings.Fields(b)
+	for _, s := range as {
+		if !strings.Contains(" "+b+" ", " "+s+" ") {
+			return false
+		}
+	}
+	for _, s := range bs {
+		if !strings.Contains(" "+a+" ", " "+s+" ") {
+			return false
+		}
+	}
+	return true
+}
+
+// IsClient reports whether the token belongs to an OAuth client itself
+// (issued by the TokenEndpoint for the client's own assertion): client_id
+// set and equal to sub. Such a token never belongs to a user, even one whose
+// id equals the client's.
+func (c *Claims) IsClient() bool { return c.ClientID != "" && c.Subject == c.ClientID }
+
+// RevokeClient revokes every access token a client obtained for itself:
+// it bumps the token version of the client's own namespace, so they fail
+// their next stateful verification. Tokens it obtained acting for users
+// follow those users' versions (LogoutAll).
+func (iss *Issuer) RevokeClient(ctx context.Context, clientID string) error {
+	if err := validSubject(clientID); err != nil {
+		return err
+	}
+	now := iss.now()
+	if _, err := iss.store.RevokeAll(ctx, subjectKey(clientID, clientID), now); err != nil {
+		return storeFailure(err)
+	}
+	iss.emit(ctx, Event{Kind: EventClientRevoked, Subject: clientID, Time: now})
+	return nil
+}

@@ -1,0 +1,187 @@
+package sessionkit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// RevocationEndpoint returns the OAuth 2.0 token revocation endpoint (RFC
+// 7009), mounted at e.g. POST /oauth/revoke. The client authenticates with
+// private_key_jwt (client_assertion, as at the TokenEndpoint; 401
+// invalid_client otherwise) and names a token; token_type_hint is accepted
+// and needs no trust, since the two kinds of token look different.
+//
+//   - An access token issued to this client (client_id) goes on the
+//     deny-list until its exp plus MaxLeeway.
+//   - A refresh token of a session issued to this client ends the session,
+//     and with it the session's access tokens (RFC 7009 §2.1).
+//
+// Anything else (unknown, malformed, expired, another client's or a user's
+// token) answers 200 and changes nothing (RFC 7009 §2.2), so the endpoint
+// tells no one whether a token exists. Store outages answer 503.
+func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
+	e := iss.newOAuthEndpoint(cfg, "RevocationEndpoint")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		form, oerr := e.readForm(w, r)
+		if oerr == nil {
+			oerr = e.revoke(r.Context(), form)
+		}
+		if oerr != nil {
+			e.fail(w, r, oerr)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func (e *oauthEndpoint) revoke(ctx context.Context, form map[string][]string) *oauthError {
+	client, oerr := e.authenticate(ctx, form, true)
+	if oerr != nil {
+		return oerr
+	}
+	tok := first(form, "token")
+	if tok == "" {
+		return requestError("token is missing")
+	}
+	if strings.HasPrefix(tok, refreshPrefix) {
+		s, oerr := e.lookupRefresh(ctx, tok)
+		if oerr != nil || s == nil || s.ClientID != client.ID {
+			return oerr
+		}
+		err := e.iss.Logout(ctx, tok)
+		if errors.Is(err, ErrStoreUnavailable) {
+			return unavailable(err)
+		}
+		return nil
+	}
+	c, err := e.iss.parseOwnAccessToken(tok)
+	if err != nil || c.ClientID != client.ID {
+		return nil
+	}
+	if err := e.iss.RevokeAccessToken(ctx, tok); errors.Is(err, ErrStoreUnavailable) {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// IntrospectionEndpoint returns the OAuth 2.0 token introspection endpoint
+// (RFC 7662), mounted at e.g. POST /oauth/introspect, for resource servers
+// that would rather ask than verify. The caller authenticates as a
+// registered client with private_key_jwt (401 invalid_client otherwise).
+//
+// A live access token (Verify passes, stateful checks included unless
+// Config.SkipRevocationCheck) answers {"active": true} with its claims:
+// scope, client_id, sub, aud, iss, exp, iat, nbf, jti, sid, token_type
+// "Bearer", and the application claims. A live refresh token answers active
+// only to the client it was issued to. Anything else answers {"active":
+// false}. Store or key outages answer 503, never a guess.
+func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
+	e := iss.newOAuthEndpoint(cfg, "IntrospectionEndpoint")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		form, oerr := e.readForm(w, r)
+		var answer map[string]any
+		if oerr == nil {
+			answer, oerr = e.introspect(r.Context(), form)
+		}
+		if oerr != nil {
+			e.fail(w, r, oerr)
+			return
+		}
+		writeOAuthJSON(w, http.StatusOK, answer)
+	})
+}
+
+var inactive = map[string]any{"active": false}
+
+func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string) (map[string]any, *oauthError) {
+	client, oerr := e.authenticate(ctx, form, true)
+	if oerr != nil {
+		return nil, oerr
+	}
+	tok := first(form, "token")
+	if tok == "" {
+		return nil, requestError("token is missing")
+	}
+	if strings.HasPrefix(tok, refreshPrefix) {
+		s, oerr := e.lookupRefresh(ctx, tok)
+		if oerr != nil {
+			return nil, oerr
+		}
+		if s == nil || s.ClientID != client.ID {
+			return inactive, nil
+		}
+		exp := s.IdleExpiresAt
+		if s.ExpiresAt.Before(exp) {
+			exp = s.ExpiresAt
+		}
+		a := map[string]any{
+			"active": true, "token_type": "refresh_token", "iss": e.iss.issuer,
+			"sub": s.Subject, "client_id": s.ClientID, "sid": s.ID,
+			"iat": s.CreatedAt.Unix(), "exp": exp.Unix(),
+		}
+		if s.Scope != "" {
+			a["scope"] = s.Scope
+		}
+		return a, nil
+	}
+	c, err := e.iss.Verify(ctx, tok)
+	switch {
+	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrKeysUnavailable):
+		return nil, unavailable(err)
+	case err != nil:
+		return inactive, nil
+	}
+	a := make(map[string]any, 12+len(c.Extra))
+	for k, v := range c.Extra {
+		a[k] = v
+	}
+	a["active"] = true
+	a["token_type"] = "Bearer"
+	a["iss"] = c.Issuer
+	a["sub"] = c.Subject
+	a["aud"] = c.Audience
+	a["exp"] = c.ExpiresAt.Unix()
+	a["iat"] = c.IssuedAt.Unix()
+	a["jti"] = c.ID
+	if !c.NotBefore.IsZero() {
+		a["nbf"] = c.NotBefore.Unix()
+	}
+	if c.Scope != "" {
+		a["scope"] = c.Scope
+	}
+	if c.ClientID != "" {
+		a["client_id"] = c.ClientID
+	}
+	if c.SessionID != "" {
+		a["sid"] = c.SessionID
+	}
+	return a, nil
+}
+
+// parseOwnAccessToken checks that tok is an access token this issuer
+// signed (signature, typ, iss, aud; expiry aside) and returns its claims.
+func (iss *Issuer) parseOwnAccessToken(tok string) (*Claims, error) {
+	p, err := verifyCompact(tok, iss.maxTokenSize, iss.keys.load(), accessTokenType)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseClaims(p.payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := iss.rules.check(c, iss.now()); err != nil && !errors.Is(err, ErrTokenExpired) {
+		return nil, err
+	}
+	return c, nil
+}
+
+// first returns the form value of name ("" when absent).
+func first(form map[string][]string, name string) string {
+	if v := form[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
