@@ -103,6 +103,33 @@
 // cannot be reached: never a pass. The handler reads the claims with
 // [ClaimsFromContext].
 //
+// # Server-to-server
+//
+// Backend services authenticate without a user: a client signs a short JWT
+// with its own private key ([SignClientAssertion]) and trades it at
+// [Issuer.TokenEndpoint] (RFC 6749 §3.2) for an access token, with the
+// jwt-bearer grant of RFC 7523. The client is registered in a
+// [ClientRegistry] ([NewMemoryClients] for a fixed set) with its public keys
+// ([NewClientKey], [ParseClientKey]: PEM or JWK) and allowed scopes. The
+// assertion's aud must be exactly the issuer identifier, never the
+// endpoint's URL (the audience-injection attacks of CVE-2025-27370 and
+// CVE-2025-27371); its exp lies at most [MaxAssertionLifetime] ahead; its jti
+// is consumed through the store's atomic use-once, per client, so a replay
+// fails across restarts and instances with a persistent store. Failures
+// before the signature verifies all get one answer, so nobody learns which
+// clients or keys exist.
+//
+// Client tokens carry client_id (RFC 9068) and no session;
+// [Claims.IsClient] tells a client's own token from a user's, and the
+// store keeps clients' token versions apart from users' even when their ids
+// are equal. Verify applies the deny-list and the version to them;
+// [Issuer.RevokeClient] revokes all of a client's own tokens. With
+// [TokenEndpointConfig.ActAs] a client may obtain tokens for users it acts
+// for. A session issued to a client ([Grant.ClientID]) refreshes at the
+// token endpoint only with that client's private_key_jwt authentication.
+// [Issuer.RevocationEndpoint] (RFC 7009) and [Issuer.IntrospectionEndpoint]
+// (RFC 7662) complete the set.
+//
 // # Rotation and reuse
 //
 // Every [Issuer.Refresh] rotates: the presented refresh token is spent, a new

@@ -172,3 +172,41 @@ func FuzzPeekIssuer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTokenEndpointAssertion feeds arbitrary assertions to the jwt-bearer
+// grant: never a panic, never a token for anything but the one valid
+// assertion the corpus starts from.
+func FuzzTokenEndpointAssertion(f *testing.F) {
+	fx := newOAuthFixture(f, true)
+	valid := fx.assertion(f, "svc-ed", nil)
+	f.Add(valid)
+	f.Add(fx.assertion(f, "svc-rsa", func(c, _ map[string]any) { c["sub"] = "user-x" }))
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, a string) {
+		va, oerr := fx.iss.verifyAssertion(context.Background(), fx.clients, a, useGrant)
+		if oerr == nil && a != valid && !strings.HasPrefix(va.subject, "user-") {
+			t.Fatalf("accepted a forged assertion for %q", va.subject)
+		}
+		if oerr != nil && strings.Contains(oerr.desc, a) && len(a) > 8 {
+			t.Fatal("the error echoes the assertion")
+		}
+	})
+}
+
+// FuzzParseClientKey: no panics, and only asymmetric public keys come out.
+func FuzzParseClientKey(f *testing.F) {
+	f.Add(testKey(f, EdDSA, 0).jwk)
+	f.Add(testKey(f, RS256, 0).jwk)
+	f.Add([]byte(`{"kty":"oct","k":"AAAA"}`))
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseClientKey(data)
+		if err != nil {
+			return
+		}
+		if k.pub == nil || k.pub.secret != nil || isHMAC(k.pub.alg) {
+			t.Fatalf("unusable key accepted: %+v", k)
+		}
+	})
+}

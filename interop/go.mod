@@ -1,6 +1,6 @@
 module github.com/sessionkit/sessionkit/interop
 
-go 1.25
+go 1.25.0
 
 require github.com/sessionkit/sessionkit v0.0.0
 
