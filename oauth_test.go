@@ -33,7 +33,7 @@ type oauthFixture struct {
 	actAsLog []string
 }
 
-func newOAuthFixture(t *testing.T, actAs bool) *oauthFixture {
+func newOAuthFixture(t testing.TB, actAs bool) *oauthFixture {
 	t.Helper()
 	f := &oauthFixture{keys: map[string]*SigningKey{
 		"svc-rsa": testKey(t, RS256, 1),
