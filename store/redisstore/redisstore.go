@@ -1,0 +1,687 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// DefaultPrefix is the key prefix used when Options.Prefix is empty.
+const DefaultPrefix = "sessionkit:"
+
+// DefaultExpiryMargin is the clean-up margin used when Options.ExpiryMargin
+// is zero.
+const DefaultExpiryMargin = 5 * time.Minute
+
+// maxGeneration is the largest generation the scripts compare exactly (Lua
+// numbers are doubles). No session rotates that often; a handle naming a
+// larger generation names nothing.
+const maxGeneration = 1 << 53
+
+// Compile-time check that *Store implements the contract.
+var _ store.Store = (*Store)(nil)
+
+// Options configures a Store. The zero value is valid.
+type Options struct {
+	// Prefix is prepended to every key (default DefaultPrefix), so that
+	// several applications, or tests, can share a server. It must not
+	// contain '{' or '}': the subject's hash tag follows it.
+	Prefix string
+	// ExpiryMargin is how long after a record stops counting its native
+	// expiry (PXAT) removes it (default DefaultExpiryMargin). It absorbs
+	// clock differences between the application servers, whose now decides
+	// liveness, and the Redis server, whose clock runs the expiry. Negative
+	// values are refused.
+	ExpiryMargin time.Duration
+}
+
+// Store is a store.Store on Redis. Create one with New; it is safe for
+// concurrent use. It does not own the client: close the client yourself.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+	margin int64 // ms
+	// ctxDeadlines reports that the client sets its socket deadlines from
+	// the context (ContextTimeoutEnabled), so a call whose context has a
+	// deadline needs no guard goroutine.
+	ctxDeadlines bool
+}
+
+// New returns a Store on client, which may be a single node, a Sentinel
+// failover client or a Cluster client (any redis.UniversalClient). It
+// checks opts; it does not contact the server.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: New needs a client")
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: Options.Prefix %q must not contain '{' or '}' (the subject's hash tag follows it)", prefix)
+	}
+	margin := opts.ExpiryMargin
+	switch {
+	case margin < 0:
+		return nil, fmt.Errorf("redisstore: Options.ExpiryMargin must not be negative, got %v", margin)
+	case margin == 0:
+		margin = DefaultExpiryMargin
+	}
+	if margin < time.Millisecond {
+		margin = time.Millisecond
+	}
+	return &Store{
+		client:       client,
+		prefix:       prefix,
+		margin:       margin.Milliseconds(),
+		ctxDeadlines: honoursContextDeadlines(client),
+	}, nil
+}
+
+// honoursContextDeadlines reports whether client is one of go-redis's own
+// clients configured to take its socket deadlines from the context:
+// ContextTimeoutEnabled, and read and write deadlines not switched off
+// (go-redis sets no deadline at all when they are, context or not).
+func honoursContextDeadlines(c redis.UniversalClient) bool {
+	ok := func(enabled bool, read, write time.Duration) bool {
+		return enabled && read >= 0 && write >= 0
+	}
+	switch c := c.(type) {
+	case *redis.Client:
+		o := c.Options()
+		return ok(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
+	case *redis.ClusterClient:
+		o := c.Options()
+		return ok(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
+	case *redis.Ring:
+		o := c.Options()
+		return ok(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
+	}
+	return false
+}
+
+// ---- keys ----
+//
+// Every key of a subject carries its tag, store.SubjectTag(subject), in
+// braces: the Redis Cluster hash tag, so they all live in one slot. The
+// prefix, which cannot contain braces, comes first.
+
+func (s *Store) sessionPrefix(tag string) string { return s.prefix + "s:{" + tag + "}:" }
+
+func (s *Store) sessionKey(tag, id string) string { return s.sessionPrefix(tag) + id }
+
+func (s *Store) indexKey(tag string) string { return s.prefix + "i:{" + tag + "}" }
+
+func (s *Store) versionKey(tag string) string { return s.prefix + "v:{" + tag + "}" }
+
+func (s *Store) denyKey(tag, jti string) string { return s.prefix + "d:{" + tag + "}:" + jti }
+
+// onceKey names a use-once record. The namespace's length makes the name
+// unambiguous whatever the namespace and key contain.
+func (s *Store) onceKey(namespace, key string) string {
+	return s.prefix + "o:" + strconv.Itoa(len(namespace)) + ":" + namespace + ":" + key
+}
+
+// ---- round trips ----
+
+// result is what one round trip answered.
+type result struct {
+	v   any
+	err error
+}
+
+// roundTrip runs f, the one command of a method, so that the call returns
+// by ctx's deadline (or cancellation) whatever the client's timeouts are.
+// go-redis sets socket deadlines from the context only with
+// ContextTimeoutEnabled; otherwise a call on a hung server would wait for the
+// client's ReadTimeout. So unless the client is known to honour the context's
+// deadline, f runs on a goroutine and roundTrip returns when ctx is done; the
+// goroutine ends when the client gives up on its own.
+func (s *Store) roundTrip(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
+	if ctx.Done() == nil {
+		return f(ctx)
+	}
+	if _, ok := ctx.Deadline(); ok && s.ctxDeadlines {
+		return f(ctx)
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f(ctx)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// eval runs one script: one round trip.
+func (s *Store) eval(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	return s.roundTrip(ctx, func(ctx context.Context) (any, error) {
+		return sc.Run(ctx, s.client, keys, args...).Result()
+	})
+}
+
+// get runs one GET, answering "" and found == false for a missing key.
+func (s *Store) get(ctx context.Context, key string) (string, bool, error) {
+	v, err := s.roundTrip(ctx, func(ctx context.Context) (any, error) {
+		return s.client.Get(ctx, key).Result()
+	})
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return v.(string), true, nil
+}
+
+// unavailable wraps a failed round trip: ErrUnavailable, and ctx's error
+// when the context ended. Redis errors carry no arguments, so no secret
+// reaches the message.
+func unavailable(ctx context.Context, op string, err error) error {
+	if cerr := contextError(ctx); cerr != nil {
+		if errors.Is(err, cerr) {
+			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, cerr)
+		}
+		return fmt.Errorf("redisstore: %s: %w: %w (%v)", op, store.ErrUnavailable, cerr, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+// contextError is ctx.Err(), or DeadlineExceeded once the deadline has
+// passed: a client that honours deadlines reports its socket timeout a
+// moment before the context's own timer fires.
+func contextError(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// corrupt reports a record or reply the store cannot read: an error the
+// caller cannot fix.
+func corrupt(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+func reply(v any) ([]any, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) == 0 {
+		return nil, fmt.Errorf("unexpected script reply %T", v)
+	}
+	return a, nil
+}
+
+func replyInt(v any) (int64, error) {
+	n, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("unexpected script reply %T", v)
+	}
+	return n, nil
+}
+
+func replyRecord(v any) (*record, error) {
+	b, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("unexpected script reply %T", v)
+	}
+	return decodeRecord(b)
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// ---- the contract ----
+
+// Capabilities reports every capability: the Redis store implements the
+// whole contract.
+func (s *Store) Capabilities() store.Capabilities { return store.All }
+
+// ParseHandle decodes a handle made by this store (see
+// store.ParseStatefulHandle); errors wrap store.ErrNotFound.
+func (s *Store) ParseHandle(handle string) (store.HandleInfo, error) {
+	return store.ParseStatefulHandle(handle)
+}
+
+// Create stores a new session and returns the handle of its first
+// generation with the subject's token version, in one script (one round
+// trip): it refuses an id whose key still holds a session that may not be
+// forgotten yet, stores the record with its native expiry at ExpiresAt plus
+// the margin, and adds it to the subject's index. The session must have a
+// non-empty ID of at most 64 base64url characters, a non-empty Subject,
+// Generation 1 and ExpiresAt after CreatedAt; a zero LastUsedAt is set to
+// CreatedAt and IdleExpiresAt is capped at ExpiresAt. Session ids are unique
+// per subject (sessionkit's are 128 random bits).
+func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Created{}, err
+	}
+	if err := validate(&n.Session); err != nil {
+		return store.Created{}, err
+	}
+	sess := n.Session
+	if sess.LastUsedAt.IsZero() {
+		sess.LastUsedAt = sess.CreatedAt
+	}
+	if sess.IdleExpiresAt.After(sess.ExpiresAt) {
+		sess.IdleExpiresAt = sess.ExpiresAt
+	}
+	tag := store.SubjectTag(sess.Subject)
+	exp := ms(sess.ExpiresAt)
+	v, err := s.eval(ctx, createScript,
+		[]string{s.sessionKey(tag, sess.ID), s.indexKey(tag), s.versionKey(tag)},
+		encodeNew(&sess, n.Hash), itoa(exp), itoa(exp+s.margin), itoa(ms(sess.CreatedAt)),
+		itoa(s.margin), sess.Subject, sess.ID)
+	if err != nil {
+		return store.Created{}, unavailable(ctx, "create session", err)
+	}
+	version, err := replyInt(v)
+	if err != nil {
+		return store.Created{}, corrupt("create session", err)
+	}
+	if version < 0 {
+		return store.Created{}, fmt.Errorf("redisstore: create session: id %q already exists", sess.ID)
+	}
+	return store.Created{
+		Handle:  store.FormatHandle(store.HandleInfo{Tag: tag, SessionID: sess.ID, Generation: 1}),
+		Version: uint64(version),
+	}, nil
+}
+
+func validate(s *store.Session) error {
+	switch {
+	case s.ID == "":
+		return errors.New("redisstore: create session: empty ID")
+	case !handleable(s.ID):
+		return errors.New("redisstore: create session: ID must be 1 to 64 base64url characters")
+	case s.Subject == "":
+		return errors.New("redisstore: create session: empty Subject")
+	case s.Generation != 1:
+		return fmt.Errorf("redisstore: create session: Generation is %d, want 1", s.Generation)
+	case !s.ExpiresAt.After(s.CreatedAt):
+		return errors.New("redisstore: create session: ExpiresAt is not after CreatedAt")
+	}
+	return nil
+}
+
+// handleable reports whether a handle naming session id parses back: the
+// store's handles and keys carry the id, so it must fit their format.
+func handleable(id string) bool {
+	h := store.HandleInfo{Tag: store.SubjectTag(""), SessionID: id, Generation: 1}
+	got, err := store.ParseStatefulHandle(store.FormatHandle(h))
+	return err == nil && got.SessionID == id
+}
+
+// Rotate replaces the current secret of the session the handle names,
+// following the decision procedure of store.Store.Rotate in one script (one
+// round trip; see rotateScript). The session key carries the handle's
+// subject tag, so a handle with another tag names no session. A failed call
+// may have rotated all the same (its answer was lost): presenting the same
+// token again within the grace window then answers Replayed with the
+// successor.
+func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.RotateResult{}, err
+	}
+	h, err := store.ParseStatefulHandle(r.Handle)
+	if err != nil || h.Generation > maxGeneration {
+		return store.RotateResult{Outcome: store.Unknown}, nil
+	}
+	replace := "0"
+	if r.Claims != nil {
+		replace = "1"
+	}
+	v, err := s.eval(ctx, rotateScript,
+		[]string{s.sessionKey(h.Tag, h.SessionID), s.versionKey(h.Tag), s.indexKey(h.Tag)},
+		strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
+		itoa(ms(r.Now)), itoa(r.Grace.Milliseconds()), itoa(ms(r.IdleExpiresAt)), replace, r.Claims, h.SessionID)
+	if err != nil {
+		return store.RotateResult{}, unavailable(ctx, "rotate", err)
+	}
+	res, err := rotateResult(h, v)
+	if err != nil {
+		return store.RotateResult{}, corrupt("rotate", err)
+	}
+	return res, nil
+}
+
+// rotateResult reads rotateScript's answer.
+func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
+	a, err := reply(v)
+	if err != nil {
+		return store.RotateResult{}, err
+	}
+	code, err := replyInt(a[0])
+	if err != nil {
+		return store.RotateResult{}, err
+	}
+	switch code {
+	case codeUnknown:
+		return store.RotateResult{Outcome: store.Unknown}, nil
+	case codeExpired:
+		return store.RotateResult{Outcome: store.Expired}, nil
+	case codeRevoked:
+		return store.RotateResult{Outcome: store.Revoked}, nil
+	case codeRotated, codeReplayed, codeReused:
+	default:
+		return store.RotateResult{}, fmt.Errorf("unexpected outcome %d", code)
+	}
+	if len(a) != 3 {
+		return store.RotateResult{}, errors.New("unexpected script reply length")
+	}
+	rec, err := replyRecord(a[1])
+	if err != nil {
+		return store.RotateResult{}, err
+	}
+	version, err := replyInt(a[2])
+	if err != nil || version < 0 {
+		return store.RotateResult{}, errors.New("unexpected version in script reply")
+	}
+	res := store.RotateResult{Outcome: store.Outcome(code), Session: rec.session(h.SessionID)}
+	if code == codeReused {
+		return res, nil
+	}
+	res.Version = uint64(version)
+	res.Handle = store.FormatHandle(store.HandleInfo{Tag: h.Tag, SessionID: h.SessionID, Generation: rec.gen})
+	if code == codeReplayed {
+		if len(rec.sealed) == 0 {
+			return store.RotateResult{}, errors.New("replayed session has no sealed successor")
+		}
+		res.Sealed = rec.sealed
+	}
+	return res, nil
+}
+
+// Session reads subject's live session id with one GET; anything else is
+// store.ErrNotFound.
+func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Session{}, err
+	}
+	if !handleable(id) {
+		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	b, ok, err := s.get(ctx, s.sessionKey(store.SubjectTag(subject), id))
+	if err != nil {
+		return store.Session{}, unavailable(ctx, "read session", err)
+	}
+	if !ok {
+		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return store.Session{}, corrupt("read session", err)
+	}
+	if rec.subject != subject || !rec.live(ms(now)) {
+		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	return rec.session(id), nil
+}
+
+// Sessions lists subject's live sessions, oldest first (by CreatedAt, then
+// ID), in one script (one round trip) over the subject's index, which it
+// cleans of members that are gone, revoked or past their absolute expiry
+// plus the margin. The slice is never nil.
+func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return nil, err
+	}
+	tag := store.SubjectTag(subject)
+	nowMS := ms(now)
+	v, err := s.eval(ctx, sessionsScript, []string{s.indexKey(tag)},
+		subject, itoa(nowMS), s.sessionPrefix(tag), itoa(nowMS-s.margin))
+	if err != nil {
+		return nil, unavailable(ctx, "list sessions", err)
+	}
+	a, ok := v.([]any)
+	if !ok || len(a)%2 != 0 {
+		return nil, corrupt("list sessions", fmt.Errorf("unexpected script reply %T", v))
+	}
+	list := make([]store.Session, 0, len(a)/2)
+	for i := 0; i < len(a); i += 2 {
+		id, ok := a[i].(string)
+		if !ok {
+			return nil, corrupt("list sessions", fmt.Errorf("unexpected script reply %T", a[i]))
+		}
+		rec, err := replyRecord(a[i+1])
+		if err != nil {
+			return nil, corrupt("list sessions", err)
+		}
+		list = append(list, rec.session(id))
+	}
+	sortSessions(list)
+	return list, nil
+}
+
+func sortSessions(list []store.Session) {
+	for i := 1; i < len(list); i++ { // insertion sort: a user has few sessions
+		for j := i; j > 0 && older(list[j], list[j-1]); j-- {
+			list[j], list[j-1] = list[j-1], list[j]
+		}
+	}
+}
+
+func older(a, b store.Session) bool {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
+}
+
+// Lookup reads the live session the handle names, with one GET, when
+// presented is the hash its generation selects (compared in constant time
+// in Go); it writes nothing.
+func (s *Store) Lookup(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Session{}, err
+	}
+	h, err := store.ParseStatefulHandle(handle)
+	if err != nil {
+		return store.Session{}, err
+	}
+	b, ok, err := s.get(ctx, s.sessionKey(h.Tag, h.SessionID))
+	if err != nil {
+		return store.Session{}, unavailable(ctx, "look up session", err)
+	}
+	if !ok {
+		return store.Session{}, fmt.Errorf("%w: redisstore: no session for this token", store.ErrNotFound)
+	}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return store.Session{}, corrupt("look up session", err)
+	}
+	want := rec.expected(h.Generation)
+	if want == nil || subtle.ConstantTimeCompare(want, presented[:]) != 1 || store.SubjectTag(rec.subject) != h.Tag {
+		return store.Session{}, fmt.Errorf("%w: redisstore: no session for this token", store.ErrNotFound)
+	}
+	if !rec.live(ms(now)) {
+		return store.Session{}, fmt.Errorf("%w: redisstore: session is no longer live", store.ErrNotFound)
+	}
+	return rec.session(h.SessionID), nil
+}
+
+// Revoke ends the live session the handle names when presented is the hash
+// its generation selects, and returns the session as it was, in one script
+// (one round trip). Anything else is store.ErrNotFound and changes nothing.
+func (s *Store) Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.Session{}, err
+	}
+	h, err := store.ParseStatefulHandle(handle)
+	if err != nil {
+		return store.Session{}, err
+	}
+	if h.Generation > maxGeneration {
+		return store.Session{}, fmt.Errorf("%w: redisstore: no session for this token", store.ErrNotFound)
+	}
+	v, err := s.eval(ctx, revokeScript, []string{s.sessionKey(h.Tag, h.SessionID), s.indexKey(h.Tag)},
+		strconv.FormatUint(h.Generation, 10), presented[:], itoa(ms(now)), h.SessionID)
+	if err != nil {
+		return store.Session{}, unavailable(ctx, "revoke session", err)
+	}
+	a, err := reply(v)
+	if err != nil {
+		return store.Session{}, corrupt("revoke session", err)
+	}
+	if code, err := replyInt(a[0]); err != nil || code != 1 || len(a) != 2 {
+		if err == nil && code == 0 {
+			return store.Session{}, fmt.Errorf("%w: redisstore: no live session for this token", store.ErrNotFound)
+		}
+		return store.Session{}, corrupt("revoke session", errors.New("unexpected script reply"))
+	}
+	rec, err := replyRecord(a[1])
+	if err != nil {
+		return store.Session{}, corrupt("revoke session", err)
+	}
+	return rec.session(h.SessionID), nil
+}
+
+// RevokeSession ends subject's live session id in one script (one round
+// trip). A session of another subject, a dead one or none is
+// store.ErrNotFound and changes nothing.
+func (s *Store) RevokeSession(ctx context.Context, subject, id string, now time.Time) error {
+	if err := store.ContextError(ctx); err != nil {
+		return err
+	}
+	if !handleable(id) {
+		return fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	tag := store.SubjectTag(subject)
+	v, err := s.eval(ctx, revokeSessionScript, []string{s.sessionKey(tag, id), s.indexKey(tag)},
+		subject, itoa(ms(now)), id)
+	if err != nil {
+		return unavailable(ctx, "revoke session", err)
+	}
+	n, err := replyInt(v)
+	if err != nil {
+		return corrupt("revoke session", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeAll revokes every session of subject and bumps its token version
+// in one script (one round trip, one slot), returning the new version.
+func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (uint64, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, err
+	}
+	tag := store.SubjectTag(subject)
+	v, err := s.eval(ctx, revokeAllScript, []string{s.indexKey(tag), s.versionKey(tag)},
+		subject, s.sessionPrefix(tag), itoa(ms(now)-s.margin))
+	if err != nil {
+		return 0, unavailable(ctx, "revoke all sessions", err)
+	}
+	n, err := replyInt(v)
+	if err != nil || n <= 0 {
+		return 0, corrupt("revoke all sessions", fmt.Errorf("unexpected version in script reply"))
+	}
+	return uint64(n), nil
+}
+
+// Deny puts jti, an access token of subject, on the deny-list until the
+// given time (keeping the later time if the entry exists), in one script
+// (one round trip). The entry's native expiry is until plus the margin.
+func (s *Store) Deny(ctx context.Context, subject, jti string, until time.Time) error {
+	if err := store.ContextError(ctx); err != nil {
+		return err
+	}
+	_, err := s.eval(ctx, denyScript, []string{s.denyKey(store.SubjectTag(subject), jti)},
+		subject, itoa(ms(until)), itoa(s.margin))
+	if err != nil {
+		return unavailable(ctx, "deny token", err)
+	}
+	return nil
+}
+
+// Version reads subject's token version (0 if it was never bumped) with
+// one HGET.
+func (s *Store) Version(ctx context.Context, subject string) (uint64, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, err
+	}
+	v, err := s.roundTrip(ctx, func(ctx context.Context) (any, error) {
+		return s.client.HGet(ctx, s.versionKey(store.SubjectTag(subject)), subject).Result()
+	})
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, unavailable(ctx, "read version", err)
+	}
+	n, err := strconv.ParseUint(v.(string), 10, 64)
+	if err != nil {
+		return 0, corrupt("read version", errors.New("malformed version"))
+	}
+	return n, nil
+}
+
+// CheckAccess reads the deny-list entry of the token's jti, the subject's
+// token version and the liveness of the token's session in one script (one
+// round trip, one slot).
+func (s *Store) CheckAccess(ctx context.Context, q store.AccessCheck) (store.AccessState, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.AccessState{}, err
+	}
+	tag := store.SubjectTag(q.Subject)
+	keys := []string{s.denyKey(tag, q.JTI), s.versionKey(tag)}
+	if q.SessionID != "" {
+		keys = append(keys, s.sessionKey(tag, q.SessionID))
+	}
+	v, err := s.eval(ctx, checkAccessScript, keys, q.Subject, itoa(ms(q.Now)))
+	if err != nil {
+		return store.AccessState{}, unavailable(ctx, "check access", err)
+	}
+	a, err := reply(v)
+	if err != nil || len(a) != 3 {
+		return store.AccessState{}, corrupt("check access", errors.New("unexpected script reply"))
+	}
+	var n [3]int64
+	for i := range n {
+		if n[i], err = replyInt(a[i]); err != nil {
+			return store.AccessState{}, corrupt("check access", err)
+		}
+	}
+	if n[1] < 0 {
+		return store.AccessState{}, corrupt("check access", errors.New("malformed version"))
+	}
+	return store.AccessState{Denied: n[0] == 1, Version: uint64(n[1]), SessionLive: n[2] == 1}, nil
+}
+
+// UseOnce records key in namespace until the given time and reports true
+// only if no live record of it (one whose until is after now) existed, in
+// one script (one round trip). A live record answers false and keeps the
+// later of both times. Use-once keys live under their own namespace of keys
+// ("o:"), apart from every subject's.
+func (s *Store) UseOnce(ctx context.Context, namespace, key string, until, now time.Time) (bool, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return false, err
+	}
+	u := ms(until)
+	v, err := s.eval(ctx, useOnceScript, []string{s.onceKey(namespace, key)},
+		itoa(ms(now)), itoa(u), itoa(u+s.margin))
+	if err != nil {
+		return false, unavailable(ctx, "use once", err)
+	}
+	n, err := replyInt(v)
+	if err != nil {
+		return false, corrupt("use once", err)
+	}
+	return n == 1, nil
+}
