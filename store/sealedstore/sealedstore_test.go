@@ -806,27 +806,53 @@ func TestCreateValidates(t *testing.T) {
 	}
 }
 
-// FuzzParseHandle: nothing but a handle the store made parses, and nothing
-// panics.
-func FuzzParseHandle(f *testing.F) {
-	key := sealedstore.Key{ID: "fuzz", Secret: bytes.Repeat([]byte{7}, sealedstore.KeySize)}
-	stateless := newStore(f, sealedstore.Keys{Current: key}, issuer, nil)
-	hybrid := newStore(f, sealedstore.Keys{Current: key}, issuer, memstore.New())
-	made := map[string]bool{}
-	for _, s := range []*sealedstore.Store{stateless, hybrid} {
-		c := create(f, s, "u1", base)
-		advance(f, s, c, base.Add(time.Minute))
-		for _, h := range c.handles {
-			made[h] = true
-			f.Add(h)
-		}
+// Golden handles, sealed once under goldenKey for issuer: session
+// "golden-session-0001" of "u1" at generation 1 (scope "read", claims
+// {"role":"member"}, device ua/1 at 192.0.2.1, created 2030-01-02T03:04:05Z,
+// idle expiry an hour later, absolute a day later), proved by the secret
+// {1, 0, ..., 0}. They pin the format: tokens issued before an upgrade must
+// still open after it.
+const (
+	goldenStateless = "AQEGZ29sZGVu3vzvbyhl5WwQSuTimQEnn_NNO7ZqIbEvGyVndAXN1WRAR7yTXRQr3xkfgvWuXNZyJZatsDcZn5yT5shAUD9axW5iLcO7C3efx9ctEjunbMCr3pEMZuazsY-lYb2qXMFmJK3uMbC7cwVi0m5QTwxw0BQGBPUSig6lTiIXka-8T1zWZqaH493ILbiiSYQ0gTQt_A_XO_h7pXtMjmLQICAgNuC3Y8KneUQ"
+	goldenHybrid    = "AQIGZ29sZGVuXklV0Z7oOmRfS-DY-GXSa1z_XesddT8_NWvoLzrfuP6wnNcZ_6EiOYhWVQahgrXRiVbVccwQZp6T7hAdnk9Spm_EpfjkD62zhYxfAgG1KpjRhwE5Qvf_gMFwLmJOB31XDWRDhq6rYKmgdcdBNf_1Hf7OxTil8tDck1jxURSOu3zqosMnHS8o2aOMUrcBVcmj3H5oWAVqiW_Nq9enaZnA8FnRgH4_aZ8~u4IDDbwryroy~golden-session-0001~1"
+)
+
+var goldenKey = sealedstore.Key{ID: "golden", Secret: bytes.Repeat([]byte{7}, sealedstore.KeySize)}
+
+// TestGoldenHandles: handles sealed by an earlier build open, and carry the
+// session they were sealed with.
+func TestGoldenHandles(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := newStore(t, sealedstore.Keys{Current: newKey(t), Previous: []sealedstore.Key{goldenKey}}, issuer, nil)
+	got, err := s.Lookup(context.Background(), goldenStateless, hashOf([32]byte{1}), at.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("Lookup of the golden stateless handle: %v", err)
 	}
-	f.Add("")
-	f.Add("~")
-	f.Add("AQE")
+	if got.ID != "golden-session-0001" || got.Subject != "u1" || got.Scope != "read" || string(got.Claims) != `{"role":"member"}` ||
+		got.Device != (store.Device{UserAgent: "ua/1", IP: "192.0.2.1"}) || !got.CreatedAt.Equal(at) || !got.LastUsedAt.Equal(at) ||
+		!got.IdleExpiresAt.Equal(at.Add(time.Hour)) || !got.ExpiresAt.Equal(at.Add(24*time.Hour)) || got.Generation != 1 || got.ClientID != "" {
+		t.Fatalf("the golden stateless handle carries %+v", got)
+	}
+	h := newStore(t, sealedstore.Keys{Current: goldenKey}, issuer, memstore.New())
+	info, err := h.ParseHandle(goldenHybrid)
+	if err != nil || info != (store.HandleInfo{Tag: store.SubjectTag("u1"), SessionID: "golden-session-0001", Generation: 1}) {
+		t.Fatalf("ParseHandle of the golden hybrid handle: %+v, %v", info, err)
+	}
+}
+
+// FuzzParseHandle: nothing but a handle the store made parses, errors wrap
+// ErrNotFound, and nothing panics.
+func FuzzParseHandle(f *testing.F) {
+	stateless := newStore(f, sealedstore.Keys{Current: goldenKey}, issuer, nil)
+	hybrid := newStore(f, sealedstore.Keys{Current: goldenKey}, issuer, memstore.New())
+	for _, h := range []string{goldenStateless, goldenHybrid, "", "~", "AQE", "AQEGZ29sZGVu", goldenStateless + "~" + "u4IDDbwryroy~golden-session-0001~1"} {
+		f.Add(h)
+	}
 	f.Fuzz(func(t *testing.T, h string) {
-		for _, s := range []*sealedstore.Store{stateless, hybrid} {
-			if info, err := s.ParseHandle(h); err == nil && !made[h] {
+		for i, s := range []*sealedstore.Store{stateless, hybrid} {
+			golden := []string{goldenStateless, goldenHybrid}[i]
+			if info, err := s.ParseHandle(h); err == nil && h != golden {
 				t.Fatalf("ParseHandle accepted a handle the store did not make: %+v", info)
 			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("ParseHandle error does not wrap ErrNotFound: %v", err)
