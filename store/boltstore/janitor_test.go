@@ -166,7 +166,7 @@ func TestJanitor(t *testing.T) {
 	tick := make(chan time.Time)
 	swept := make(chan int)
 	s, err := newStore(db, true, Options{Now: c.Now}, hooks{
-		tick:  tick,
+		tick: tick,
 		swept: func(n int, err error) {
 			if err != nil {
 				t.Errorf("sweep: %v", err)
