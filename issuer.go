@@ -71,14 +71,30 @@ type Config struct {
 	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
 	// session check, so revocations only take effect when tokens expire.
 	SkipRevocationCheck bool
+	// AcceptStoreLimits lists the capabilities the application accepts the
+	// Store lacks. New refuses a store lacking one the Issuer relies on
+	// (store.ReuseDetection for Refresh's reuse detection,
+	// store.RevokeSessions for Logout and RevokeSession, store.ListSessions
+	// for Sessions, store.Versions for LogoutAll, and store.DenyList for
+	// RevokeAccessToken unless SkipRevocationCheck is set) unless it is
+	// listed here; the methods needing a missing capability then return an
+	// error wrapping ErrUnsupported, and without ReuseDetection a refresh
+	// token presented again simply rotates again. Verify's revocation check
+	// needs store.Versions and store.DenyList whatever this says: a store
+	// lacking either requires SkipRevocationCheck. The zero value accepts
+	// nothing. The stateless sealed store (store/sealedstore) needs
+	// store.All here and SkipRevocationCheck.
+	AcceptStoreLimits store.Capabilities
 
 	// OnRefresh, when set, runs at every refresh before anything is
 	// written, with the session the presented refresh token proves (one
 	// extra store read). Returning an error refuses the refresh: the session
-	// is revoked and Refresh returns an error wrapping ErrSessionRevoked and
-	// the hook's error. Returning non-nil claims replaces the session's
-	// application claims, stored by the rotation itself, for this and later
-	// access tokens. It is never called while sessionkit holds a lock.
+	// is revoked (with a store lacking store.RevokeSessions nothing is
+	// written, and the hook refuses each later refresh in turn) and Refresh
+	// returns an error wrapping ErrSessionRevoked and the hook's error.
+	// Returning non-nil claims replaces the session's application claims,
+	// stored by the rotation itself, for this and later access tokens. It
+	// is never called while sessionkit holds a lock.
 	OnRefresh func(ctx context.Context, s Session) (claims map[string]any, err error)
 	// Events, when set, is told of logins, refreshes, reuse and revocations
 	// (see Event). It runs synchronously after the store step.
@@ -175,6 +191,9 @@ type Issuer struct {
 	log            *slog.Logger
 	clock          func() time.Time
 	rules          claimRules
+	// caps is what the store declares (Config.AcceptStoreLimits may have
+	// accepted some missing).
+	caps store.Capabilities
 	// audJSON is the aud claim, pre-encoded.
 	audJSON []byte
 }
@@ -250,12 +269,16 @@ func New(cfg Config) (*Issuer, error) {
 	if iss.maxTokenSize < 512 {
 		return bad("MaxTokenSize %d is too small", iss.maxTokenSize)
 	}
+	iss.caps = cfg.Store.Capabilities()
+	if lacking := (store.Versions | store.DenyList) &^ iss.caps; lacking != 0 && !iss.skipRevocation {
+		return bad("the store lacks %s, which Verify's revocation check needs: set SkipRevocationCheck", capNames(lacking))
+	}
 	need := store.ReuseDetection | store.RevokeSessions | store.ListSessions | store.Versions
 	if !iss.skipRevocation {
 		need |= store.DenyList
 	}
-	if caps := cfg.Store.Capabilities(); !caps.Has(need) {
-		return bad("the store lacks capabilities this configuration relies on (has %#x, needs %#x)", caps, need)
+	if missing := need &^ iss.caps &^ cfg.AcceptStoreLimits; missing != 0 {
+		return bad("the store lacks %s, which this configuration relies on (list what the application does without in AcceptStoreLimits)", capNames(missing))
 	}
 	if iss.log == nil {
 		iss.log = slog.New(slog.DiscardHandler)

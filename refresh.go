@@ -208,8 +208,12 @@ func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byt
 	claims, hookErr := iss.onRefresh(ctx, publicSession(&s))
 	if hookErr != nil {
 		refused := fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr)
-		if _, err := iss.store.Revoke(ctx, handle, presented, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, errors.Join(refused, storeFailure(err))
+		// A store that cannot end the session writes nothing: the hook
+		// then refuses each later refresh in turn.
+		if iss.caps.Has(store.RevokeSessions) {
+			if _, err := iss.store.Revoke(ctx, handle, presented, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, errors.Join(refused, storeFailure(err))
+			}
 		}
 		iss.emit(ctx, Event{Kind: EventRefreshRefused, Subject: s.Subject, SessionID: s.ID, Time: now})
 		return nil, refused

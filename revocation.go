@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -13,8 +14,13 @@ import (
 // previous one or a recently spent one proves ownership (a spent one older
 // than the previous also fires EventReuseDetected); anything else wraps
 // ErrInvalidToken and changes nothing. The session's access tokens then fail
-// Verify's session check.
+// Verify's session check. A store that cannot end a session (the stateless
+// sealed store) gives an error wrapping ErrUnsupported: the client's copy of
+// the token is all there is to discard.
 func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
+	if err := iss.needs(store.RevokeSessions, "Logout"); err != nil {
+		return err
+	}
 	handle, secret, err := parseRefreshToken(refreshToken)
 	if err != nil {
 		return err
@@ -47,6 +53,9 @@ func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
 // its token version, so every access token issued to it before fails its next
 // Verify with ErrTokenRevoked.
 func (iss *Issuer) LogoutAll(ctx context.Context, subject string) error {
+	if err := iss.needs(store.Versions|store.RevokeSessions, "LogoutAll"); err != nil {
+		return err
+	}
 	if err := validSubject(subject); err != nil {
 		return err
 	}
@@ -62,6 +71,9 @@ func (iss *Issuer) LogoutAll(ctx context.Context, subject string) error {
 // session of another subject, or an ended one, gives ErrNotFound and nothing
 // changes.
 func (iss *Issuer) RevokeSession(ctx context.Context, subject, sid string) error {
+	if err := iss.needs(store.RevokeSessions, "RevokeSession"); err != nil {
+		return err
+	}
 	now := iss.now()
 	if err := iss.store.RevokeSession(ctx, subject, sid, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -78,6 +90,9 @@ func (iss *Issuer) RevokeSession(ctx context.Context, subject, sid string) error
 // vanishes by itself. The token must be one of this issuer's (signature and
 // claims checked, expiry aside). Revoking an already expired token is a no-op.
 func (iss *Issuer) RevokeAccessToken(ctx context.Context, accessToken string) error {
+	if err := iss.needs(store.DenyList, "RevokeAccessToken"); err != nil {
+		return err
+	}
 	now := iss.now()
 	p, err := verifyCompact(accessToken, iss.maxTokenSize, iss.keys.load(), accessTokenType)
 	if err != nil {
@@ -103,6 +118,9 @@ func (iss *Issuer) RevokeAccessToken(ctx context.Context, accessToken string) er
 
 // Sessions lists subject's live sessions, oldest first, with device metadata.
 func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, error) {
+	if err := iss.needs(store.ListSessions, "Sessions"); err != nil {
+		return nil, err
+	}
 	list, err := iss.store.Sessions(ctx, subject, iss.now())
 	if err != nil {
 		return nil, storeFailure(err)
@@ -112,4 +130,40 @@ func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, err
 		out[i] = publicSession(&list[i])
 	}
 	return out, nil
+}
+
+// needs returns an error wrapping ErrUnsupported when the store lacks a
+// capability in c, which operation op relies on (Config.AcceptStoreLimits
+// accepted it missing).
+func (iss *Issuer) needs(c store.Capabilities, op string) error {
+	if missing := c &^ iss.caps; missing != 0 {
+		return fmt.Errorf("%w: %s needs a store with %s", ErrUnsupported, op, capNames(missing))
+	}
+	return nil
+}
+
+// capNames names the capabilities in c, joined by "|".
+func capNames(c store.Capabilities) string {
+	names := []struct {
+		c    store.Capabilities
+		name string
+	}{
+		{store.ReuseDetection, "ReuseDetection"},
+		{store.RevokeSessions, "RevokeSessions"},
+		{store.ListSessions, "ListSessions"},
+		{store.Versions, "Versions"},
+		{store.DenyList, "DenyList"},
+		{store.UseOnce, "UseOnce"},
+	}
+	var out []string
+	for _, n := range names {
+		if c&n.c != 0 {
+			out = append(out, n.name)
+			c &^= n.c
+		}
+	}
+	if c != 0 {
+		out = append(out, fmt.Sprintf("%#x", uint32(c)))
+	}
+	return strings.Join(out, "|")
 }
