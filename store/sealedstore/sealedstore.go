@@ -13,10 +13,13 @@
 // bound. The purpose "sessionkit/sealed-session/v1", the issuer and the whole
 // header are associated data: a handle opens only for the issuer and mode it
 // was sealed for, and changing any bit of it makes it unknown. Times are kept
-// at millisecond precision (truncated). With realistic claims and device
-// data a refresh token stays far below 4096 bytes; Create and Rotate refuse a
-// session whose handle would exceed [store.MaxHandleLen], with an error
-// wrapping [ErrTooLarge].
+// at millisecond precision (truncated). A handle has room for about 2,150
+// bytes (hybrid: 2,050) of session id, subject, client id, scope, claims
+// and device data together: a realistic session (600 bytes of claims, a
+// browser's User-Agent) makes a refresh token of about 1,500 bytes. Create
+// and Rotate refuse a session whose handle would exceed
+// [store.MaxHandleLen], before writing anything, with an error wrapping
+// [ErrTooLarge].
 //
 // Keys rotate without logging anyone out: see [Keys].
 //
@@ -386,6 +389,8 @@ func (s *Store) rotateHybrid(ctx context.Context, r store.Rotation, h *handle, n
 	}
 	switch res.Outcome {
 	case store.Rotated:
+		// A state store keeping the contract never fails this check; one
+		// that does has rotated already, and its session is stuck.
 		if !s.stateHandleNames(res.Handle, &next.s) {
 			return store.RotateResult{}, errStateHandle
 		}
