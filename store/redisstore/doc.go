@@ -1,0 +1,100 @@
+// Package redisstore is a [store.Store] on Redis, for applications whose
+// instances share sessions, through go-redis v9: a single node, a Sentinel
+// failover client or a Redis Cluster, any [redis.UniversalClient].
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+//		Addrs:                 []string{"127.0.0.1:6379"},
+//		ContextTimeoutEnabled: true, // see Contexts below
+//	})
+//	st, err := redisstore.New(rdb, redisstore.Options{})
+//	iss, err := sessionkit.New(sessionkit.Config{..., Store: st})
+//
+// It implements the whole contract, declares every capability and runs the
+// store/storetest conformance suite against miniredis, a real redis-server
+// and a three-master Cluster. It needs Redis 6.2 or later (SET ... PXAT).
+//
+// # One round trip per call
+//
+// Every method is one command: a GET or HGET for the pure reads (Session,
+// Lookup, Version), one Lua script (EVALSHA, falling back to EVAL once when
+// the server's script cache lacks it) for everything else. A script runs
+// atomically, so each method is one atomic step, as the contract requires.
+//
+// # Keys
+//
+// With the default prefix "sessionkit:" and T the subject's tag
+// ([store.SubjectTag], 12 characters carried in every refresh token's
+// handle):
+//
+//	sessionkit:s:{T}:<sid>   one session: a string of length-prefixed fields
+//	sessionkit:i:{T}         the subject's index: a sorted set of session ids
+//	                         scored by absolute expiry (listing, revoke-all)
+//	sessionkit:v:{T}         token versions: a hash, field = subject
+//	sessionkit:d:{T}:<jti>   a deny-list entry: a hash, field = subject,
+//	                         value = until
+//	sessionkit:o:<n>:<ns>:<key>  a use-once record (n = length of ns)
+//
+// The braces are the Redis Cluster hash tag: every key of one subject is in
+// one slot, so Login, Refresh, LogoutAll and the access check each touch one
+// slot, and a rotation, which only has the refresh token's handle, finds the
+// session without knowing the subject. The prefix comes first and may not
+// contain braces. Two subjects could in principle share a tag (72 bits of
+// SHA-256), so the stored subject is always checked too: versions and
+// deny-list entries are keyed by the subject itself inside the tag's hash,
+// and a session of another subject under the same tag is never read, listed,
+// revoked or reported live for this one. Session ids are unique per
+// subject; sessionkit's are 128 random bits.
+//
+// Refresh secrets are never stored: only their SHA-256. A session keeps its
+// current hash, the last [store.MinSpentHistory] spent ones (for reuse
+// detection) and the successor sealed at its last rotation (opaque bytes,
+// for the grace window). Lookup compares hashes in Go in constant time; the
+// rotation compares them inside its script, which is sound because they are
+// hashes of 256-bit random secrets.
+//
+// # Time and expiry
+//
+// Liveness is decided by the now passed to each method, never by the Redis
+// clock. Native expiry only cleans up, Options.ExpiryMargin after a record
+// stops counting: a session key at its absolute ExpiresAt plus the margin
+// (so a revoked or idle-expired session still answers Revoked or Expired
+// until then), the index at its latest session's, a deny-list entry at its
+// until plus the margin, a use-once record likewise. Token versions never
+// expire. The index drops members whose session is gone, revoked or past its
+// absolute expiry plus the margin whenever it is listed, revoked or added to.
+// Times are kept at millisecond precision.
+//
+// # Contexts
+//
+// No call outlives its context's deadline or cancellation. go-redis takes
+// socket deadlines from the context only when the client has
+// ContextTimeoutEnabled; otherwise a call on a hung server would wait for the
+// client's ReadTimeout. So, unless the client is a go-redis client with
+// ContextTimeoutEnabled (and read and write timeouts not switched off) and
+// the context has a deadline, a call whose context can end runs its command
+// on a helper goroutine and returns as soon as the context ends; the helper
+// finishes when the client gives up on its own (its ReadTimeout). Enable
+// ContextTimeoutEnabled and give requests deadlines to avoid the helper.
+// A call that fails because its context ended returns an error wrapping both
+// [store.ErrUnavailable] and the context's error.
+//
+// # Failures
+//
+// Any error from Redis or the network wraps [store.ErrUnavailable], which
+// sessionkit reports as ErrStoreUnavailable and its middleware as 503: while
+// Redis is down nothing is granted. As with any networked store, a command
+// whose answer was lost may still have run on the server. go-redis also
+// retries a command whose connection broke (Options.MaxRetries). For a
+// rotation both cases are what the grace window is for: presenting the same
+// refresh token again within it returns the same successor (Replayed). With
+// the grace window disabled such a retry is reported as reuse; set
+// MaxRetries to -1 if you disable it.
+//
+// # Persistence
+//
+// Sessions, revocations and versions survive a Redis restart only if Redis
+// persists them: run it with appendonly yes. With appendfsync always every
+// acknowledged write survives a crash (the tests kill -9 such a server and
+// find everything); the default everysec may lose the last second, which for
+// sessions means a logout, a revocation or a rotation may come undone.
+package redisstore
