@@ -569,6 +569,9 @@ func methods(s *redisstore.Store, subject string) []method {
 			_, err := s.CheckAccess(ctx, store.AccessCheck{Subject: subject, SessionID: "sid-1", JTI: "jti", Now: t0})
 			return err
 		}},
-		{"UseOnce", func(ctx context.Context) error { _, err := s.UseOnce(ctx, "ns", "key", t0.Add(time.Minute), t0); return err }},
+		{"UseOnce", func(ctx context.Context) error {
+			_, err := s.UseOnce(ctx, "ns", "key", t0.Add(time.Minute), t0)
+			return err
+		}},
 	}
 }
