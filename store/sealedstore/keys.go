@@ -47,8 +47,9 @@ func (k Key) Encode() string {
 	return k.ID + ":" + base64.RawURLEncoding.EncodeToString(k.Secret)
 }
 
-// ParseKey reads a key in the text form Encode writes ("id:secret"). Errors
-// never quote the text.
+// ParseKey reads a key in the text form Encode writes ("id:secret"),
+// ignoring surrounding white space (the newline of a file or an environment
+// variable). Errors never quote the text.
 func ParseKey(text string) (Key, error) {
 	id, secret, ok := strings.Cut(strings.TrimSpace(text), ":")
 	if !ok {
