@@ -1,9 +1,12 @@
 package sessionkit
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Default cookie names and refresh-cookie path (see Cookies).
@@ -16,16 +19,36 @@ const (
 	defaultRefreshPath           = "/auth"
 )
 
+// MaxCookieSize is the size limit of one session cookie, in bytes: the whole
+// Set-Cookie value, name and attributes included. Browsers drop larger
+// cookies without a word; Cookies.Set refuses them with an error instead.
+const MaxCookieSize = 4096
+
 // Cookies names and scopes the session cookies of a browser application: the
 // access-token cookie, sent with every request to the site, and the
 // refresh-token cookie, sent only to the auth routes under RefreshPath. The
-// zero value means secure defaults: Secure, HttpOnly, SameSite cookies named
-// with the __Host- and __Secure- prefixes, which a subdomain or a plain-http
-// page cannot set (cookie tossing).
+// zero value means secure defaults, which a subdomain or a plain-http page
+// cannot overwrite (cookie tossing) and page scripts cannot read:
+//
+//   - the access cookie "__Host-sk_access": Path=/, Secure, HttpOnly,
+//     SameSite=Lax, Max-Age the access token's remaining lifetime;
+//   - the refresh cookie "__Secure-sk_refresh": Path=/auth, Secure,
+//     HttpOnly, SameSite=Strict, Max-Age the refresh token's remaining
+//     lifetime (the session's idle expiry, capped by its absolute one).
+//
+// An access cookie that has expired with its token is simply missing: the
+// application's script answers a 401 by calling the refresh route once.
+//
+// Put the value in Config.Cookies, where New validates it, and hand the same
+// value to the ready-made handlers (Issuer.RefreshHandler and the others) and
+// to Middleware (MiddlewareOptions.Cookies): they then agree on names, paths
+// and trusted origins.
 //
 // Requests authenticated by a cookie and using an unsafe method (anything but
 // GET, HEAD and OPTIONS) must pass a cross-origin check first
-// (http.CrossOriginProtection): Middleware refuses cross-site ones.
+// (http.CrossOriginProtection, with TrustedOrigins): Middleware, the
+// ready-made handlers and Issuer.LoginCookies refuse cross-site ones. SameSite
+// alone is not enough: it treats sibling subdomains as the same site.
 type Cookies struct {
 	// AccessName is the access cookie's name. Default "__Host-sk_access"
 	// ("__Secure-sk_access" when Domain is set, "sk_access" with
@@ -44,7 +67,11 @@ type Cookies struct {
 	// empty unless the subdomains need the session.
 	Domain string
 	// Partitioned marks the cookies Partitioned (CHIPS), for applications
-	// embedded in a third-party site.
+	// embedded in a frame of a third-party site: the browser keeps a
+	// separate cookie jar per top-level site. Such cookies are also
+	// SameSite=None, or the browser would never send them inside the
+	// embedding site's frame; the partitioning and the cross-origin check
+	// take SameSite's place. Requires Secure (not InsecureAllowHTTP).
 	Partitioned bool
 	// TrustedOrigins lists extra origins ("scheme://host[:port]", lowercase,
 	// e.g. "https://app.example.com") whose cross-origin requests the CSRF
@@ -52,8 +79,200 @@ type Cookies struct {
 	TrustedOrigins []string
 	// InsecureAllowHTTP is for local development over plain http: the
 	// cookies lose the Secure attribute and the name prefixes (browsers
-	// refuse prefixed cookies without Secure).
+	// refuse prefixed cookies without Secure). New logs a warning when it
+	// is set. Never set it in production: the cookies would travel in clear
+	// text and could be overwritten from any subdomain.
 	InsecureAllowHTTP bool
+}
+
+// Set writes toks as the access and refresh cookies of the response, each
+// with a Max-Age of its token's remaining lifetime (see Cookies), and marks
+// the response "Cache-Control: no-store". Call it after Issuer.Login or
+// Issuer.Refresh when not using Issuer.LoginCookies or the ready-made
+// handlers.
+//
+// Set writes nothing and returns an error when c is invalid (errors wrap
+// ErrInvalidConfig, as from New), when a cookie would exceed MaxCookieSize
+// (ErrInvalidConfig: fewer application claims or a smaller key helps), or
+// when a token has already expired (ErrTokenExpired). Errors never contain
+// token material.
+func (c Cookies) Set(w http.ResponseWriter, toks *Tokens) error {
+	return c.set(w, toks, time.Now())
+}
+
+// Clear expires both session cookies in the browser, with the attributes Set
+// gives them (a browser only deletes a cookie whose name, path, domain and
+// prefix match), and marks the response "Cache-Control: no-store". It does
+// nothing when c is invalid; New and the ready-made handlers refuse such a
+// value.
+func (c Cookies) Clear(w http.ResponseWriter) {
+	if c.check() != nil {
+		return
+	}
+	h := w.Header()
+	for _, ck := range []*http.Cookie{c.accessCookie("", -1), c.refreshCookie("", -1)} {
+		h.Add("Set-Cookie", ck.String())
+	}
+	h.Set("Cache-Control", "no-store")
+}
+
+// set is Set with the issuer's clock.
+func (c Cookies) set(w http.ResponseWriter, toks *Tokens, now time.Time) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if toks == nil {
+		return errors.New("sessionkit: Cookies.Set needs tokens")
+	}
+	accessAge, err := cookieMaxAge(toks.AccessExpiresAt, now, "access")
+	if err != nil {
+		return err
+	}
+	refreshAge, err := cookieMaxAge(toks.RefreshExpiresAt, now, "refresh")
+	if err != nil {
+		return err
+	}
+	lines := make([]string, 0, 2)
+	for _, ck := range []struct {
+		what   string
+		cookie *http.Cookie
+	}{
+		{"access", c.accessCookie(toks.AccessToken, accessAge)},
+		{"refresh", c.refreshCookie(toks.RefreshToken, refreshAge)},
+	} {
+		if ck.cookie.Value == "" {
+			return fmt.Errorf("%w: Cookies.Set: the %s token is empty", ErrInvalidToken, ck.what)
+		}
+		if ck.cookie.Valid() != nil {
+			// Valid's message quotes the offending byte: say less.
+			return fmt.Errorf("%w: Cookies.Set: the %s token is not a valid cookie value", ErrInvalidToken, ck.what)
+		}
+		line := ck.cookie.String()
+		if len(line) > MaxCookieSize {
+			return fmt.Errorf("%w: the %s cookie would take %d bytes, more than MaxCookieSize (%d); use fewer application claims or a smaller signing key",
+				ErrInvalidConfig, ck.what, len(line), MaxCookieSize)
+		}
+		lines = append(lines, line)
+	}
+	h := w.Header()
+	for _, l := range lines {
+		h.Add("Set-Cookie", l)
+	}
+	h.Set("Cache-Control", "no-store")
+	return nil
+}
+
+// cookieMaxAge is a cookie's Max-Age for a token expiring at exp: whole seconds
+// left, at least 1 (0 would make a session cookie), or an error when the
+// token has expired.
+func cookieMaxAge(exp, now time.Time, what string) (int, error) {
+	left := exp.Sub(now)
+	if left <= 0 {
+		return 0, fmt.Errorf("%w: Cookies.Set: the %s token has expired", ErrTokenExpired, what)
+	}
+	return max(1, int(left/time.Second)), nil
+}
+
+// accessCookie is the access cookie carrying value; age is its Max-Age
+// (negative: expire it now).
+func (c Cookies) accessCookie(value string, age int) *http.Cookie {
+	ck := c.cookie(c.accessName(), value, "/", age)
+	if !c.Partitioned {
+		ck.SameSite = http.SameSiteLaxMode
+	}
+	return ck
+}
+
+// refreshCookie is the refresh cookie carrying value; age as accessCookie.
+func (c Cookies) refreshCookie(value string, age int) *http.Cookie {
+	ck := c.cookie(c.refreshName(), value, c.refreshPath(), age)
+	if !c.Partitioned {
+		ck.SameSite = http.SameSiteStrictMode
+	}
+	return ck
+}
+
+// cookie holds the attributes both cookies share.
+func (c Cookies) cookie(name, value, path string, age int) *http.Cookie {
+	return &http.Cookie{
+		Name:        name,
+		Value:       value,
+		Path:        path,
+		Domain:      c.Domain,
+		MaxAge:      age,
+		Secure:      !c.InsecureAllowHTTP,
+		HttpOnly:    true,
+		SameSite:    http.SameSiteNoneMode, // Partitioned; the others override it
+		Partitioned: c.Partitioned,
+	}
+}
+
+// Cookie name prefixes (RFC 6265bis §4.1.3), which browsers match without
+// regard to case.
+const (
+	hostPrefix   = "__host-"
+	securePrefix = "__secure-"
+)
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// validate checks c whole, as New and the ready-made handlers do: check, and
+// the trusted origins.
+func (c Cookies) validate() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	_, err := c.crossOriginProtection()
+	return err
+}
+
+// check checks the names, path, domain and attributes of c, defaults
+// applied: the cookies Set writes must pass http.Cookie.Valid and be stored
+// by browsers, which refuse prefixed cookies whose attributes break the
+// prefix's rules.
+func (c Cookies) check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: Cookies: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	access, refresh, path := c.accessName(), c.refreshName(), c.refreshPath()
+	for _, n := range []struct{ field, name string }{{"AccessName", access}, {"RefreshName", refresh}} {
+		if (&http.Cookie{Name: n.name}).Valid() != nil {
+			return bad("%s %q is not a valid cookie name", n.field, n.name)
+		}
+		prefixed := hasPrefixFold(n.name, hostPrefix) || hasPrefixFold(n.name, securePrefix)
+		if prefixed && c.InsecureAllowHTTP {
+			return bad("%s %q has a __Host- or __Secure- prefix, which needs Secure cookies: drop the prefix or InsecureAllowHTTP", n.field, n.name)
+		}
+		if hasPrefixFold(n.name, hostPrefix) && c.Domain != "" {
+			return bad("%s %q has the __Host- prefix, which forbids a Domain (Domain is %q): use the __Secure- prefix or leave Domain empty", n.field, n.name, c.Domain)
+		}
+	}
+	if strings.EqualFold(access, refresh) {
+		return bad("AccessName and RefreshName are both %q", access)
+	}
+	if !strings.HasPrefix(path, "/") || (&http.Cookie{Name: "n", Path: path}).Valid() != nil {
+		return bad("RefreshPath %q must start with / and contain only printable ASCII other than ;", path)
+	}
+	if hasPrefixFold(refresh, hostPrefix) && path != "/" {
+		return bad("RefreshName %q has the __Host- prefix, which needs Path=/ (RefreshPath is %q): use the __Secure- prefix", refresh, path)
+	}
+	if c.Domain != "" && (&http.Cookie{Name: "n", Domain: c.Domain}).Valid() != nil {
+		return bad("Domain %q is not a valid cookie domain", c.Domain)
+	}
+	if c.Partitioned && c.InsecureAllowHTTP {
+		return bad("Partitioned cookies need Secure: Partitioned and InsecureAllowHTTP exclude each other")
+	}
+	return nil
+}
+
+// sameAs reports whether c and o name, scope and check cookies alike.
+func (c Cookies) sameAs(o Cookies) bool {
+	return c.accessName() == o.accessName() && c.refreshName() == o.refreshName() &&
+		c.refreshPath() == o.refreshPath() && c.Domain == o.Domain &&
+		c.Partitioned == o.Partitioned && c.InsecureAllowHTTP == o.InsecureAllowHTTP &&
+		slices.Equal(c.TrustedOrigins, o.TrustedOrigins)
 }
 
 // AccessToken returns the value of r's access cookie, or "" when r carries
@@ -129,4 +348,29 @@ func (c Cookies) crossOriginProtection() (*http.CrossOriginProtection, error) {
 		}
 	}
 	return p, nil
+}
+
+// issuerCookies is an Issuer's Config.Cookies, checked, with its
+// cross-origin check built once.
+type issuerCookies struct {
+	c    Cookies
+	csrf *http.CrossOriginProtection
+}
+
+// initCookies validates Config.Cookies for New and warns about
+// InsecureAllowHTTP.
+func (iss *Issuer) initCookies(c Cookies) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	csrf, err := c.crossOriginProtection()
+	if err != nil {
+		return err
+	}
+	c.TrustedOrigins = slices.Clone(c.TrustedOrigins)
+	iss.cookies = &issuerCookies{c: c, csrf: csrf}
+	if c.InsecureAllowHTTP {
+		iss.log.Warn("sessionkit: Cookies.InsecureAllowHTTP is set: session cookies go over plain http without Secure and without name prefixes; for local development only")
+	}
+	return nil
 }

@@ -192,6 +192,54 @@
 // reading the JWKS) see revocations only when the access token expires, which
 // is why access tokens are short-lived.
 //
+// # Browser apps: cookies and CSRF
+//
+// A browser keeps the tokens in two cookies that page scripts cannot read,
+// named and scoped by [Cookies], whose zero value is the secure default: the
+// access cookie "__Host-sk_access" (Path=/, Secure, HttpOnly, SameSite=Lax)
+// and the refresh cookie "__Secure-sk_refresh" (Path=/auth, Secure,
+// HttpOnly, SameSite=Strict), each with a Max-Age of its token's remaining
+// lifetime, so an expired access token is simply a missing cookie. The
+// prefixes stop a subdomain or a plain-http page from overwriting them; the
+// refresh cookie travels only to the auth routes. [Cookies.Set] refuses,
+// with an error, a cookie over [MaxCookieSize] that a browser would drop
+// without a word. Set the value once in [Config.Cookies], where [New]
+// validates it (a Domain forbids the __Host- prefix, for one), and hand the
+// same value to the handlers and the middleware.
+//
+//	c := sessionkit.Cookies{} // Config.Cookies too
+//	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
+//		// check the password, then:
+//		toks, err := iss.LoginCookies(w, r, sessionkit.Grant{Subject: user})
+//		...
+//	})
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
+//	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
+//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
+//	mux.Handle("/auth/sessions", iss.SessionsHandler(c)) // GET lists, DELETE ?id= revokes
+//	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c})(appMux)
+//
+// The page's script calls its API; on a 401 it posts to the refresh route
+// once and repeats the call once, and shows the login form if that fails.
+// [Issuer.RefreshHandler] rotates and sets the new cookies; concurrent tabs
+// get the same successor through the grace window; on reuse or an ended
+// session it clears the cookies and answers 401. Clients without cookies
+// send the refresh token in a JSON body instead and get the tokens back.
+// Every answer is JSON, never echoes a token or an internal error, and a
+// store outage answers 503 without touching the cookies.
+//
+// Cookies ride along with requests that other sites make the browser send,
+// so every request authenticated by a cookie with an unsafe method passes
+// http.CrossOriginProtection (Sec-Fetch-Site, else Origin against Host,
+// plus [Cookies.TrustedOrigins]) before anything happens: in [Middleware],
+// in every ready-made handler and in [Issuer.LoginCookies], which also
+// stops another site from logging the browser into the attacker's account
+// (login CSRF, [ErrCrossOrigin]). SameSite alone would not do: it counts
+// sibling subdomains as the same site. Requests authenticated by an
+// Authorization header or a request body are not checked: browsers do not
+// add those on their own. [Cookies.InsecureAllowHTTP] drops Secure and the
+// prefixes for local development over plain http, and New logs a warning.
+//
 // # Stores
 //
 // A store ([store.Store]) keeps sessions, versions, the deny-list and use-once
@@ -210,7 +258,10 @@
 // algorithm), key injection through headers, oversized or malformed input
 // (errors, never panics), replay of revoked tokens inside the clock-skew
 // leeway (deny entries outlive the maximum leeway), session-id guessing (reuse
-// needs a real secret), and store dumps (hashes and sealed blobs only).
+// needs a real secret), store dumps (hashes and sealed blobs only), and, in
+// browsers, script access to the tokens (HttpOnly cookies), cookie tossing
+// (name prefixes) and cross-site request forgery, login included (the
+// cross-origin check).
 // Error messages and log records never contain token material.
 //
 // It does not authenticate users (the application does), and it cannot revoke

@@ -43,4 +43,9 @@ var (
 	// ErrInvalidConfig means a Config (or another configuration value) was
 	// rejected; the message says which field and why.
 	ErrInvalidConfig = errors.New("sessionkit: invalid configuration")
+	// ErrCrossOrigin means Issuer.LoginCookies refused a request that
+	// http.CrossOriginProtection (with Cookies.TrustedOrigins) finds
+	// cross-origin, or that used a safe method (GET, HEAD, OPTIONS), which
+	// that check lets through: a login forged by another site. Answer 403.
+	ErrCrossOrigin = errors.New("sessionkit: cross-origin request refused")
 )

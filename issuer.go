@@ -105,6 +105,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// Cookies names and scopes the session cookies of browser apps and
+	// configures their cross-origin check, for LoginCookies and the
+	// ready-made handlers (RefreshHandler and the others, which must be
+	// given the same value). The zero value is the secure default (see
+	// Cookies); New refuses an inconsistent one.
+	Cookies Cookies
 }
 
 // Grant is what Login turns into a session.
@@ -196,6 +203,8 @@ type Issuer struct {
 	caps store.Capabilities
 	// audJSON is the aud claim, pre-encoded.
 	audJSON []byte
+	// cookies is Config.Cookies, checked, with its cross-origin check.
+	cookies *issuerCookies
 }
 
 // New validates cfg and returns an Issuer.
@@ -285,6 +294,9 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if iss.clock == nil {
 		iss.clock = time.Now
+	}
+	if err := iss.initCookies(cfg.Cookies); err != nil {
+		return nil, err
 	}
 	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway}
 	if len(iss.audience) == 1 {

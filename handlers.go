@@ -1,0 +1,514 @@
+package sessionkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of the ready-made handlers and the login helper.
+const (
+	// maxRefreshBody caps the JSON body of a refresh or logout request.
+	maxRefreshBody = 16 << 10
+	// maxDeviceUserAgent caps the User-Agent LoginCookies records.
+	maxDeviceUserAgent = 512
+	// maxSessionIDParam caps the id parameter of a session DELETE.
+	maxSessionIDParam = 256
+)
+
+// The handlers' answers that Middleware does not give.
+var (
+	refuseRefresh  = refusal{http.StatusUnauthorized, "invalid_token", "the refresh token is invalid or its session has ended"}
+	refuseMethod   = refusal{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"}
+	refuseNotUser  = refusal{http.StatusForbidden, "forbidden", "the access token is not a user's session token"}
+	refuseNoSuch   = refusal{http.StatusNotFound, "not_found", "no live session with that id"}
+	refuseInternal = refusal{http.StatusInternalServerError, "server_error", "internal error"}
+	refuseNotImpl  = refusal{http.StatusNotImplemented, "not_supported", "the session store cannot do this"}
+)
+
+// LoginCookies completes a browser login once the application has
+// authenticated the user: it checks that r is not a login forged by another
+// site, creates the session (Issuer.Login) and sets both session cookies
+// (Config.Cookies; see Cookies.Set). The application then answers as it
+// likes (a JSON body, a redirect). On error nothing is written to w and no
+// session remains.
+//
+// The check (login CSRF: another site must not log the browser into the
+// attacker's account) is http.CrossOriginProtection with
+// Cookies.TrustedOrigins; GET, HEAD and OPTIONS requests, which it lets
+// through, are refused too. Both refusals wrap ErrCrossOrigin: answer 403.
+//
+// When g.Device is zero it is taken from r: the User-Agent (at most 512
+// bytes) and the address of r.RemoteAddr; behind a proxy, set it yourself.
+// When r carries a refresh cookie (the login route lives under
+// Cookies.RefreshPath), the session it names is ended after the new one is
+// set: the browser forgets that token anyway. Other errors are Login's
+// (ErrInvalidConfig for a bad grant, ErrStoreUnavailable) and Cookies.Set's.
+func (iss *Issuer) LoginCookies(w http.ResponseWriter, r *http.Request, g Grant) (*Tokens, error) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil, fmt.Errorf("%w: a login must use POST; %s skips the cross-origin check", ErrCrossOrigin, r.Method)
+	}
+	if err := iss.cookies.csrf.Check(r); err != nil {
+		return nil, ErrCrossOrigin
+	}
+	if g.Device == (Device{}) {
+		g.Device = deviceOf(r)
+	}
+	toks, err := iss.Login(r.Context(), g)
+	if err != nil {
+		return nil, err
+	}
+	if err := iss.cookies.c.set(w, toks, iss.now()); err != nil {
+		// Nobody will hold this session's token: end it.
+		_ = iss.Logout(context.WithoutCancel(r.Context()), toks.RefreshToken)
+		return nil, err
+	}
+	if old, n := cookieValue(r, iss.cookies.c.refreshName()); n == 1 && old != "" {
+		// Best effort: a token that is unknown, spent or already ended
+		// changes nothing.
+		_ = iss.Logout(r.Context(), old)
+	}
+	return toks, nil
+}
+
+// deviceOf describes the client of r for the session listing.
+func deviceOf(r *http.Request) Device {
+	ua := r.UserAgent()
+	if len(ua) > maxDeviceUserAgent {
+		ua = ua[:maxDeviceUserAgent]
+		for len(ua) > 0 && !utf8.ValidString(ua) {
+			ua = ua[:len(ua)-1]
+		}
+	}
+	ip := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	return Device{UserAgent: ua, IP: ip}
+}
+
+// authHandler is the state the ready-made handlers share.
+type authHandler struct {
+	iss  *Issuer
+	c    Cookies
+	csrf *http.CrossOriginProtection
+}
+
+// newAuthHandler checks that c is Config.Cookies (name is the calling method, for
+// the panic message) and returns the handlers' shared state.
+func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
+	if !c.sameAs(iss.cookies.c) {
+		panic(fmt.Errorf("%w: %s was given other Cookies than Config.Cookies; pass the same value to both, so that the login helper, the handlers and the middleware agree on names, paths and trusted origins",
+			ErrInvalidConfig, name))
+	}
+	return &authHandler{iss: iss, c: iss.cookies.c, csrf: iss.cookies.csrf}
+}
+
+// RefreshHandler returns the handler of the refresh route, for POST
+// requests (others get 405). Mount it under Cookies.RefreshPath, where the
+// browser sends the refresh cookie:
+//
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
+//
+// A browser sends the refresh cookie and gets the rotated tokens as new
+// cookies, with a JSON body of their expiry times:
+//
+//	{"access_expires_at": "2026-01-02T15:19:05Z", "refresh_expires_at": "2026-01-09T15:04:05.123Z"}
+//
+// A client without cookies sends a JSON body (Content-Type
+// application/json) {"refresh_token": "skr1...."} and gets the new tokens
+// in the answer: {"token_type": "Bearer", "access_token", "refresh_token",
+// "access_expires_at", "refresh_expires_at"}. When a request carries the
+// refresh cookie, its body is not read.
+//
+// Every request that is not a JSON-body request goes through the
+// cross-origin check (Cookies.TrustedOrigins) first: a cross-site request
+// gets 403 and changes nothing. Answers to failures are JSON
+// {"error", "error_description"}, "Cache-Control: no-store", and never
+// echo a token or an internal error:
+//
+//   - 400 invalid_request: the refresh cookie sent twice, a malformed body;
+//   - 401 with a bare challenge: no refresh token;
+//   - 401 invalid_token: reuse (the session is now revoked), an expired or
+//     ended session, an unknown token. For a cookie request the answer also
+//     clears both cookies: the browser has no session left;
+//   - 503 temporarily_unavailable, with Retry-After: the store is down; the
+//     cookies are kept, so a retry can succeed.
+//
+// Tabs racing with the same cookie are served by the grace window
+// (Config.ReuseGrace): each gets the same new cookies.
+//
+// RefreshHandler panics, with an error wrapping ErrInvalidConfig, when c is
+// not Config.Cookies (see Cookies).
+func (iss *Issuer) RefreshHandler(c Cookies) http.Handler {
+	h := iss.newAuthHandler("RefreshHandler", c)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.allow(w, r, http.MethodPost) {
+			return
+		}
+		tok, fromCookie, ok := h.refreshToken(w, r)
+		if !ok {
+			return
+		}
+		if tok == "" {
+			h.refuse(w, r, refuseMissing)
+			return
+		}
+		toks, err := iss.Refresh(r.Context(), tok)
+		if err != nil {
+			if ended(err) {
+				if fromCookie {
+					h.c.Clear(w)
+				}
+				h.refuse(w, r, refuseRefresh)
+				return
+			}
+			h.fail(w, r, "refresh", err)
+			return
+		}
+		if !fromCookie {
+			writeJSON(w, http.StatusOK, refreshAnswer{
+				TokenType:        "Bearer",
+				AccessToken:      toks.AccessToken,
+				RefreshToken:     toks.RefreshToken,
+				AccessExpiresAt:  toks.AccessExpiresAt.UTC(),
+				RefreshExpiresAt: toks.RefreshExpiresAt.UTC(),
+			})
+			return
+		}
+		if err := h.c.set(w, toks, iss.now()); err != nil {
+			// The browser cannot hold the new tokens (cookies too large
+			// after OnRefresh grew the claims): end the session rather
+			// than leave it half-alive.
+			ctx := context.WithoutCancel(r.Context())
+			iss.log.ErrorContext(ctx, "sessionkit: refresh: the session cookies cannot be set; session ended", "sid", toks.SessionID, "error", err)
+			_ = iss.Logout(ctx, toks.RefreshToken)
+			h.c.Clear(w)
+			h.refuse(w, r, refuseInternal)
+			return
+		}
+		writeJSON(w, http.StatusOK, refreshAnswer{
+			AccessExpiresAt:  toks.AccessExpiresAt.UTC(),
+			RefreshExpiresAt: toks.RefreshExpiresAt.UTC(),
+		})
+	})
+}
+
+// refreshAnswer is RefreshHandler's answer; the tokens are set for body
+// clients only.
+type refreshAnswer struct {
+	TokenType        string    `json:"token_type,omitempty"`
+	AccessToken      string    `json:"access_token,omitempty"`
+	RefreshToken     string    `json:"refresh_token,omitempty"`
+	AccessExpiresAt  time.Time `json:"access_expires_at"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+}
+
+// ended reports whether a Refresh error means the token will never work:
+// anything but an outage or an internal failure.
+func ended(err error) bool {
+	return !errors.Is(err, ErrStoreUnavailable) &&
+		(errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrRefreshReused) ||
+			errors.Is(err, ErrSessionExpired) || errors.Is(err, ErrSessionRevoked))
+}
+
+// LogoutHandler returns the handler of the logout route, for POST requests
+// (others get 405). Mount it under Cookies.RefreshPath, where the browser
+// sends the refresh cookie:
+//
+//	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
+//
+// It ends the session of the refresh token, from the refresh cookie or, for
+// a client without cookies, from a JSON body {"refresh_token": "..."} (see
+// RefreshHandler), and answers 204. For a cookie request it also clears both
+// cookies, even when there was no token or its session had ended already:
+// logging out twice is not an error, and with a store that cannot end
+// sessions (Config.AcceptStoreLimits) discarding the browser's copy is all
+// there is to do. Requests other than JSON-body ones go
+// through the cross-origin check first (403 when cross-site, nothing
+// changes). A store outage answers 503 and keeps the cookies, so that the
+// user can retry instead of believing the session ended.
+//
+// LogoutHandler panics, with an error wrapping ErrInvalidConfig, when c is
+// not Config.Cookies.
+func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
+	h := iss.newAuthHandler("LogoutHandler", c)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.allow(w, r, http.MethodPost) {
+			return
+		}
+		tok, fromCookie, ok := h.refreshToken(w, r)
+		if !ok {
+			return
+		}
+		if tok != "" {
+			err := iss.Logout(r.Context(), tok)
+			if err != nil && !errors.Is(err, ErrInvalidToken) && !(fromCookie && errors.Is(err, ErrUnsupported)) {
+				h.fail(w, r, "logout", err)
+				return
+			}
+		}
+		if fromCookie {
+			h.c.Clear(w)
+		}
+		noContent(w)
+	})
+}
+
+// LogoutAllHandler returns the handler of the "log out everywhere" route,
+// for POST requests (others get 405):
+//
+//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
+//
+// It needs a valid access token, from the access cookie or an
+// "Authorization: Bearer" header, and refuses requests like Middleware does
+// (cookie requests go through the cross-origin check; 401 for a missing or
+// bad token, 503 when the store is down). Then it ends every session of the
+// token's subject and makes all its access tokens fail (Issuer.LogoutAll),
+// clears the cookies of a cookie request and answers 204. Tokens that do
+// not belong to a user's own session (client tokens) get 403; a store that
+// cannot do it (a limit accepted in Config.AcceptStoreLimits), 501.
+//
+// LogoutAllHandler panics, with an error wrapping ErrInvalidConfig, when c
+// is not Config.Cookies.
+func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
+	h := iss.newAuthHandler("LogoutAllHandler", c)
+	return h.authenticated([]string{http.MethodPost}, func(w http.ResponseWriter, r *http.Request, claims *Claims) {
+		if err := iss.LogoutAll(r.Context(), claims.Subject); err != nil {
+			h.fail(w, r, "logout-all", err)
+			return
+		}
+		if h.c.AccessToken(r) != "" {
+			h.c.Clear(w)
+		}
+		noContent(w)
+	})
+}
+
+// SessionsHandler returns the handler of the session listing route, for
+// GET (or HEAD) and DELETE requests (others get 405):
+//
+//	mux.Handle("/auth/sessions", iss.SessionsHandler(c))
+//
+// It authenticates like LogoutAllHandler. GET answers the caller's live
+// sessions, oldest first, the one of the presented token marked current:
+//
+//	{"sessions": [{"id": "...", "current": true, "user_agent": "...", "ip": "192.0.2.7",
+//	  "created_at": "...", "last_used_at": "...", "expires_at": "..."}]}
+//
+// where expires_at is when the session ends unless refreshed. DELETE with
+// the query parameter id (DELETE /auth/sessions?id=...) ends that session of
+// the caller and answers 204, or 404 when the caller has no live session
+// with that id; ending the current session from a cookie request also
+// clears the cookies. A store that cannot list or end sessions (a limit
+// accepted in Config.AcceptStoreLimits) answers 501.
+//
+// SessionsHandler panics, with an error wrapping ErrInvalidConfig, when c is
+// not Config.Cookies.
+func (iss *Issuer) SessionsHandler(c Cookies) http.Handler {
+	h := iss.newAuthHandler("SessionsHandler", c)
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodDelete}
+	return h.authenticated(methods, func(w http.ResponseWriter, r *http.Request, claims *Claims) {
+		if r.Method == http.MethodDelete {
+			h.revokeSession(w, r, claims)
+			return
+		}
+		list, err := iss.Sessions(r.Context(), claims.Subject)
+		if err != nil {
+			h.fail(w, r, "sessions", err)
+			return
+		}
+		out := sessionsAnswer{Sessions: make([]sessionAnswer, len(list))}
+		for i, s := range list {
+			exp := s.IdleExpiresAt
+			if s.ExpiresAt.Before(exp) {
+				exp = s.ExpiresAt
+			}
+			out.Sessions[i] = sessionAnswer{
+				ID:         s.ID,
+				Current:    s.ID == claims.SessionID,
+				UserAgent:  s.Device.UserAgent,
+				IP:         s.Device.IP,
+				CreatedAt:  s.CreatedAt.UTC(),
+				LastUsedAt: s.LastUsedAt.UTC(),
+				ExpiresAt:  exp.UTC(),
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// revokeSession serves SessionsHandler's DELETE.
+func (h *authHandler) revokeSession(w http.ResponseWriter, r *http.Request, claims *Claims) {
+	ids := r.URL.Query()["id"]
+	if len(ids) != 1 || ids[0] == "" || len(ids[0]) > maxSessionIDParam {
+		h.refuse(w, r, refusal{http.StatusBadRequest, "invalid_request", "exactly one id parameter naming a session is required"})
+		return
+	}
+	id := ids[0]
+	if err := h.iss.RevokeSession(r.Context(), claims.Subject, id); err != nil {
+		if errors.Is(err, ErrNotFound) && !errors.Is(err, ErrStoreUnavailable) {
+			h.refuse(w, r, refuseNoSuch)
+			return
+		}
+		h.fail(w, r, "revoke session", err)
+		return
+	}
+	if id == claims.SessionID && h.c.AccessToken(r) != "" {
+		h.c.Clear(w)
+	}
+	noContent(w)
+}
+
+// sessionsAnswer is SessionsHandler's GET answer.
+type sessionsAnswer struct {
+	Sessions []sessionAnswer `json:"sessions"`
+}
+
+// sessionAnswer is one session in sessionsAnswer.
+type sessionAnswer struct {
+	ID         string    `json:"id"`
+	Current    bool      `json:"current"`
+	UserAgent  string    `json:"user_agent,omitempty"`
+	IP         string    `json:"ip,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// authenticated wraps serve in Middleware over the issuer, with the
+// handlers' cookies, behind a method check; serve gets the claims of a
+// user's session token (client tokens get 403).
+func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWriter, *http.Request, *Claims)) http.Handler {
+	mw := Middleware(h.iss, MiddlewareOptions{Cookies: &h.c, Logger: h.iss.log})
+	inner := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, ok := ClaimsFromContext(r.Context())
+		if !ok { // Middleware lets no request through without claims
+			h.refuse(w, r, refuseMissing)
+			return
+		}
+		if claims.SessionID == "" || claims.ClientID != "" {
+			h.refuse(w, r, refuseNotUser)
+			return
+		}
+		serve(w, r, claims)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.allow(w, r, methods...) {
+			inner.ServeHTTP(w, r)
+		}
+	})
+}
+
+// refreshToken finds the refresh token of a RefreshHandler or LogoutHandler
+// request. A request without the refresh cookie and with a JSON body is a
+// body client's: the token comes from the body. Any other request counts as
+// a cookie request and must pass the cross-origin check; its token is the
+// refresh cookie's value, "" when it has none. ok is false when a refusal
+// was written.
+func (h *authHandler) refreshToken(w http.ResponseWriter, r *http.Request) (token string, fromCookie, ok bool) {
+	v, n := cookieValue(r, h.c.refreshName())
+	if n == 0 && isJSON(r) {
+		tok, problem := readRefreshBody(w, r)
+		if problem != "" {
+			h.refuse(w, r, refusal{http.StatusBadRequest, "invalid_request", problem})
+			return "", false, false
+		}
+		return tok, false, true
+	}
+	if h.csrf.Check(r) != nil {
+		h.refuse(w, r, refuseCrossOrigin)
+		return "", true, false
+	}
+	if n > 1 {
+		h.refuse(w, r, refusal{http.StatusBadRequest, "invalid_request", "the refresh cookie appears more than once"})
+		return "", true, false
+	}
+	return v, true, true
+}
+
+// isJSON reports whether r's Content-Type is application/json.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// readRefreshBody reads {"refresh_token": "..."}; problem says what is wrong.
+func readRefreshBody(w http.ResponseWriter, r *http.Request) (token, problem string) {
+	const want = "the body must be a JSON object with a refresh_token member"
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRefreshBody))
+	var in struct {
+		RefreshToken *string `json:"refresh_token"`
+	}
+	if err := dec.Decode(&in); err != nil {
+		return "", want
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", want
+	}
+	if in.RefreshToken == nil || *in.RefreshToken == "" {
+		return "", "the refresh_token member is missing"
+	}
+	return *in.RefreshToken, ""
+}
+
+// allow answers 405, with Allow, unless r's method is one of methods.
+func (h *authHandler) allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	if slices.Contains(methods, r.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	h.refuse(w, r, refuseMethod)
+	return false
+}
+
+// refuse writes f as Middleware would (challenge, JSON body, log record).
+func (h *authHandler) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
+	refuse(w, r, h.iss.log, defaultRealm, f, "", nil)
+}
+
+// fail answers an error of the issuer that is not the client's fault: 503
+// for a store outage, 501 for what the store cannot do (a store limit the
+// application accepted), 500 otherwise; the error is logged, never sent.
+func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, ErrStoreUnavailable) {
+		refuse(w, r, h.iss.log, defaultRealm, refuseUnavailable, "", err)
+		return
+	}
+	h.iss.log.ErrorContext(r.Context(), "sessionkit: "+what+" failed", "error", err)
+	if errors.Is(err, ErrUnsupported) {
+		h.refuse(w, r, refuseNotImpl)
+		return
+	}
+	h.refuse(w, r, refuseInternal)
+}
+
+// writeJSON writes v as an uncacheable JSON answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only plain structs of strings and times get here
+		writeJSONError(w, http.StatusInternalServerError, refuseInternal.code, refuseInternal.desc)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// noContent answers 204, uncacheable.
+func noContent(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
