@@ -82,7 +82,9 @@
 //
 // Any error from Redis or the network wraps [store.ErrUnavailable], which
 // sessionkit reports as ErrStoreUnavailable and its middleware as 503: while
-// Redis is down nothing is granted. As with any networked store, a command
+// Redis is down nothing is granted. After repeated failed dials go-redis
+// probes the server about once a second before it dials for callers again, so
+// calls go on failing closed for up to a second after Redis is back. As with any networked store, a command
 // whose answer was lost may still have run on the server. go-redis also
 // retries a command whose connection broke (Options.MaxRetries). For a
 // rotation both cases are what the grace window is for: presenting the same
