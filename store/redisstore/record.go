@@ -12,9 +12,12 @@ import (
 // in decimal, a colon and its bytes ("5:alice"). Go writes it at Create; the
 // Lua scripts (see scripts.go) decode it, change the rotation fields and write
 // it back, copying every other field verbatim. One string per session costs
-// about half the memory of a Redis hash with a field per value (a hash with a
-// value over 64 bytes, such as the spent-hash history, leaves the compact
-// listpack encoding), and the scripts read and write it with one command each.
+// about half the memory of a Redis hash with a field per value, whose values
+// over 64 bytes (user agent, spent hashes, sealed successor) take it out of
+// the compact listpack encoding: by MEMORY USAGE on Redis 7.0, a browser
+// session takes 488 bytes as a string against 1064 as a hash when created,
+// 1128 against 1936 after 20 rotations. The scripts read and write it with
+// one command each.
 //
 // The field numbers below are 1-based, as in the scripts.
 const (
