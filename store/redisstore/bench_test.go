@@ -271,6 +271,7 @@ func BenchmarkRotateAtScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		now := time.Now().Truncate(time.Millisecond)
+		before := usedMemory(b, c)
 		handles := make([]string, size)
 		gens := make([]uint64, size) // secrets: seq(i<<20 + gen)
 		batch := make([]store.NewSession, 0, 10_000)
@@ -285,8 +286,10 @@ func BenchmarkRotateAtScale(b *testing.B) {
 				batch = batch[:0]
 			}
 		}
+		loaded := float64(usedMemory(b, c)-before) / float64(size)
 		rng := rand.New(rand.NewPCG(1, 2))
 		b.Run(fmt.Sprintf("sessions=%d", size), func(b *testing.B) {
+			b.ReportMetric(loaded, "used_memory-B/session")
 			for b.Loop() {
 				i := rng.IntN(size)
 				base := uint64(i) << 20
@@ -302,4 +305,24 @@ func BenchmarkRotateAtScale(b *testing.B) {
 		})
 		deletePrefix(b, c, prefix)
 	}
+}
+
+// usedMemory reads the server's used_memory (INFO memory).
+func usedMemory(b *testing.B, c *redis.Client) int64 {
+	b.Helper()
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("INFO memory has no used_memory")
+	return 0
 }
