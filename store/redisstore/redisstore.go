@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -468,18 +469,12 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 }
 
 func sortSessions(list []store.Session) {
-	for i := 1; i < len(list); i++ { // insertion sort: a user has few sessions
-		for j := i; j > 0 && older(list[j], list[j-1]); j-- {
-			list[j], list[j-1] = list[j-1], list[j]
+	slices.SortFunc(list, func(a, b store.Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
 		}
-	}
-}
-
-func older(a, b store.Session) bool {
-	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-		return c < 0
-	}
-	return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
+	})
 }
 
 // Lookup reads the live session the handle names, with one GET, when
