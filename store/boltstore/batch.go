@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -109,7 +110,15 @@ func (b *batcher) withdraw(c *call) bool {
 
 // lead runs one batch from the head of the queue (the leader's own call is
 // at its head) and passes the lead on.
+//
+// Before taking the batch the leader yields once: the writers that the last
+// commit just released are runnable, and letting them queue their next
+// write now puts them in this batch instead of the next one. Without it,
+// writers settle into two groups that take turns, and a batch holds about
+// half of them; with it, nearly all (the benchmarks report
+// rotations/commit). A lone writer has nobody to yield to and loses nothing.
 func (b *batcher) lead() {
+	runtime.Gosched()
 	b.mu.Lock()
 	n := min(len(b.pending), b.max)
 	batch := slices.Clone(b.pending[:n])

@@ -56,7 +56,7 @@ func get(t *testing.T, db *bbolt.DB, key string) string {
 }
 
 // lastTx is the id of the last committed write transaction.
-func lastTx(t *testing.T, db *bbolt.DB) int {
+func lastTx(t testing.TB, db *bbolt.DB) int {
 	t.Helper()
 	var id int
 	if err := db.View(func(tx *bbolt.Tx) error { id = tx.ID(); return nil }); err != nil {

@@ -483,38 +483,15 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	if rec.s.IdleExpiresAt.After(rec.s.ExpiresAt) {
 		rec.s.IdleExpiresAt = rec.s.ExpiresAt
 	}
-	id, subject, now := rec.s.ID, rec.s.Subject, rec.s.CreatedAt
-	handle := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(subject), SessionID: id, Generation: 1})
+	id := rec.s.ID
+	handle := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(rec.s.Subject), SessionID: id, Generation: 1})
 
 	var version uint64
 	var taken bool
 	err := s.update(ctx, func(b *buckets) (bool, error) {
-		version, taken = 0, false
-		if old := b.sessions.Get([]byte(id)); old != nil {
-			prev, err := decodeRecord(id, old)
-			if err != nil {
-				return false, err
-			}
-			if !forgettable(prev.s.ExpiresAt, now) {
-				taken = true
-				return false, nil
-			}
-			if err := b.forget(prev); err != nil {
-				return false, err
-			}
-		}
-		if err := b.putSession(rec); err != nil {
-			return false, err
-		}
-		if err := b.subjects.Put(prefixKey(subject, id), []byte{}); err != nil {
-			return false, err
-		}
-		if err := b.expiry.Put(expiryKey(kindSession, rec.s.ExpiresAt, []byte(id)), []byte{}); err != nil {
-			return false, err
-		}
 		var err error
-		version, err = b.version(subject)
-		return true, err
+		taken, version, err = b.create(rec)
+		return !taken && err == nil, err
 	})
 	if err != nil {
 		return store.Created{}, unavailable("create session", err)
@@ -549,6 +526,37 @@ func handleable(id string) bool {
 	h := store.HandleInfo{Tag: store.SubjectTag(""), SessionID: id, Generation: 1}
 	got, err := store.ParseStatefulHandle(store.FormatHandle(h))
 	return err == nil && got.SessionID == id
+}
+
+// create stores the new session r with its index and expiry entries and
+// reads its subject's version. If a session with r's id is still
+// remembered at r's CreatedAt it writes nothing and reports taken; one that
+// may be forgotten is replaced.
+func (b *buckets) create(r *record) (taken bool, version uint64, err error) {
+	id, subject := r.s.ID, r.s.Subject
+	if old := b.sessions.Get([]byte(id)); old != nil {
+		prev, err := decodeRecord(id, old)
+		if err != nil {
+			return false, 0, err
+		}
+		if !forgettable(prev.s.ExpiresAt, r.s.CreatedAt) {
+			return true, 0, nil
+		}
+		if err := b.forget(prev); err != nil {
+			return false, 0, err
+		}
+	}
+	if err := b.putSession(r); err != nil {
+		return false, 0, err
+	}
+	if err := b.subjects.Put(prefixKey(subject, id), []byte{}); err != nil {
+		return false, 0, err
+	}
+	if err := b.expiry.Put(expiryKey(kindSession, r.s.ExpiresAt, []byte(id)), []byte{}); err != nil {
+		return false, 0, err
+	}
+	version, err = b.version(subject)
+	return false, version, err
 }
 
 // putSession writes r's value under its id.

@@ -35,7 +35,9 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
 	case "":
-		os.Exit(m.Run())
+		code := m.Run()
+		closeFixtures()
+		os.Exit(code)
 	case "crash":
 		crashChild(os.Getenv(childPathEnv))
 	case "hold":
