@@ -95,7 +95,7 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 	if err != nil {
 		return nil, fail(err)
 	}
-	if h.Typ != "" && !strings.EqualFold(h.Typ, "JWT") {
+	if h.Typ != "" && !strings.EqualFold(h.Typ, "JWT") && !strings.EqualFold(h.Typ, "application/jwt") {
 		return nil, fail(errMalformed("typ is not JWT"))
 	}
 	alg := Algorithm(h.Alg)
@@ -195,6 +195,6 @@ func (iss *Issuer) clientTokens(ctx context.Context, clientID, subject, scope st
 	if err != nil {
 		return nil, err
 	}
-	iss.emit(ctx, Event{Kind: EventClientToken, Subject: subject, Time: now})
+	iss.emit(ctx, Event{Kind: EventClientToken, Subject: subject, ClientID: clientID, Time: now})
 	return &Tokens{AccessToken: at, AccessExpiresAt: exp, Scope: scope}, nil
 }

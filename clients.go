@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -158,10 +159,11 @@ func NewMemoryClients(clients ...Client) (*MemoryClients, error) {
 	return m, nil
 }
 
-// Client returns the registered client with this id.
+// Client returns a copy of the registered client with this id: changing
+// it changes nothing in the registry.
 func (m *MemoryClients) Client(_ context.Context, id string) (*Client, error) {
 	if c, ok := m.byID[id]; ok {
-		return c, nil
+		return &Client{ID: c.ID, Keys: slices.Clone(c.Keys), Scopes: slices.Clone(c.Scopes)}, nil
 	}
 	return nil, fmt.Errorf("%w: no such client", ErrNotFound)
 }

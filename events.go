@@ -64,6 +64,9 @@ type Event struct {
 	Kind EventKind
 	// Subject is the user (or client) concerned.
 	Subject string
+	// ClientID is the OAuth client concerned, if any: the client a session
+	// or token was issued to, or that obtained a token.
+	ClientID string
 	// SessionID is the session concerned, if any.
 	SessionID string
 	// Time is the issuer's clock at the event.

@@ -3,7 +3,6 @@ package sessionkit
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -369,7 +368,7 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 	if err := iss.fits(&s); err != nil {
 		return nil, err
 	}
-	created, err := iss.store.Create(ctx, store.NewSession{Session: s, Hash: sha256.Sum256(secret)})
+	created, err := iss.store.Create(ctx, store.NewSession{Session: s, Hash: secretHash(secret, s.ClientID)})
 	if err != nil {
 		iss.log.ErrorContext(ctx, "sessionkit: login failed: store error", "subject", g.Subject, "error", err)
 		return nil, storeFailure(err)
@@ -380,7 +379,7 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 		_ = iss.store.RevokeSession(context.WithoutCancel(ctx), s.Subject, s.ID, now)
 		return nil, err
 	}
-	iss.emit(ctx, Event{Kind: EventLogin, Subject: s.Subject, SessionID: s.ID, Time: now})
+	iss.emit(ctx, Event{Kind: EventLogin, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	return toks, nil
 }
 

@@ -2,7 +2,6 @@ package sessionkit
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -157,11 +156,16 @@ func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[str
 		if e.actAs == nil {
 			return nil, &oauthError{status: 400, code: "unauthorized_client", desc: "this client may only obtain tokens for itself (sub must be its client id)"}
 		}
+		// One answer for every refusal, so that no client learns which
+		// other ids are registered clients.
+		refused := grantError("assertion: the client may not act for this subject", nil)
 		if err := validSubject(va.subject); err != nil {
-			return nil, grantError("assertion: sub is not a valid subject", err)
+			refused.cause = err
+			return nil, refused
 		}
 		if _, err := e.clients.Client(ctx, va.subject); err == nil {
-			return nil, grantError("assertion: sub names a client", nil)
+			refused.cause = errors.New("sub names a registered client")
+			return nil, refused
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, unavailable(fmt.Errorf("client registry: %w", err))
 		}
@@ -170,7 +174,7 @@ func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[str
 			return nil, unavailable(fmt.Errorf("ActAs: %w", err))
 		}
 		if !allowed {
-			return nil, grantError("assertion: the client may not act for this subject", nil)
+			return nil, refused
 		}
 	}
 	toks, err := e.iss.clientTokens(ctx, va.client.ID, va.subject, scope)
@@ -190,54 +194,105 @@ func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[strin
 	if oerr != nil {
 		return nil, oerr
 	}
-	// Whose session is it? Lookup proves the token without writing.
-	s, oerr := e.lookupRefresh(ctx, rt)
+	clientID := ""
+	if client != nil {
+		clientID = client.ID
+	}
+	// The secret hash binds the owner (secretHash): a client session's
+	// token proves nothing without its client's authentication, a user
+	// session's nothing with one.
+	ref, oerr := e.lookupRefresh(ctx, rt, clientID)
 	if oerr != nil {
 		return nil, oerr
 	}
-	switch {
-	case s == nil:
-		// Not proven: Refresh decides (reuse of a spent user token still
-		// revokes its session; anything else is invalid_grant).
-		if client != nil {
-			return nil, grantError("the refresh token was not issued to this client", nil)
+	var accessScope *string
+	if ref != nil {
+		scope, oerr := refreshScope(form.Get("scope"), ref.session.Scope, client)
+		if oerr != nil {
+			return nil, oerr
 		}
-	case s.ClientID != "" && client == nil:
-		return nil, clientError("this refresh token needs the client's authentication (client_assertion)", nil)
-	case s.ClientID != "" && s.ClientID != client.ID, s.ClientID == "" && client != nil:
-		return nil, grantError("the refresh token was not issued to this client", nil)
+		if scope != ref.session.Scope {
+			accessScope = &scope
+		}
 	}
-	if form.Has("scope") && s != nil && !sameScopes(form.Get("scope"), s.Scope) {
-		return nil, &oauthError{status: 400, code: "invalid_scope", desc: "a refresh keeps the session's scope"}
-	}
-	toks, err := e.iss.Refresh(ctx, rt)
+	// Without proof (unknown, spent, revoked, expired), the rotation itself
+	// answers why; a spent token of a live session is reuse, as at Refresh.
+	toks, err := e.iss.refresh(ctx, rt, clientID, accessScope)
 	if err != nil {
 		return nil, issueFailure(err)
 	}
 	return tokenAnswer(e.iss, toks, true), nil
 }
 
-// lookupRefresh reads the live session a refresh token proves, or nil when
-// it proves none (malformed, unknown, spent, revoked or expired).
-func (e *oauthEndpoint) lookupRefresh(ctx context.Context, rt string) (*store.Session, *oauthError) {
+// refreshScope is the scope of the access token a refresh issues: the
+// requested one, which must lie within the session's (RFC 6749 §6), or the
+// session's; for a client session, never beyond the client's current
+// Scopes.
+func refreshScope(requested, session string, client *Client) (string, *oauthError) {
+	granted := strings.Fields(session)
+	if client != nil {
+		within := granted[:0:0]
+		for _, s := range granted {
+			for _, a := range client.Scopes {
+				if a == s {
+					within = append(within, s)
+					break
+				}
+			}
+		}
+		granted = within
+	}
+	if requested == "" {
+		return strings.Join(granted, " "), nil
+	}
+	scope, ok := scopeWithin(requested, granted)
+	if !ok {
+		return "", &oauthError{status: 400, code: "invalid_scope", desc: "the requested scope exceeds the session's"}
+	}
+	return scope, nil
+}
+
+// provenRefresh is the session a refresh token proves and the generation
+// its handle names.
+type provenRefresh struct {
+	session    store.Session
+	generation uint64
+}
+
+// current reports whether the token is the session's current one, or the
+// previous one still inside the grace window (what Refresh would accept
+// without calling it reuse).
+func (p *provenRefresh) current(now time.Time, grace time.Duration) bool {
+	g := p.session.Generation
+	return p.generation == g || (p.generation+1 == g && grace > 0 && now.Before(p.session.LastUsedAt.Add(grace)))
+}
+
+// lookupRefresh reads the live session a refresh token of owner clientID
+// proves ("" for user sessions), or nil when it proves none (malformed,
+// unknown, another owner's, revoked or expired). Lookup also accepts the
+// previous and kept spent secrets: see provenRefresh.current.
+func (e *oauthEndpoint) lookupRefresh(ctx context.Context, rt, clientID string) (*provenRefresh, *oauthError) {
 	handle, secret, err := parseRefreshToken(rt)
 	if err != nil {
 		return nil, nil
 	}
-	if _, err := e.iss.store.ParseHandle(handle); err != nil {
+	info, err := e.iss.store.ParseHandle(handle)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
 		}
 		return nil, unavailable(storeFailure(err))
 	}
-	s, err := e.iss.store.Lookup(ctx, handle, sha256.Sum256(secret[:]), e.iss.now())
+	s, err := e.iss.store.Lookup(ctx, handle, secretHash(secret[:], clientID), e.iss.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, unavailable(storeFailure(err))
+	case s.ClientID != clientID:
+		return nil, nil
 	}
-	return &s, nil
+	return &provenRefresh{session: s, generation: info.Generation}, nil
 }
 
 // authenticate reads private_key_jwt client authentication (RFC 7523
@@ -297,7 +352,10 @@ func (e *oauthEndpoint) readForm(w http.ResponseWriter, r *http.Request) (url.Va
 	}
 	for name, vals := range form {
 		if len(vals) > 1 {
-			return nil, requestError("parameter " + strconv.Quote(shorten(name)) + " appears more than once")
+			return nil, requestError("a parameter appears more than once")
+		}
+		if vals[0] == "" {
+			delete(form, name) // sent without a value: as if omitted (RFC 6749 §3.1)
 		}
 	}
 	return form, nil
@@ -372,22 +430,6 @@ func writeOAuthJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// sameScopes reports whether two space-separated scopes hold the same set.
-func sameScopes(a, b string) bool {
-	as, bs := strings.Fields(a), strings.Fields(b)
-	for _, s := range as {
-		if !strings.Contains(" "+b+" ", " "+s+" ") {
-			return false
-		}
-	}
-	for _, s := range bs {
-		if !strings.Contains(" "+a+" ", " "+s+" ") {
-			return false
-		}
-	}
-	return true
-}
-
 // IsClient reports whether the token belongs to an OAuth client itself
 // (issued by the TokenEndpoint for the client's own assertion): client_id
 // set and equal to sub. Such a token never belongs to a user, even one whose
@@ -406,6 +448,6 @@ func (iss *Issuer) RevokeClient(ctx context.Context, clientID string) error {
 	if _, err := iss.store.RevokeAll(ctx, subjectKey(clientID, clientID), now); err != nil {
 		return storeFailure(err)
 	}
-	iss.emit(ctx, Event{Kind: EventClientRevoked, Subject: clientID, Time: now})
+	iss.emit(ctx, Event{Kind: EventClientRevoked, Subject: clientID, ClientID: clientID, Time: now})
 	return nil
 }

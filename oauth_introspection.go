@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/sessionkit/sessionkit/store"
 )
 
 // RevocationEndpoint returns the OAuth 2.0 token revocation endpoint (RFC
@@ -20,7 +23,9 @@ import (
 //
 // Anything else (unknown, malformed, expired, another client's or a user's
 // token) answers 200 and changes nothing (RFC 7009 §2.2), so the endpoint
-// tells no one whether a token exists. Store outages answer 503.
+// tells no one whether a token exists. Store outages answer 503; a store
+// that cannot revoke (the stateless sealed store) answers 400
+// unsupported_token_type rather than pretend.
 func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
 	e := iss.newOAuthEndpoint(cfg, "RevocationEndpoint")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,23 +51,24 @@ func (e *oauthEndpoint) revoke(ctx context.Context, form map[string][]string) *o
 	if tok == "" {
 		return requestError("token is missing")
 	}
+	var err error
 	if strings.HasPrefix(tok, refreshPrefix) {
-		s, oerr := e.lookupRefresh(ctx, tok)
-		if oerr != nil || s == nil || s.ClientID != client.ID {
-			return oerr
+		// Bound to the client (secretHash): another owner's token matches
+		// nothing and changes nothing.
+		err = e.iss.logout(ctx, tok, client.ID)
+	} else {
+		var c *Claims
+		c, err = e.iss.parseOwnAccessToken(tok, e.iss.now())
+		if err != nil || c.ClientID != client.ID {
+			return nil
 		}
-		err := e.iss.Logout(ctx, tok)
-		if errors.Is(err, ErrStoreUnavailable) {
-			return unavailable(err)
-		}
-		return nil
+		err = e.iss.RevokeAccessToken(ctx, tok)
 	}
-	c, err := e.iss.parseOwnAccessToken(tok)
-	if err != nil || c.ClientID != client.ID {
-		return nil
-	}
-	if err := e.iss.RevokeAccessToken(ctx, tok); errors.Is(err, ErrStoreUnavailable) {
+	switch {
+	case errors.Is(err, ErrStoreUnavailable):
 		return unavailable(err)
+	case errors.Is(err, ErrUnsupported):
+		return &oauthError{status: 400, code: "unsupported_token_type", desc: "this server's store cannot revoke that kind of token", cause: err}
 	}
 	return nil
 }
@@ -72,12 +78,15 @@ func (e *oauthEndpoint) revoke(ctx context.Context, form map[string][]string) *o
 // that would rather ask than verify. The caller authenticates as a
 // registered client with private_key_jwt (401 invalid_client otherwise).
 //
-// A live access token (Verify passes, stateful checks included unless
-// Config.SkipRevocationCheck) answers {"active": true} with its claims:
+// A live access token (Verify passes, with the stateful checks whenever the
+// store can make them, even under Config.SkipRevocationCheck) answers
+// {"active": true} with its claims:
 // scope, client_id, sub, aud, iss, exp, iat, nbf, jti, sid, token_type
-// "Bearer", and the application claims. A live refresh token answers active
-// only to the client it was issued to. Anything else answers {"active":
-// false}. Store or key outages answer 503, never a guess.
+// "Bearer", and the application claims. A refresh token answers active only
+// to the client it was issued to, and only while it is the session's
+// current one (or the previous one inside the grace window): a spent token
+// is not active. Anything else answers {"active": false}. Store or key
+// outages answer 503, never a guess.
 func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
 	e := iss.newOAuthEndpoint(cfg, "IntrospectionEndpoint")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,13 +115,14 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string
 		return nil, requestError("token is missing")
 	}
 	if strings.HasPrefix(tok, refreshPrefix) {
-		s, oerr := e.lookupRefresh(ctx, tok)
+		ref, oerr := e.lookupRefresh(ctx, tok, client.ID)
 		if oerr != nil {
 			return nil, oerr
 		}
-		if s == nil || s.ClientID != client.ID {
-			return inactive, nil
+		if ref == nil || !ref.current(e.iss.now(), e.iss.grace) {
+			return inactive, nil // a spent token is not active, whatever Lookup proves
 		}
+		s := &ref.session
 		exp := s.IdleExpiresAt
 		if s.ExpiresAt.Before(exp) {
 			exp = s.ExpiresAt
@@ -127,7 +137,7 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string
 		}
 		return a, nil
 	}
-	c, err := e.iss.Verify(ctx, tok)
+	c, err := e.iss.verifyStateful(ctx, tok)
 	switch {
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrKeysUnavailable):
 		return nil, unavailable(err)
@@ -161,9 +171,26 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string
 	return a, nil
 }
 
+// verifyStateful is Verify with the stateful checks whenever the store
+// can make them, even under Config.SkipRevocationCheck: introspection
+// answers for the server's whole state (RFC 7662 §2.2).
+func (iss *Issuer) verifyStateful(ctx context.Context, tok string) (*Claims, error) {
+	now := iss.now()
+	c, err := verifyAccess(tok, iss.maxTokenSize, iss.keys.load(), &iss.rules, now)
+	if err != nil {
+		return nil, err
+	}
+	if iss.store.Capabilities().Has(store.DenyList | store.Versions) {
+		if err := checkAccess(ctx, iss.store, c, now); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
 // parseOwnAccessToken checks that tok is an access token this issuer
 // signed (signature, typ, iss, aud; expiry aside) and returns its claims.
-func (iss *Issuer) parseOwnAccessToken(tok string) (*Claims, error) {
+func (iss *Issuer) parseOwnAccessToken(tok string, now time.Time) (*Claims, error) {
 	p, err := verifyCompact(tok, iss.maxTokenSize, iss.keys.load(), accessTokenType)
 	if err != nil {
 		return nil, err
@@ -172,7 +199,7 @@ func (iss *Issuer) parseOwnAccessToken(tok string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := iss.rules.check(c, iss.now()); err != nil && !errors.Is(err, ErrTokenExpired) {
+	if err := iss.rules.check(c, now); err != nil && !errors.Is(err, ErrTokenExpired) {
 		return nil, err
 	}
 	return c, nil

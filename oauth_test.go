@@ -468,7 +468,7 @@ func TestTokenEndpointRefreshGrant(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"no client authentication", refreshForm(cs.RefreshToken), 401, "invalid_client"},
+		{"no client authentication", refreshForm(cs.RefreshToken), 400, "invalid_grant"},
 		{"another client", refreshForm(cs.RefreshToken, clientAuth(f.assertion(t, "svc-ed", nil))...), 400, "invalid_grant"},
 		{"client_id mismatch", refreshForm(cs.RefreshToken, append(clientAuth(f.assertion(t, "svc-ec", nil)), "client_id", "svc-ed")...), 401, "invalid_client"},
 		{"bad client assertion", refreshForm(cs.RefreshToken, clientAuth(flipLastBits(f.assertion(t, "svc-ec", nil)))...), 401, "invalid_client"},

@@ -55,6 +55,30 @@ func parseRefreshToken(tok string) (handle string, secret [refreshSecretLen]byte
 	return handle, secret, nil
 }
 
+// clientSecretInfo separates the secret hashes of client sessions.
+const clientSecretInfo = "sessionkit/client-session/v1"
+
+// secretHash is what stores keep of a refresh secret: SHA-256 of the secret
+// for user sessions; for a session issued to an OAuth client, SHA-256 over
+// a domain label, the client id and the secret. Binding the client into the
+// hash means only a request authenticated as that client can prove, rotate
+// or revoke the session: presented anywhere else, its token matches nothing
+// and changes nothing, with no extra store read on the common path.
+func secretHash(secret []byte, clientID string) [32]byte {
+	if clientID == "" {
+		return sha256.Sum256(secret)
+	}
+	h := sha256.New()
+	h.Write([]byte(clientSecretInfo))
+	h.Write([]byte{0})
+	h.Write([]byte(clientID))
+	h.Write([]byte{0})
+	h.Write(secret)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
 // successorAEAD derives the AEAD that seals the successor of the refresh
 // token whose secret is prev: AES-256-GCM under HKDF-SHA256(prev, info
 // "sessionkit/successor/v1").
@@ -115,7 +139,19 @@ func openSuccessor(prev []byte, sid string, gen uint64, sealed []byte) ([]byte, 
 // and the error wraps ErrRefreshReused. Other errors wrap ErrInvalidToken
 // (not a token of this session: nothing changes), ErrSessionExpired,
 // ErrSessionRevoked or ErrStoreUnavailable.
+//
+// A session issued to an OAuth client (Grant.ClientID) refreshes only at
+// the TokenEndpoint, with that client's authentication: here its tokens are
+// unknown (ErrInvalidToken) and nothing changes.
 func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
+	return iss.refresh(ctx, refreshToken, "", nil)
+}
+
+// refresh is Refresh for the session's owner: clientID is "" for user
+// sessions and the authenticated client for client sessions (the secret
+// hash binds it, see secretHash). accessScope, when set, narrows the scope
+// of the new access token (the session keeps its own).
+func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, accessScope *string) (*Tokens, error) {
 	handle, secret, err := parseRefreshToken(refreshToken)
 	if err != nil {
 		return nil, err
@@ -128,7 +164,7 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 		return nil, storeFailure(err)
 	}
 	now := iss.now().Truncate(time.Millisecond)
-	presented := sha256.Sum256(secret[:])
+	presented := secretHash(secret[:], clientID)
 	var claims []byte // nil: unchanged
 	if iss.onRefresh != nil {
 		if claims, err = iss.consult(ctx, handle, presented, now); err != nil {
@@ -146,7 +182,7 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 	res, err := iss.store.Rotate(ctx, store.Rotation{
 		Handle:        handle,
 		Presented:     presented,
-		Next:          sha256.Sum256(next[:]),
+		Next:          secretHash(next[:], clientID),
 		Sealed:        sealed,
 		Now:           now,
 		Grace:         iss.grace,
@@ -171,7 +207,7 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 			res.Session.Claims = claims
 		}
 	case store.Reused:
-		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: res.Session.Subject, SessionID: res.Session.ID, Time: now})
+		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: res.Session.Subject, ClientID: res.Session.ClientID, SessionID: res.Session.ID, Time: now})
 		return nil, ErrRefreshReused
 	case store.Expired:
 		return nil, ErrSessionExpired
@@ -181,11 +217,16 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 		return nil, errMalformed("unknown refresh token")
 	}
 	s := &res.Session
+	if accessScope != nil {
+		narrowed := *s
+		narrowed.Scope = *accessScope
+		s = &narrowed
+	}
 	toks, err := iss.tokens(s, res.Handle, successor, res.Version, now)
 	if err != nil {
 		return nil, err
 	}
-	iss.emit(ctx, Event{Kind: EventRefresh, Subject: s.Subject, SessionID: s.ID, Time: now})
+	iss.emit(ctx, Event{Kind: EventRefresh, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	return toks, nil
 }
 
@@ -215,7 +256,7 @@ func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byt
 				return nil, errors.Join(refused, storeFailure(err))
 			}
 		}
-		iss.emit(ctx, Event{Kind: EventRefreshRefused, Subject: s.Subject, SessionID: s.ID, Time: now})
+		iss.emit(ctx, Event{Kind: EventRefreshRefused, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 		return nil, refused
 	}
 	if claims == nil {

@@ -2,7 +2,6 @@ package sessionkit
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,7 +16,15 @@ import (
 // Verify's session check. A store that cannot end a session (the stateless
 // sealed store) gives an error wrapping ErrUnsupported: the client's copy of
 // the token is all there is to discard.
+//
+// A session issued to an OAuth client ends only through the
+// RevocationEndpoint, with that client's authentication.
 func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
+	return iss.logout(ctx, refreshToken, "")
+}
+
+// logout is Logout for the session's owner (see secretHash).
+func (iss *Issuer) logout(ctx context.Context, refreshToken, clientID string) error {
 	if err := iss.needs(store.RevokeSessions, "Logout"); err != nil {
 		return err
 	}
@@ -33,7 +40,7 @@ func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
 		return storeFailure(err)
 	}
 	now := iss.now()
-	s, err := iss.store.Revoke(ctx, handle, sha256.Sum256(secret[:]), now)
+	s, err := iss.store.Revoke(ctx, handle, secretHash(secret[:], clientID), now)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errMalformed("unknown refresh token or session already ended")
@@ -43,9 +50,9 @@ func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
 	if info.Generation+1 < s.Generation {
 		// Older than the previous token: whoever holds it also held a
 		// rotated-away token, the same signal as reuse on Refresh.
-		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: s.Subject, SessionID: s.ID, Time: now})
+		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	}
-	iss.emit(ctx, Event{Kind: EventLogout, Subject: s.Subject, SessionID: s.ID, Time: now})
+	iss.emit(ctx, Event{Kind: EventLogout, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	return nil
 }
 
@@ -94,15 +101,8 @@ func (iss *Issuer) RevokeAccessToken(ctx context.Context, accessToken string) er
 		return err
 	}
 	now := iss.now()
-	p, err := verifyCompact(accessToken, iss.maxTokenSize, iss.keys.load(), accessTokenType)
+	c, err := iss.parseOwnAccessToken(accessToken, now)
 	if err != nil {
-		return err
-	}
-	c, err := parseClaims(p.payload)
-	if err != nil {
-		return err
-	}
-	if err := iss.rules.check(c, now); err != nil && !errors.Is(err, ErrTokenExpired) {
 		return err
 	}
 	until := c.ExpiresAt.Add(MaxLeeway)
@@ -112,7 +112,7 @@ func (iss *Issuer) RevokeAccessToken(ctx context.Context, accessToken string) er
 	if err := iss.store.Deny(ctx, subjectKey(c.Subject, c.ClientID), c.ID, until); err != nil {
 		return storeFailure(err)
 	}
-	iss.emit(ctx, Event{Kind: EventAccessTokenRevoked, Subject: c.Subject, SessionID: c.SessionID, Time: now})
+	iss.emit(ctx, Event{Kind: EventAccessTokenRevoked, Subject: c.Subject, ClientID: c.ClientID, SessionID: c.SessionID, Time: now})
 	return nil
 }
 

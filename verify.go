@@ -230,6 +230,11 @@ func verifyAccess(token string, maxSize int, keys keyResolver, rules *claimRules
 // and session liveness, from one store read. Client tokens (no sid) get the
 // deny-list and version checks only.
 func checkAccess(ctx context.Context, st store.Store, c *Claims, now time.Time) error {
+	if c.SessionID == "" && c.ClientID == "" {
+		// Only tokens of the TokenEndpoint's grants lack a session, and
+		// they all carry client_id: a user token without sid is not ours.
+		return errMalformed("token has neither a session (sid) nor a client (client_id)")
+	}
 	state, err := st.CheckAccess(ctx, store.AccessCheck{
 		Subject:   subjectKey(c.Subject, c.ClientID),
 		SessionID: c.SessionID,
