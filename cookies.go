@@ -89,7 +89,8 @@ type Cookies struct {
 // with a Max-Age of its token's remaining lifetime (see Cookies), and marks
 // the response "Cache-Control: no-store". Call it after Issuer.Login or
 // Issuer.Refresh when not using Issuer.LoginCookies or the ready-made
-// handlers.
+// handlers. The remaining lifetimes are counted from the wall clock
+// (time.Now); LoginCookies and the handlers count them from Config.Now.
 //
 // Set writes nothing and returns an error when c is invalid (errors wrap
 // ErrInvalidConfig, as from New), when a cookie would exceed MaxCookieSize

@@ -216,7 +216,9 @@
 //	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
 //	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
 //	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
-//	mux.Handle("/auth/sessions", iss.SessionsHandler(c)) // GET lists, DELETE ?id= revokes
+//	sessions := iss.SessionsHandler(c) // GET lists, DELETE ?id= revokes
+//	mux.Handle("GET /auth/sessions", sessions)
+//	mux.Handle("DELETE /auth/sessions", sessions)
 //	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c})(appMux)
 //
 // The page's script calls its API; on a 401 it posts to the refresh route

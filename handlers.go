@@ -298,7 +298,9 @@ func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
 // SessionsHandler returns the handler of the session listing route, for
 // GET (or HEAD) and DELETE requests (others get 405):
 //
-//	mux.Handle("/auth/sessions", iss.SessionsHandler(c))
+//	sessions := iss.SessionsHandler(c)
+//	mux.Handle("GET /auth/sessions", sessions)
+//	mux.Handle("DELETE /auth/sessions", sessions)
 //
 // It authenticates like LogoutAllHandler. GET answers the caller's live
 // sessions, oldest first, the one of the presented token marked current:

@@ -50,7 +50,9 @@ func ExampleIssuer_RefreshHandler() {
 	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
 	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
 	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
-	mux.Handle("/auth/sessions", iss.SessionsHandler(c))
+	sessions := iss.SessionsHandler(c)
+	mux.Handle("GET /auth/sessions", sessions)
+	mux.Handle("DELETE /auth/sessions", sessions)
 	mux.Handle("GET /api/me", sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := sessionkit.ClaimsFromContext(r.Context())

@@ -1,0 +1,224 @@
+// Package app is the server of the single-page-app demo (examples/spa): a
+// static page with no build step, the sessionkit auth routes and a small
+// protected API. The demo's main and the browser tests (e2e/) both build it
+// with New.
+//
+// Routes:
+//
+//	GET  /                      the page (index.html, app.js, style.css)
+//	GET  /api/info              public: demo users, whether cookies are insecure
+//	POST /auth/login            {"username", "password"}: checks the bcrypt hash, then Issuer.LoginCookies
+//	POST /auth/refresh          Issuer.RefreshHandler
+//	POST /auth/logout           Issuer.LogoutHandler
+//	POST /auth/logout-all       Issuer.LogoutAllHandler
+//	GET, DELETE /auth/sessions  Issuer.SessionsHandler
+//	GET  /api/me, /api/hello    the protected API (sessionkit.Middleware)
+//	GET  /.well-known/jwks.json the public keys, for other services
+package app
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/examples/internal/demo"
+	"github.com/sessionkit/sessionkit/store"
+	"golang.org/x/crypto/bcrypt"
+)
+
+//go:embed static
+var static embed.FS
+
+// Audience is the aud of the demo's access tokens.
+const Audience = "spa-demo"
+
+// DemoLogins are the demo users' credentials, which the page shows.
+var DemoLogins = demo.Logins
+
+// Config configures the demo server.
+type Config struct {
+	// Issuer is the iss of the access tokens: the server's URL. Required.
+	Issuer string
+	// Store keeps the sessions. Required.
+	Store store.Store
+	// InsecureHTTP sets Cookies.InsecureAllowHTTP, for plain http on
+	// 127.0.0.1: the cookies lose Secure and their __Host-/__Secure-
+	// prefixes. Leave it false behind https.
+	InsecureHTTP bool
+	// AccessTTL and ReuseGrace are sessionkit's (zero: its defaults).
+	AccessTTL  time.Duration
+	ReuseGrace time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// BcryptCost hashes the demo passwords (0: bcrypt.DefaultCost).
+	BcryptCost int
+	// Logger receives the server's records (nil: discarded).
+	Logger *slog.Logger
+}
+
+// server is the demo's state.
+type server struct {
+	iss      *sessionkit.Issuer
+	users    *demo.Users
+	insecure bool
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// New returns the demo server's handler.
+func New(cfg Config) (http.Handler, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cost := cfg.BcryptCost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	users, err := demo.NewUsers(cost)
+	if err != nil {
+		return nil, err
+	}
+	key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
+	if err != nil {
+		return nil, err
+	}
+	// One Cookies value for the issuer, the handlers and the middleware.
+	c := sessionkit.Cookies{InsecureAllowHTTP: cfg.InsecureHTTP}
+	iss, err := sessionkit.New(sessionkit.Config{
+		Issuer:     cfg.Issuer,
+		Audience:   []string{Audience},
+		Keys:       sessionkit.NewKeySet(key),
+		Store:      cfg.Store,
+		AccessTTL:  cfg.AccessTTL,
+		ReuseGrace: cfg.ReuseGrace,
+		Cookies:    c,
+		Now:        cfg.Now,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &server{iss: iss, users: users, insecure: cfg.InsecureHTTP, now: cfg.Now, log: log}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	files, err := fs.Sub(static, "static")
+	if err != nil {
+		return nil, err
+	}
+	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c, Logger: log})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServerFS(files))
+	mux.HandleFunc("GET /api/info", s.info)
+	mux.HandleFunc("POST /auth/login", s.login)
+	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
+	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
+	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
+	sessions := iss.SessionsHandler(c)
+	mux.Handle("GET /auth/sessions", sessions)
+	mux.Handle("DELETE /auth/sessions", sessions)
+	mux.Handle("GET /api/me", api(http.HandlerFunc(s.me)))
+	mux.Handle("GET /api/hello", api(sessionkit.RequireScope("hello")(http.HandlerFunc(s.hello))))
+	mux.Handle("GET /.well-known/jwks.json", iss.Keys())
+	return securityHeaders(mux), nil
+}
+
+// securityHeaders sets the headers every page of a cookie-authenticated app
+// should carry: scripts only from this origin (no inline script, so an
+// injected one does not run), no framing, no MIME sniffing, no Referer.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// info answers what the page shows before sign-in.
+func (s *server) info(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"insecure_http": s.insecure, "users": demo.Logins})
+}
+
+// login checks the password and, if it matches, logs the browser in.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "invalid_request", "send JSON")
+		return
+	}
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "send {\"username\", \"password\"}")
+		return
+	}
+	u, ok := s.users.Check(in.Username, in.Password)
+	if !ok {
+		s.log.InfoContext(r.Context(), "sign-in refused", "username", in.Username)
+		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
+		return
+	}
+	_, err := s.iss.LoginCookies(w, r, sessionkit.Grant{
+		Subject: u.Username,
+		Scope:   "profile hello",
+		Claims:  map[string]any{"name": u.Name},
+	})
+	switch {
+	case errors.Is(err, sessionkit.ErrCrossOrigin):
+		writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
+		return
+	case errors.Is(err, sessionkit.ErrStoreUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
+		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "sign-in failed", "username", u.Username, "error", err)
+		writeError(w, http.StatusInternalServerError, "server_error", "sign-in failed")
+		return
+	}
+	s.log.InfoContext(r.Context(), "signed in", "username", u.Username)
+	writeJSON(w, http.StatusOK, map[string]string{"user": u.Username, "name": u.Name})
+}
+
+// me tells the page who is signed in.
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	claims, _ := sessionkit.ClaimsFromContext(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":              claims.Subject,
+		"name":              s.users.Name(claims.Subject),
+		"session_id":        claims.SessionID,
+		"scope":             claims.Scope,
+		"access_expires_at": claims.ExpiresAt.UTC(),
+	})
+}
+
+// hello is the protected API; it needs the hello scope.
+func (s *server) hello(w http.ResponseWriter, r *http.Request) {
+	claims, _ := sessionkit.ClaimsFromContext(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"message":   fmt.Sprintf("Hello, %s! This answer needed a valid access token.", s.users.Name(claims.Subject)),
+		"served_at": s.now().UTC().Format(time.RFC3339),
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}

@@ -1,0 +1,101 @@
+// Command webapp is the server-rendered demo: html/template pages and
+// redirects, no client-side script beyond posting one form. It signs in,
+// shows who you are and a protected page, renews the session when the
+// access token has expired, logs out here or everywhere, and lists and
+// revokes sessions, with sessionkit's cookies, login helper and
+// Issuer.Refresh, and the standard library's cross-origin protection in
+// front of every form post.
+//
+//	go run ./examples/webapp                # http://127.0.0.1:8080, memory store
+//	go run ./examples/webapp -store redis -redis-url redis://127.0.0.1:6379/0
+//	go run ./examples/webapp -store bolt -bolt-path sessions.db
+//
+// It serves plain http on 127.0.0.1, so its cookies are set with
+// Cookies.InsecureAllowHTTP (no Secure attribute, no __Host-/__Secure-
+// prefixes): a development setting. Behind https, leave it off.
+//
+// When the access cookie has expired, a page request gets a small page that
+// posts to /auth/renew (the refresh cookie is scoped to /auth and
+// SameSite=Strict, so only a same-site post under /auth carries it), which
+// rotates the cookies and redirects back, once; if the session is over it
+// redirects to the sign-in page.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sessionkit/sessionkit/examples/internal/demo"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address (plain http)")
+	accessTTL := flag.Duration("access-ttl", 0, "access-token lifetime (0: sessionkit's default, 15m); try 20s to watch the renewal")
+	var sf demo.StoreFlags
+	sf.Register(flag.CommandLine)
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, *accessTTL, &sf, log); err != nil {
+		log.Error("webapp demo", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demo.StoreFlags, log *slog.Logger) error {
+	users, err := demo.NewUsers(bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	st, closeStore, err := sf.Open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
+		log.Warn("listening beyond this machine over plain http: session cookies travel in clear text; put https in front")
+	}
+	h, err := newServer(config{issuer: url, store: st, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// sessionkit.New has logged a warning about Cookies.InsecureAllowHTTP.
+	l := demo.Logins[0]
+	log.Info(fmt.Sprintf("open %s and sign in as %s / %s", url, l.Username, l.Password))
+
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
