@@ -40,6 +40,16 @@
 // token, a replay within the grace window) rolls back instead of committing
 // and costs no fsync.
 //
+// Open uses bbolt's hash-map freelist and does not write the freelist at
+// every commit (bbolt's NoFreelistSync): otherwise each commit rewrites the
+// list of every free page, and a file with many free pages (after a bulk
+// load, or after the janitor reclaimed many sessions) makes every rotation
+// pay for it. Open rebuilds the freelist by scanning the file instead;
+// BENCHMARKS.md gives both costs. A database given to New keeps the options
+// it was opened with; these two are recommended for it. The file never
+// shrinks: bbolt reuses the pages of removed records (its "compact" command
+// rewrites a file offline).
+//
 // # Contexts
 //
 // Every method checks its context before it starts. A write waiting for its
@@ -192,7 +202,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if mode == 0 {
 		mode = 0o600
 	}
-	db, err := bbolt.Open(path, mode, &bbolt.Options{Timeout: wait, FreelistType: bbolt.FreelistMapType})
+	db, err := bbolt.Open(path, mode, &bbolt.Options{
+		Timeout:        wait,
+		FreelistType:   bbolt.FreelistMapType,
+		NoFreelistSync: true, // see "Atomicity and durability" in the package documentation
+	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, &lockedError{path: path, waited: max(opts.LockTimeout, 0), cause: err}
