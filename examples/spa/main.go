@@ -26,14 +26,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sessionkit/sessionkit/examples/internal/demo"
+	"github.com/sessionkit/sessionkit/examples/internal/demostore"
 	"github.com/sessionkit/sessionkit/examples/spa/app"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address (plain http)")
 	accessTTL := flag.Duration("access-ttl", 0, "access-token lifetime (0: sessionkit's default, 15m); try 20s to watch the silent refresh")
-	var sf demo.StoreFlags
+	var sf demostore.Flags
 	sf.Register(flag.CommandLine)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -45,7 +45,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demo.StoreFlags, log *slog.Logger) error {
+func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostore.Flags, log *slog.Logger) error {
 	st, closeStore, err := sf.Open(ctx, log)
 	if err != nil {
 		return err

@@ -85,6 +85,10 @@ async function loadMe() {
   await loadSessions();
 }
 
+function shorten(text, n) {
+  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
+}
+
 async function loadSessions() {
   const { sessions } = await (await expectOK(await api('/auth/sessions'), 'listing sessions')).json();
   const rows = sessions.map((s) => {
@@ -92,7 +96,7 @@ async function loadSessions() {
     tr.dataset.id = s.id;
     if (s.current) tr.className = 'current';
     const cells = [
-      (s.user_agent || 'unknown device').slice(0, 60) + (s.current ? ' (this browser)' : ''),
+      shorten(s.user_agent || 'unknown device', 60) + (s.current ? ' (this browser)' : ''),
       s.ip || '',
       new Date(s.created_at).toLocaleString(),
       new Date(s.last_used_at).toLocaleString(),
