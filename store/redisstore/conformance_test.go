@@ -1,7 +1,11 @@
 package redisstore_test
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -36,6 +40,36 @@ func TestConformanceRedis(t *testing.T) {
 
 func TestConformanceCluster(t *testing.T) {
 	c := clusterClient(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := newStore(t, c)
+		return s
+	})
+}
+
+// TestConformanceSentinel runs the suite through a Sentinel failover
+// client: a redis-server master and one Sentinel monitoring it, both started
+// by the test (skipped without redis-server outside CI, failed under
+// CI=true).
+func TestConformanceSentinel(t *testing.T) {
+	masterDir := t.TempDir()
+	master := startRedis(t, masterDir, "Ready to accept connections", func(port int) []string {
+		return []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", masterDir,
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""}
+	})
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf") // Sentinel rewrites its configuration file
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("sentinel monitor sessionkit 127.0.0.1 %d 1\n", master.port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sentinel := startRedis(t, dir, "+monitor master sessionkit", func(port int) []string {
+		return []string{conf, "--sentinel", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+			"--daemonize", "no", "--logfile", ""}
+	})
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "sessionkit", SentinelAddrs: []string{sentinel.addr()}})
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("the master through Sentinel: %v", err)
+	}
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, _ := newStore(t, c)
 		return s

@@ -25,9 +25,13 @@ func (s *Store) BulkCreate(ctx context.Context, sessions []store.NewSession) err
 			}
 			tag := store.SubjectTag(n.Session.Subject)
 			exp := ms(n.Session.ExpiresAt)
+			rec, err := encodeNew(&n.Session, n.Hash)
+			if err != nil {
+				return err
+			}
 			createScript.EvalSha(ctx, p,
 				[]string{s.sessionKey(tag, n.Session.ID), s.indexKey(tag), s.versionKey(tag)},
-				encodeNew(&n.Session, n.Hash), itoa(exp), itoa(exp+s.margin), itoa(ms(n.Session.CreatedAt)),
+				rec, itoa(exp), itoa(exp+s.margin), itoa(ms(n.Session.CreatedAt)),
 				itoa(s.margin), n.Session.Subject, n.Session.ID)
 		}
 		cmds, err := p.Exec(ctx)

@@ -176,21 +176,36 @@ func TestContextCanceledOnSilentServer(t *testing.T) {
 
 // ---- a redis-server of the test's own ----
 
-// redisServer is a redis-server process the test started on 127.0.0.1,
-// persisting to its own directory with appendonly yes and appendfsync
-// always.
+// redisServer is a redis-server process the test started on 127.0.0.1 in
+// a directory of its own.
 type redisServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
+	t     *testing.T
+	bin   string
+	dir   string
+	port  int
+	args  func(port int) []string // the command line after the binary
+	ready string                  // the log line that says it is ready
+	cmd   *exec.Cmd
 }
 
-// startRedisServer starts a persistent redis-server on a free port. It
-// skips the test when redis-server is not installed, except under CI=true,
-// where it fails.
+// startRedisServer starts a persistent redis-server (appendonly yes,
+// appendfsync always) on a free port.
 func startRedisServer(t *testing.T) *redisServer {
+	t.Helper()
+	dir := t.TempDir()
+	return startRedis(t, dir, "Ready to accept connections", func(port int) []string {
+		return []string{
+			"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+			"--appendonly", "yes", "--appendfsync", "always", "--save", "",
+			"--daemonize", "no", "--logfile", "",
+		}
+	})
+}
+
+// startRedis starts redis-server with args on a free port and waits for the
+// ready line in its log. It skips the test when redis-server is not
+// installed, except under CI=true, where it fails.
+func startRedis(t *testing.T, dir, ready string, args func(port int) []string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -199,7 +214,7 @@ func startRedisServer(t *testing.T) *redisServer {
 		}
 		t.Skipf("redis-server is not installed: %v", err)
 	}
-	s := &redisServer{t: t, bin: bin, dir: t.TempDir()}
+	s := &redisServer{t: t, bin: bin, dir: dir, args: args, ready: ready}
 	t.Cleanup(s.kill)
 	var lastErr error
 	for range 5 { // a free port can be taken between finding it and binding it
@@ -225,13 +240,10 @@ func freePort() (int, error) {
 
 func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
-// start runs redis-server on s.port and waits until it logs that it is
-// ready to accept connections.
+// start runs redis-server on s.port and waits until it logs its ready
+// line.
 func (s *redisServer) start() error {
-	cmd := exec.Command(s.bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port), "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--daemonize", "no", "--logfile", "")
+	cmd := exec.Command(s.bin, s.args(s.port)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -246,7 +258,7 @@ func (s *redisServer) start() error {
 		var log []string
 		for sc.Scan() {
 			line := sc.Text()
-			if strings.Contains(line, "Ready to accept connections") {
+			if strings.Contains(line, s.ready) {
 				ready <- nil
 				io.Copy(io.Discard, out) // keep the pipe drained
 				return

@@ -8,64 +8,123 @@ import (
 	"github.com/sessionkit/sessionkit/store"
 )
 
-// A session is one Redis string: a list of fields, each written as its length
-// in decimal, a colon and its bytes ("5:alice"). Go writes it at Create; the
-// Lua scripts (see scripts.go) decode it, change the rotation fields and write
-// it back, copying every other field verbatim. One string per session costs
-// about half the memory of a Redis hash with a field per value, whose values
-// over 64 bytes (user agent, spent hashes, sealed successor) take it out of
-// the compact listpack encoding: by MEMORY USAGE on Redis 7.0, a browser
-// session takes 488 bytes as a string against 1064 as a hash when created,
-// 1128 against 1936 after 20 rotations. The scripts read and write it with
-// one command each.
+// A session is one Redis string: a fixed-width header, then four parts whose
+// lengths the header gives.
 //
-// The field numbers below are 1-based, as in the scripts.
+//	offset len  field (offsets 0-based; the scripts' string.sub is 1-based)
+//	0      1    format, "2"
+//	1      1    revoked: "0" or "1"
+//	2      16   Generation          (decimal, zero-padded; times may be negative)
+//	18     16   IdleExpiresAt, Unix milliseconds
+//	34     16   ExpiresAt, Unix milliseconds
+//	50     16   LastUsedAt, Unix milliseconds
+//	66     16   time of the last rotation, Unix milliseconds; 0 before the first
+//	82     32   SHA-256 of the current secret
+//	114    6    length of the fixed part
+//	120    6    length of the claims
+//	126    2    spent-hash slots: "00" before the first rotation, then spentKeep
+//	128    6    length of the sealed successor
+//	134         the fixed part: subject, then client id, scope, user agent, IP
+//	            and CreatedAt, each as decimal length, ':' and bytes
+//	            ("5:alice"); the subject's comes first so that a script can
+//	            check it with one comparison
+//	            the application claims, verbatim (empty when there are none)
+//	            the spent-hash slots, 32 bytes each: generation g's hash is in
+//	            slot g mod spentKeep, for the last spentKeep generations
+//	            before the current one G (and not before the first)
+//	            the successor sealed at the last rotation
+//
+// The scripts (scripts.go) read the header at fixed offsets and never decode
+// the parts: a rotation overwrites, in place, the header, one spent-hash slot
+// and the sealed successor (the first rotation, a rotation that replaces the
+// claims or one whose sealed successor has another length writes the record
+// anew, copying the fixed part verbatim); a revocation overwrites one byte. One string per session also costs about half the
+// memory of a Redis hash with a field per value, whose values over 64 bytes
+// (user agent, spent hashes, sealed successor) take it out of the compact
+// listpack encoding (see BENCHMARKS.md for the measured bytes).
 const (
-	fFormat    = 1  // recordFormat
-	fSubject   = 2  // the subject, verbatim
-	fMeta      = 3  // client id, scope, user agent, IP: a nested field list only Go reads
-	fClaims    = 4  // application claims, verbatim; empty when there are none
-	fCreated   = 5  // CreatedAt, Unix milliseconds
-	fLastUsed  = 6  // LastUsedAt, Unix milliseconds
-	fIdle      = 7  // IdleExpiresAt, Unix milliseconds
-	fExpires   = 8  // ExpiresAt, Unix milliseconds
-	fGen       = 9  // Generation, decimal
-	fCurrent   = 10 // SHA-256 of the current secret, 32 bytes
-	fRing      = 11 // spent hashes, oldest first: generations G-n .. G-1, 32 bytes each, n <= spentKeep
-	fSealed    = 12 // the successor sealed at the last rotation; empty before the first
-	fRotatedAt = 13 // time of the last rotation, Unix milliseconds; empty before the first
-	fRevoked   = 14 // "1" once revoked, else empty
-	numFields  = 14
+	recordFormat = '2'
 
-	recordFormat = "1"
+	offRevoked   = 1
+	offGen       = 2
+	offIdle      = 18
+	offExpires   = 34
+	offLastUsed  = 50
+	offRotatedAt = 66
+	offCurrent   = 82
+	offFixedLen  = 114
+	offClaimsLen = 120
+	offSpent     = 126
+	offSealedLen = 128
+	headerLen    = 134
+
+	numWidth = 16 // width of the header's numbers
+	lenWidth = 6  // width of the header's lengths
+	// maxPart is the longest fixed part, claims or sealed successor a
+	// record can hold (lenWidth decimal digits).
+	maxPart = 999_999
 	// spentKeep is how many spent hashes a session keeps: exactly the
 	// contract's minimum, which bounds a session's size (16 * 32 bytes).
 	spentKeep = store.MinSpentHistory
-	// maxFieldLen bounds one field when decoding, far above anything
-	// sessionkit writes, so that a corrupt length cannot ask for more.
-	maxFieldLen = 1 << 24
+	// minNum and maxNum bound the header's numbers (numWidth characters,
+	// with a sign for negative ones): years -29719 to 318857 in ms.
+	minNum = -999_999_999_999_999
+	maxNum = 9_999_999_999_999_999
 )
 
-var errCorrupt = errors.New("corrupt session record")
+var (
+	errCorrupt    = errors.New("corrupt session record")
+	errOutOfRange = errors.New("time out of range")
+	errTooLong    = errors.New("session data too long")
+)
 
-// record is a decoded session.
+// record is a decoded session. Its strings share the memory of the string
+// it was decoded from.
 type record struct {
 	subject   string
 	clientID  string
 	scope     string
 	userAgent string
 	ip        string
-	claims    []byte
 	created   int64
+	claims    string
 	lastUsed  int64
 	idle      int64
 	expires   int64
 	gen       uint64
-	current   []byte
-	ring      []byte
-	sealed    []byte
-	rotatedAt int64 // 0 before the first rotation
+	current   string
+	spent     string // the spent-hash slots, "" or spentKeep*32 bytes; only in full records
+	sealed    string // only in full records
+	rotatedAt int64  // 0 before the first rotation
 	revoked   bool
+}
+
+// num formats v as a header number, or fails when it does not fit.
+func num(v int64) (string, error) {
+	if v < minNum || v > maxNum {
+		return "", errOutOfRange
+	}
+	return pad(v, numWidth), nil
+}
+
+// pad formats v zero-padded to width characters, after the sign if any. v
+// must fit.
+func pad(v int64, width int) string {
+	var b [24]byte
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	i := len(b)
+	for range width {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	if neg {
+		b[i] = '-' // the leading digit of a fitting negative number is 0
+	}
+	return string(b[i:])
 }
 
 // appendField appends one length-prefixed field.
@@ -75,36 +134,108 @@ func appendField(b []byte, v string) []byte {
 	return append(b, v...)
 }
 
-func appendInt(b []byte, v int64) []byte {
-	var tmp [20]byte
-	return appendField(b, string(strconv.AppendInt(tmp[:0], v, 10)))
-}
-
 // encodeNew encodes a session as Create stores it: generation 1, no spent
 // hashes, nothing sealed, not revoked.
-func encodeNew(s *store.Session, hash [32]byte) []byte {
-	var meta []byte
-	meta = appendField(meta, s.ClientID)
-	meta = appendField(meta, s.Scope)
-	meta = appendField(meta, s.Device.UserAgent)
-	meta = appendField(meta, s.Device.IP)
+func encodeNew(s *store.Session, hash [32]byte) ([]byte, error) {
+	var fixed []byte
+	fixed = appendField(fixed, s.Subject)
+	fixed = appendField(fixed, s.ClientID)
+	fixed = appendField(fixed, s.Scope)
+	fixed = appendField(fixed, s.Device.UserAgent)
+	fixed = appendField(fixed, s.Device.IP)
+	fixed = appendField(fixed, strconv.FormatInt(ms(s.CreatedAt), 10))
+	if len(fixed) > maxPart || len(s.Claims) > maxPart {
+		return nil, errTooLong
+	}
+	var nums [4]string
+	for i, t := range []time.Time{s.IdleExpiresAt, s.ExpiresAt, s.LastUsedAt, {}} {
+		v := int64(0) // no rotation yet
+		if i < 3 {
+			v = ms(t)
+		}
+		var err error
+		if nums[i], err = num(v); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, headerLen+len(fixed)+len(s.Claims))
+	b = append(b, recordFormat, '0')
+	b = append(b, pad(1, numWidth)...)
+	for _, n := range nums {
+		b = append(b, n...)
+	}
+	b = append(b, hash[:]...)
+	b = append(b, pad(int64(len(fixed)), lenWidth)...)
+	b = append(b, pad(int64(len(s.Claims)), lenWidth)...)
+	b = append(b, "00"...)
+	b = append(b, pad(0, lenWidth)...)
+	b = append(b, fixed...)
+	b = append(b, s.Claims...)
+	return b, nil
+}
 
-	b := make([]byte, 0, 160+len(s.Subject)+len(meta)+len(s.Claims))
-	b = appendField(b, recordFormat)
-	b = appendField(b, s.Subject)
-	b = appendField(b, string(meta))
-	b = appendField(b, string(s.Claims))
-	b = appendInt(b, ms(s.CreatedAt))
-	b = appendInt(b, ms(s.LastUsedAt))
-	b = appendInt(b, ms(s.IdleExpiresAt))
-	b = appendInt(b, ms(s.ExpiresAt))
-	b = appendInt(b, 1)
-	b = appendField(b, string(hash[:]))
-	b = appendField(b, "")
-	b = appendField(b, "")
-	b = appendField(b, "")
-	b = appendField(b, "")
-	return b
+// headerInt parses the header number or length at b[off:off+width].
+func headerInt(b string, off, width int) (int64, bool) {
+	v, err := strconv.ParseInt(b[off:off+width], 10, 64)
+	return v, err == nil
+}
+
+// decodeRecord decodes a stored session. A full record has its spent hashes
+// and sealed successor; the scripts answer with the record cut after its
+// claims (full == false), which is all a Session needs.
+func decodeRecord(b string, full bool) (*record, error) {
+	if len(b) < headerLen || b[0] != recordFormat {
+		return nil, errCorrupt
+	}
+	r := &record{current: b[offCurrent : offCurrent+32]}
+	switch b[offRevoked] {
+	case '0':
+	case '1':
+		r.revoked = true
+	default:
+		return nil, errCorrupt
+	}
+	var gen int64
+	var ok [9]bool
+	gen, ok[0] = headerInt(b, offGen, numWidth)
+	r.idle, ok[1] = headerInt(b, offIdle, numWidth)
+	r.expires, ok[2] = headerInt(b, offExpires, numWidth)
+	r.lastUsed, ok[3] = headerInt(b, offLastUsed, numWidth)
+	r.rotatedAt, ok[4] = headerInt(b, offRotatedAt, numWidth)
+	fixedLen, ok5 := headerInt(b, offFixedLen, lenWidth)
+	claimsLen, ok6 := headerInt(b, offClaimsLen, lenWidth)
+	slots, ok7 := headerInt(b, offSpent, 2)
+	sealedLen, ok8 := headerInt(b, offSealedLen, lenWidth)
+	ok[5], ok[6], ok[7], ok[8] = ok5, ok6, ok7, ok8
+	for _, o := range ok {
+		if !o {
+			return nil, errCorrupt
+		}
+	}
+	if gen <= 0 || fixedLen < 0 || claimsLen < 0 || sealedLen < 0 || (gen == 1) != (slots == 0) || (slots != 0 && slots != spentKeep) {
+		return nil, errCorrupt
+	}
+	r.gen = uint64(gen)
+	end := headerLen + int(fixedLen) + int(claimsLen)
+	if full {
+		if len(b) != end+int(slots)*32+int(sealedLen) {
+			return nil, errCorrupt
+		}
+		r.spent = b[end : end+int(slots)*32]
+		r.sealed = b[end+int(slots)*32:]
+	} else if len(b) != end {
+		return nil, errCorrupt
+	}
+	fields, err := splitFields(b[headerLen:headerLen+int(fixedLen)], 6)
+	if err != nil {
+		return nil, err
+	}
+	r.subject, r.clientID, r.scope, r.userAgent, r.ip = fields[0], fields[1], fields[2], fields[3], fields[4]
+	if r.created, err = strconv.ParseInt(fields[5], 10, 64); err != nil {
+		return nil, errCorrupt
+	}
+	r.claims = b[headerLen+int(fixedLen) : end]
+	return r, nil
 }
 
 // splitFields splits b into exactly n length-prefixed fields.
@@ -112,15 +243,15 @@ func splitFields(b string, n int) ([]string, error) {
 	out := make([]string, 0, n)
 	for len(out) < n {
 		i := 0
-		for i < len(b) && i < 9 && '0' <= b[i] && b[i] <= '9' {
+		for i < len(b) && i < lenWidth && '0' <= b[i] && b[i] <= '9' {
 			i++
 		}
 		if i == 0 || i >= len(b) || b[i] != ':' || (i > 1 && b[0] == '0') {
 			return nil, errCorrupt
 		}
-		l, _ := strconv.Atoi(b[:i]) // at most 9 digits: cannot fail
+		l, _ := strconv.Atoi(b[:i]) // at most lenWidth digits: cannot fail
 		b = b[i+1:]
-		if l > maxFieldLen || l > len(b) {
+		if l > len(b) {
 			return nil, errCorrupt
 		}
 		out = append(out, b[:l])
@@ -132,69 +263,14 @@ func splitFields(b string, n int) ([]string, error) {
 	return out, nil
 }
 
-// decodeRecord decodes a stored session.
-func decodeRecord(b string) (*record, error) {
-	f, err := splitFields(b, numFields)
-	if err != nil {
-		return nil, err
-	}
-	if f[fFormat-1] != recordFormat {
-		return nil, errCorrupt
-	}
-	meta, err := splitFields(f[fMeta-1], 4)
-	if err != nil {
-		return nil, err
-	}
-	r := &record{
-		subject:   f[fSubject-1],
-		clientID:  meta[0],
-		scope:     meta[1],
-		userAgent: meta[2],
-		ip:        meta[3],
-		current:   []byte(f[fCurrent-1]),
-		ring:      []byte(f[fRing-1]),
-		sealed:    []byte(f[fSealed-1]),
-	}
-	if c := f[fClaims-1]; c != "" {
-		r.claims = []byte(c)
-	}
-	for _, p := range []struct {
-		dst *int64
-		i   int
-	}{{&r.created, fCreated}, {&r.lastUsed, fLastUsed}, {&r.idle, fIdle}, {&r.expires, fExpires}} {
-		if *p.dst, err = strconv.ParseInt(f[p.i-1], 10, 64); err != nil {
-			return nil, errCorrupt
-		}
-	}
-	if r.gen, err = strconv.ParseUint(f[fGen-1], 10, 64); err != nil || r.gen == 0 {
-		return nil, errCorrupt
-	}
-	if at := f[fRotatedAt-1]; at != "" {
-		if r.rotatedAt, err = strconv.ParseInt(at, 10, 64); err != nil {
-			return nil, errCorrupt
-		}
-	}
-	switch f[fRevoked-1] {
-	case "":
-	case "1":
-		r.revoked = true
-	default:
-		return nil, errCorrupt
-	}
-	if len(r.current) != 32 || len(r.ring)%32 != 0 || len(r.ring) > spentKeep*32 {
-		return nil, errCorrupt
-	}
-	return r, nil
-}
-
-// session returns the record as a store.Session with id.
+// session returns the record as a store.Session with id. Its Claims are a
+// copy: the caller may keep and change them.
 func (r *record) session(id string) store.Session {
-	return store.Session{
+	s := store.Session{
 		ID:            id,
 		Subject:       r.subject,
 		ClientID:      r.clientID,
 		Scope:         r.scope,
-		Claims:        r.claims,
 		Device:        store.Device{UserAgent: r.userAgent, IP: r.ip},
 		CreatedAt:     fromMS(r.created),
 		LastUsedAt:    fromMS(r.lastUsed),
@@ -202,6 +278,10 @@ func (r *record) session(id string) store.Session {
 		ExpiresAt:     fromMS(r.expires),
 		Generation:    r.gen,
 	}
+	if r.claims != "" {
+		s.Claims = []byte(r.claims)
+	}
+	return s
 }
 
 // live reports whether the record is not revoked and live at now (Unix ms).
@@ -210,21 +290,19 @@ func (r *record) live(now int64) bool {
 }
 
 // expected returns the hash that generation g selects: the current one for
-// the record's generation G, a kept spent one for G-n <= g < G; nil else.
-// The same rule is in the scripts' expected().
-func (r *record) expected(g uint64) []byte {
+// the record's generation G, the one in slot g mod spentKeep for the kept
+// spent generations G-spentKeep <= g < G; "" else. The same rule is in the
+// scripts' expected().
+func (r *record) expected(g uint64) string {
 	G := r.gen
 	switch {
 	case g == G:
 		return r.current
-	case g < G:
-		n := uint64(len(r.ring) / 32)
-		if G-g <= n {
-			off := (n - (G - g)) * 32
-			return r.ring[off : off+32]
-		}
+	case g < G && G-g <= spentKeep && len(r.spent) == spentKeep*32:
+		off := (g % spentKeep) * 32
+		return r.spent[off : off+32]
 	}
-	return nil
+	return ""
 }
 
 // ms converts t to Unix milliseconds: the store keeps times at millisecond

@@ -236,12 +236,13 @@ func replyInt(v any) (int64, error) {
 	return n, nil
 }
 
+// replyRecord decodes a record up to its claims, as the scripts answer.
 func replyRecord(v any) (*record, error) {
 	b, ok := v.(string)
 	if !ok {
 		return nil, fmt.Errorf("unexpected script reply %T", v)
 	}
-	return decodeRecord(b)
+	return decodeRecord(b, false)
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
@@ -281,11 +282,15 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	if sess.IdleExpiresAt.After(sess.ExpiresAt) {
 		sess.IdleExpiresAt = sess.ExpiresAt
 	}
+	rec, err := encodeNew(&sess, n.Hash)
+	if err != nil {
+		return store.Created{}, fmt.Errorf("redisstore: create session: %w", err)
+	}
 	tag := store.SubjectTag(sess.Subject)
 	exp := ms(sess.ExpiresAt)
 	v, err := s.eval(ctx, createScript,
 		[]string{s.sessionKey(tag, sess.ID), s.indexKey(tag), s.versionKey(tag)},
-		encodeNew(&sess, n.Hash), itoa(exp), itoa(exp+s.margin), itoa(ms(sess.CreatedAt)),
+		rec, itoa(exp), itoa(exp+s.margin), itoa(ms(sess.CreatedAt)),
 		itoa(s.margin), sess.Subject, sess.ID)
 	if err != nil {
 		return store.Created{}, unavailable(ctx, "create session", err)
@@ -346,10 +351,19 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if r.Claims != nil {
 		replace = "1"
 	}
+	if len(r.Claims) > maxPart || len(r.Sealed) > maxPart {
+		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", errTooLong)
+	}
+	now, err1 := num(ms(r.Now))
+	idle, err2 := num(ms(r.IdleExpiresAt))
+	if err := errors.Join(err1, err2); err != nil {
+		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", err)
+	}
 	v, err := s.eval(ctx, rotateScript,
 		[]string{s.sessionKey(h.Tag, h.SessionID), s.versionKey(h.Tag), s.indexKey(h.Tag)},
 		strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
-		itoa(ms(r.Now)), itoa(r.Grace.Milliseconds()), itoa(ms(r.IdleExpiresAt)), replace, r.Claims, h.SessionID)
+		now, itoa(r.Grace.Milliseconds()), idle, replace, r.Claims, h.SessionID,
+		pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth))
 	if err != nil {
 		return store.RotateResult{}, unavailable(ctx, "rotate", err)
 	}
@@ -381,7 +395,7 @@ func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
 	default:
 		return store.RotateResult{}, fmt.Errorf("unexpected outcome %d", code)
 	}
-	if len(a) != 3 {
+	if len(a) != 3 && !(code == codeReplayed && len(a) == 4) {
 		return store.RotateResult{}, errors.New("unexpected script reply length")
 	}
 	rec, err := replyRecord(a[1])
@@ -399,10 +413,11 @@ func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
 	res.Version = uint64(version)
 	res.Handle = store.FormatHandle(store.HandleInfo{Tag: h.Tag, SessionID: h.SessionID, Generation: rec.gen})
 	if code == codeReplayed {
-		if len(rec.sealed) == 0 {
+		sealed, ok := a[3].(string)
+		if !ok || sealed == "" {
 			return store.RotateResult{}, errors.New("replayed session has no sealed successor")
 		}
-		res.Sealed = rec.sealed
+		res.Sealed = []byte(sealed)
 	}
 	return res, nil
 }
@@ -423,7 +438,7 @@ func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) 
 	if !ok {
 		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
 	}
-	rec, err := decodeRecord(b)
+	rec, err := decodeRecord(b, true)
 	if err != nil {
 		return store.Session{}, corrupt("read session", err)
 	}
@@ -495,12 +510,12 @@ func (s *Store) Lookup(ctx context.Context, handle string, presented [32]byte, n
 	if !ok {
 		return store.Session{}, fmt.Errorf("%w: redisstore: no session for this token", store.ErrNotFound)
 	}
-	rec, err := decodeRecord(b)
+	rec, err := decodeRecord(b, true)
 	if err != nil {
 		return store.Session{}, corrupt("look up session", err)
 	}
 	want := rec.expected(h.Generation)
-	if want == nil || subtle.ConstantTimeCompare(want, presented[:]) != 1 || store.SubjectTag(rec.subject) != h.Tag {
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), presented[:]) != 1 || store.SubjectTag(rec.subject) != h.Tag {
 		return store.Session{}, fmt.Errorf("%w: redisstore: no session for this token", store.ErrNotFound)
 	}
 	if !rec.live(ms(now)) {

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -14,10 +15,12 @@ import (
 // subject's index, so those keys are not in KEYS; they are in the same slot
 // as the index, which is what Redis Cluster requires of a script.
 //
-// Times are Unix milliseconds, passed in as decimal strings by Go and
-// written back as such (numbers are formatted with itoa, never by Lua's
-// tostring). Liveness is decided by the now passed in; PXAT and PEXPIREAT
-// are clean-up only.
+// Times are Unix milliseconds. Go passes every number a script writes into
+// a record already formatted for the header, so the scripts copy strings and
+// never format a number there themselves; the few numbers they pass to
+// commands are formatted with %.0f (Lua's own conversion could write 1e+12).
+// Liveness is decided by the now passed in; PXAT and PEXPIREAT are clean-up
+// only.
 //
 // The hash comparisons (want ~= presented) are Lua string equality, which is
 // not constant-time. That is acceptable here and only here: both sides are
@@ -27,50 +30,43 @@ import (
 // Lookup, which only reads, compares in Go in constant time.
 
 // prelude is shared by the scripts that read session records: the record
-// codec of record.go and the helpers of the decision procedure.
+// layout of record.go (1-based offsets here) and the decision helpers.
 var prelude = `
-local NF, FORMAT = 14, '1'
-local SUB, CLAIMS, USED, IDLE, EXP, GEN, CUR, RING, SEALED, ROTATED, REVOKED = 2, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14
-local KEEP = ` + strconv.Itoa(spentKeep) + `
+local KEEP, SLOTS = ` + strconv.Itoa(spentKeep) + `, '` + fmt.Sprintf("%02d", spentKeep) + `'
 
-local function itoa(n) return string.format('%.0f', n) end
-
-local function dec(s)
-  local r, pos = {}, 1
-  for i = 1, NF do
-    local c = string.find(s, ':', pos, true)
-    if not c then error('redisstore: corrupt session record') end
-    local n = tonumber(string.sub(s, pos, c - 1))
-    if not n or c + n > #s then error('redisstore: corrupt session record') end
-    r[i] = string.sub(s, c + 1, c + n)
-    pos = c + n + 1
-  end
-  if r[1] ~= FORMAT or pos ~= #s + 1 then error('redisstore: corrupt session record') end
-  return r
+-- the header of record s: generation, length of the fixed part, length of
+-- the claims, number of spent-hash slots (0 or KEEP), offset of the slots
+local function hdr(s)
+  if string.sub(s, 1, 1) ~= '2' then error('redisstore: corrupt session record') end
+  local fl, cl = tonumber(string.sub(s, 115, 120)), tonumber(string.sub(s, 121, 126))
+  return tonumber(string.sub(s, 3, 18)), fl, cl, tonumber(string.sub(s, 127, 128)), 135 + fl + cl
 end
 
-local function enc(r)
-  local t = {}
-  for i = 1, NF do t[i] = #r[i] .. ':' .. r[i] end
-  return table.concat(t)
-end
-
-local function live(r, now)
-  return r[REVOKED] == '' and now < tonumber(r[IDLE]) and now < tonumber(r[EXP])
-end
-
--- the hash generation g selects: current for G, a kept spent one below
-local function expected(r, g)
-  local G = tonumber(r[GEN])
-  if g == G then return r[CUR] end
-  if g < G then
-    local n = #r[RING] / 32
-    if G - g <= n then
-      local off = (n - (G - g)) * 32
-      return string.sub(r[RING], off + 1, off + 32)
-    end
+-- the hash generation g selects: the current one for G, the one in slot
+-- g mod KEEP for the KEEP generations before G
+local function expected(s, g, G, n, spentAt)
+  if g == G then return string.sub(s, 83, 114) end
+  if g < G and G - g <= KEEP and n == KEEP then
+    local off = spentAt + (g % KEEP) * 32
+    return string.sub(s, off, off + 31)
   end
   return nil
+end
+
+-- not revoked, and now before the idle and the absolute expiry
+local function live(s, now)
+  return string.sub(s, 2, 2) == '0' and now < tonumber(string.sub(s, 19, 34)) and now < tonumber(string.sub(s, 35, 50))
+end
+
+-- the fixed part starts with the subject's field
+local function owned(s, subject)
+  local f = #subject .. ':' .. subject
+  return string.sub(s, 135, 134 + #f) == f
+end
+
+local function subjectOf(s)
+  local c = string.find(s, ':', 135, true)
+  return string.sub(s, c + 1, c + tonumber(string.sub(s, 135, c - 1)))
 end
 
 local function version(key, subject)
@@ -87,12 +83,15 @@ end
 var createScript = redis.NewScript(prelude + `
 local now, margin = tonumber(ARGV[4]), tonumber(ARGV[5])
 local old = redis.call('GET', KEYS[1])
-if old and now < tonumber(dec(old)[EXP]) + margin then return -1 end
+if old then
+  hdr(old)
+  if now < tonumber(string.sub(old, 35, 50)) + margin then return -1 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', itoa(now - margin))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - margin))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[7])
 local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], itoa(tonumber(top[2]) + margin))
+redis.call('PEXPIREAT', KEYS[2], string.format('%.0f', tonumber(top[2]) + margin))
 return version(KEYS[3], ARGV[6])
 `)
 
@@ -107,69 +106,82 @@ const (
 )
 
 // rotateScript is store.Store.Rotate's decision procedure, step by step (the
-// numbers are the contract's). It answers {outcome} or {outcome, record,
-// version}: the record as it is after the step for Rotated, Replayed and
-// Reused.
+// numbers are the contract's). It answers {outcome} or, for Rotated,
+// Replayed and Reused, {outcome, record up to its claims after the step,
+// version[, sealed successor for Replayed]}.
 //
 // KEYS: session, versions, index.
 // ARGV: generation named by the handle, presented hash, next hash, sealed
 // successor, now, grace (ms, <= 0 disables), requested idle expiry, "1" to
-// replace the claims, the claims, session id.
+// replace the claims, the claims, session id, the next generation, the
+// claims' length, the sealed successor's length (numbers and lengths
+// formatted for the header by Go).
 var rotateScript = redis.NewScript(prelude + `
 -- 1. a remembered session (the key carries the handle's subject tag)
 local s = redis.call('GET', KEYS[1])
 if not s then return {0} end
-local r = dec(s)
+local G, fl, cl, n, spentAt = hdr(s)
 -- 2. the handle's generation selects one expected hash
-local g, G = tonumber(ARGV[1]), tonumber(r[GEN])
-local want = expected(r, g)
+local g = tonumber(ARGV[1])
+local want = expected(s, g, G, n, spentAt)
 if not want or want ~= ARGV[2] then return {0} end
 local now, grace = tonumber(ARGV[5]), tonumber(ARGV[6])
-local inGrace = g == G - 1 and grace > 0 and r[ROTATED] ~= '' and now < tonumber(r[ROTATED]) + grace
+local inGrace = g == G - 1 and grace > 0 and now < tonumber(string.sub(s, 67, 82)) + grace
+local pub = spentAt - 1 -- the record up to its claims
 -- 3. revoked, then expired
-if r[REVOKED] ~= '' then
-  if g < G and not inGrace then return {3, s, 0} end
+if string.sub(s, 2, 2) ~= '0' then
+  if g < G and not inGrace then return {3, string.sub(s, 1, pub), 0} end
   return {5}
 end
-if not (now < tonumber(r[IDLE]) and now < tonumber(r[EXP])) then return {4} end
+local exp = string.sub(s, 35, 50)
+if not (now < tonumber(string.sub(s, 19, 34)) and now < tonumber(exp)) then return {4} end
 if g == G then
-  -- 4. rotated
-  local ring = r[RING] .. r[CUR]
-  if #ring > KEEP * 32 then ring = string.sub(ring, 33) end
-  r[RING], r[CUR], r[SEALED], r[ROTATED], r[USED] = ring, ARGV[3], ARGV[4], ARGV[5], ARGV[5]
-  r[GEN] = itoa(G + 1)
-  if tonumber(ARGV[7]) < tonumber(r[EXP]) then r[IDLE] = ARGV[7] else r[IDLE] = r[EXP] end
-  if ARGV[8] == '1' then r[CLAIMS] = ARGV[9] end
-  local b = enc(r)
-  redis.call('SET', KEYS[1], b, 'KEEPTTL')
-  return {1, b, version(KEYS[2], r[SUB])}
+  -- 4. rotated: the current hash goes to its spent-hash slot, the header
+  -- takes the new generation, times and hash, the sealed successor is
+  -- replaced; in place when the slots exist, the claims stay and the sealed
+  -- successor keeps its length, else the record is written anew
+  local idle = ARGV[7]
+  if tonumber(idle) >= tonumber(exp) then idle = exp end
+  local head = '20' .. ARGV[11] .. idle .. exp .. ARGV[5] .. ARGV[5] .. ARGV[3] .. string.sub(s, 115, 120)
+  local off = (G % KEEP) * 32
+  if n == KEEP and ARGV[8] ~= '1' and ARGV[13] == string.sub(s, 129, 134) then
+    head = head .. string.sub(s, 121, 134)
+    redis.call('SETRANGE', KEYS[1], 0, head)
+    redis.call('SETRANGE', KEYS[1], pub + off, string.sub(s, 83, 114))
+    redis.call('SETRANGE', KEYS[1], pub + KEEP * 32, ARGV[4])
+    return {1, head .. string.sub(s, 135, pub), version(KEYS[2], subjectOf(s))}
+  end
+  local slots
+  if n == KEEP then slots = string.sub(s, spentAt, pub + KEEP * 32) else slots = string.rep('\0', KEEP * 32) end
+  local claims, clen = string.sub(s, 135 + fl, pub), string.sub(s, 121, 126)
+  if ARGV[8] == '1' then claims, clen = ARGV[9], ARGV[12] end
+  local p = head .. clen .. SLOTS .. ARGV[13] .. string.sub(s, 135, 134 + fl) .. claims
+  redis.call('SET', KEYS[1], p .. string.sub(slots, 1, off) .. string.sub(s, 83, 114) .. string.sub(slots, off + 33) .. ARGV[4], 'KEEPTTL')
+  return {1, p, version(KEYS[2], subjectOf(s))}
 end
 if inGrace then
   -- 5. replayed: nothing written
-  return {2, s, version(KEYS[2], r[SUB])}
+  return {2, string.sub(s, 1, pub), version(KEYS[2], subjectOf(s)), string.sub(s, spentAt + n * 32)}
 end
 -- 6. reused: revoke the session
-r[REVOKED] = '1'
-local b = enc(r)
-redis.call('SET', KEYS[1], b, 'KEEPTTL')
+redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[3], ARGV[10])
-return {3, b, 0}
+return {3, '21' .. string.sub(s, 3, pub), 0}
 `)
 
 // revokeScript ends the live session a handle names under the proof of a
-// presented hash, answering {1, record as it was} or {0}.
+// presented hash, answering {1, record up to its claims, as it was} or {0}.
 //
 // KEYS: session, index. ARGV: generation, presented hash, now, session id.
 var revokeScript = redis.NewScript(prelude + `
 local s = redis.call('GET', KEYS[1])
 if not s then return {0} end
-local r = dec(s)
-local want = expected(r, tonumber(ARGV[1]))
-if not want or want ~= ARGV[2] or not live(r, tonumber(ARGV[3])) then return {0} end
-r[REVOKED] = '1'
-redis.call('SET', KEYS[1], enc(r), 'KEEPTTL')
+local G, fl, cl, n, spentAt = hdr(s)
+local want = expected(s, tonumber(ARGV[1]), G, n, spentAt)
+if not want or want ~= ARGV[2] or not live(s, tonumber(ARGV[3])) then return {0} end
+redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[2], ARGV[4])
-return {1, s}
+return {1, string.sub(s, 1, spentAt - 1)}
 `)
 
 // revokeSessionScript ends subject's live session, answering 1, or 0 when
@@ -179,17 +191,17 @@ return {1, s}
 var revokeSessionScript = redis.NewScript(prelude + `
 local s = redis.call('GET', KEYS[1])
 if not s then return 0 end
-local r = dec(s)
-if r[SUB] ~= ARGV[1] or not live(r, tonumber(ARGV[2])) then return 0 end
-r[REVOKED] = '1'
-redis.call('SET', KEYS[1], enc(r), 'KEEPTTL')
+hdr(s)
+if not owned(s, ARGV[1]) or not live(s, tonumber(ARGV[2])) then return 0 end
+redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 `)
 
-// sessionsScript lists subject's live sessions as {id, record, ...}. It
-// cleans the index as it goes: members past their absolute expiry plus the
-// margin, members whose key is gone (native expiry) and revoked ones.
+// sessionsScript lists subject's live sessions as {id, record up to its
+// claims, ...}. It cleans the index as it goes: members past their absolute
+// expiry plus the margin, members whose key is gone (native expiry) and
+// revoked ones.
 //
 // KEYS: index. ARGV: subject, now, session key prefix, cut-off (now - margin).
 var sessionsScript = redis.NewScript(prelude + `
@@ -201,12 +213,12 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not s then
     redis.call('ZREM', KEYS[1], id)
   else
-    local r = dec(s)
-    if r[SUB] == ARGV[1] then
-      if live(r, now) then
+    local _, _, _, _, spentAt = hdr(s)
+    if owned(s, ARGV[1]) then
+      if live(s, now) then
         out[#out + 1] = id
-        out[#out + 1] = s
-      elseif r[REVOKED] ~= '' then
+        out[#out + 1] = string.sub(s, 1, spentAt - 1)
+      elseif string.sub(s, 2, 2) ~= '0' then
         redis.call('ZREM', KEYS[1], id)
       end
     end
@@ -227,12 +239,9 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not s then
     redis.call('ZREM', KEYS[1], id)
   else
-    local r = dec(s)
-    if r[SUB] == ARGV[1] then
-      if r[REVOKED] == '' then
-        r[REVOKED] = '1'
-        redis.call('SET', k, enc(r), 'KEEPTTL')
-      end
+    hdr(s)
+    if owned(s, ARGV[1]) then
+      redis.call('SETRANGE', k, 1, '1')
       redis.call('ZREM', KEYS[1], id)
     end
   end
@@ -257,7 +266,8 @@ return 1
 `)
 
 // checkAccessScript reads the deny-list entry, the version and the session's
-// liveness, answering {denied, version, live}.
+// liveness, answering {denied, version, live}. It reads only the session's
+// header and subject field (GETRANGE), not the whole record.
 //
 // KEYS: deny entry, versions, and the session when the token has one.
 // ARGV: subject, now.
@@ -267,10 +277,10 @@ local denied, alive = 0, 0
 local u = redis.call('HGET', KEYS[1], ARGV[1])
 if u and now < tonumber(u) then denied = 1 end
 if KEYS[3] then
-  local s = redis.call('GET', KEYS[3])
-  if s then
-    local r = dec(s)
-    if r[SUB] == ARGV[1] and live(r, now) then alive = 1 end
+  local s = redis.call('GETRANGE', KEYS[3], 0, 134 + #tostring(#ARGV[1]) + #ARGV[1])
+  if s ~= '' then
+    if string.sub(s, 1, 1) ~= '2' then error('redisstore: corrupt session record') end
+    if live(s, now) and owned(s, ARGV[1]) then alive = 1 end
   end
 end
 return {denied, version(KEYS[2], ARGV[1]), alive}
