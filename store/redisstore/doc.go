@@ -10,8 +10,9 @@
 //	iss, err := sessionkit.New(sessionkit.Config{..., Store: st})
 //
 // It implements the whole contract, declares every capability and runs the
-// store/storetest conformance suite against miniredis, a real redis-server
-// and a three-master Cluster. It needs Redis 6.2 or later (SET ... PXAT).
+// store/storetest conformance suite against miniredis, a real redis-server, a
+// three-master Cluster and a Sentinel-managed master. It needs Redis 6.2 or
+// later (SET ... PXAT).
 //
 // # One round trip per call
 //
@@ -26,7 +27,8 @@
 // ([store.SubjectTag], 12 characters carried in every refresh token's
 // handle):
 //
-//	sessionkit:s:{T}:<sid>   one session: a string of length-prefixed fields
+//	sessionkit:s:{T}:<sid>   one session: a string (a fixed-width header, the
+//	                         session's data, spent-hash slots, sealed successor)
 //	sessionkit:i:{T}         the subject's index: a sorted set of session ids
 //	                         scored by absolute expiry (listing, revoke-all)
 //	sessionkit:v:{T}         token versions: a hash, field = subject
@@ -66,15 +68,18 @@
 //
 // # Contexts
 //
-// No call outlives its context's deadline or cancellation. go-redis takes
-// socket deadlines from the context only when the client has
-// ContextTimeoutEnabled; otherwise a call on a hung server would wait for the
-// client's ReadTimeout. So, unless the client is a go-redis client with
-// ContextTimeoutEnabled (and read and write timeouts not switched off) and
-// the context has a deadline, a call whose context can end runs its command
-// on a helper goroutine and returns as soon as the context ends; the helper
-// finishes when the client gives up on its own (its ReadTimeout). Enable
-// ContextTimeoutEnabled and give requests deadlines to avoid the helper.
+// No call outlives its context's deadline. go-redis takes socket deadlines
+// from the context only when the client has ContextTimeoutEnabled; otherwise
+// a call on a hung server would wait for the client's ReadTimeout. So when
+// the client is a go-redis client with ContextTimeoutEnabled (and read and
+// write timeouts not switched off) and the context has a deadline, the store
+// calls the client directly and the socket deadline ends the call (a
+// cancellation before the deadline then does not interrupt a command already
+// sent). Otherwise a call whose context can end runs its command on a helper
+// goroutine and returns as soon as the context is done, deadline or
+// cancellation; the helper finishes when the client gives up on its own (its
+// ReadTimeout). Enable ContextTimeoutEnabled and give requests deadlines to
+// avoid the helper.
 // A call that fails because its context ended returns an error wrapping both
 // [store.ErrUnavailable] and the context's error.
 //
