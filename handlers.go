@@ -131,9 +131,9 @@ func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
 // "access_expires_at", "refresh_expires_at"}. When a request carries the
 // refresh cookie, its body is not read.
 //
-// Every request that is not a JSON-body request goes through the
-// cross-origin check (Cookies.TrustedOrigins) first: a cross-site request
-// gets 403 and changes nothing. Answers to failures are JSON
+// Every request that carries the refresh cookie or has no JSON body goes
+// through the cross-origin check (Cookies.TrustedOrigins) first: a
+// cross-site request gets 403 and changes nothing. Answers to failures are JSON
 // {"error", "error_description"}, "Cache-Control: no-store", and never
 // echo a token or an internal error:
 //
@@ -234,9 +234,9 @@ func ended(err error) bool {
 // cookies, even when there was no token or its session had ended already:
 // logging out twice is not an error, and with a store that cannot end
 // sessions (Config.AcceptStoreLimits) discarding the browser's copy is all
-// there is to do. Requests other than JSON-body ones go
-// through the cross-origin check first (403 when cross-site, nothing
-// changes). A store outage answers 503 and keeps the cookies, so that the
+// there is to do. Requests that carry the refresh cookie or have no JSON
+// body go through the cross-origin check first (403 when cross-site,
+// nothing changes). A store outage answers 503 and keeps the cookies, so that the
 // user can retry instead of believing the session ended.
 //
 // LogoutHandler panics, with an error wrapping ErrInvalidConfig, when c is

@@ -1090,3 +1090,57 @@ func TestHandlersWithStoreLimits(t *testing.T) {
 	wantAnswer(t, rec, http.StatusNoContent, "")
 	wantCleared(t, rec)
 }
+
+// FuzzRefreshHandler sends arbitrary bodies, content types and Cookie
+// headers to the refresh and logout handlers: they never panic, always
+// answer uncacheable JSON with a status from their documented set, and never
+// echo what they were sent.
+func FuzzRefreshHandler(f *testing.F) {
+	iss, _ := newTestIssuer(f, nil)
+	toks := login(f, iss, "u1")
+	f.Add(`{"refresh_token":"`+toks.RefreshToken+`"}`, "application/json", "", "same-origin")
+	f.Add("", "", refreshCookie+"="+toks.RefreshToken, "same-origin")
+	f.Add("", "", refreshCookie+"="+toks.RefreshToken, "cross-site")
+	f.Add(`{"refresh_token":7}`, "application/json; charset=utf-8", "", "")
+	f.Add(`{"refresh_token":"skr1.a~b~1.x"} {}`, "application/json", refreshCookie+"=a; "+refreshCookie+"=b", "none")
+	f.Add("refresh_token=x", "application/x-www-form-urlencoded", refreshCookie+"=", "same-site")
+	handlers := []http.Handler{iss.RefreshHandler(Cookies{}), iss.LogoutHandler(Cookies{})}
+	allowed := map[int]bool{200: true, 204: true, 400: true, 401: true, 403: true}
+	known := map[string]bool{
+		refuseMissing.desc: true, refuseRefresh.desc: true, refuseCrossOrigin.desc: true,
+		"the refresh cookie appears more than once":                  true,
+		"the body must be a JSON object with a refresh_token member": true,
+		"the refresh_token member is missing":                        true,
+	}
+	f.Fuzz(func(t *testing.T, body, contentType, cookie, fetchSite string) {
+		for _, h := range handlers {
+			r := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(body))
+			r.Header.Set("Content-Type", contentType)
+			r.Header.Set("Cookie", cookie)
+			r.Header.Set("Sec-Fetch-Site", fetchSite)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if !allowed[rec.Code] {
+				t.Fatalf("status %d (body %s)", rec.Code, rec.Body)
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Fatalf("Cache-Control %q", rec.Header().Get("Cache-Control"))
+			}
+			if rec.Code == http.StatusNoContent {
+				continue
+			}
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("body is not JSON: %q", rec.Body)
+			}
+			if rec.Code == http.StatusOK {
+				continue
+			}
+			// Refusals say one of a fixed set of things, so they cannot
+			// echo their input.
+			var answer map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || len(answer) != 2 || !known[answer["error_description"]] {
+				t.Fatalf("refusal %s", rec.Body)
+			}
+		}
+	})
+}
