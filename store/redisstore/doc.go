@@ -71,15 +71,17 @@
 // No call outlives its context's deadline. go-redis takes socket deadlines
 // from the context only when the client has ContextTimeoutEnabled; otherwise
 // a call on a hung server would wait for the client's ReadTimeout. So when
-// the client is a go-redis client with ContextTimeoutEnabled (and read and
-// write timeouts not switched off) and the context has a deadline, the store
-// calls the client directly and the socket deadline ends the call (a
-// cancellation before the deadline then does not interrupt a command already
-// sent). Otherwise a call whose context can end runs its command on a helper
-// goroutine and returns as soon as the context is done, deadline or
-// cancellation; the helper finishes when the client gives up on its own (its
-// ReadTimeout). Enable ContextTimeoutEnabled and give requests deadlines to
-// avoid the helper.
+// the context has a deadline and the client is not a go-redis client with
+// ContextTimeoutEnabled (and read and write timeouts not switched off), the
+// call runs its command on a helper goroutine and returns as soon as the
+// context is done, at its deadline or on cancellation; the helper finishes
+// when the client gives up on its own (its ReadTimeout). The hand-over to
+// the helper and back costs a noticeable part of a local round trip
+// (BENCHMARKS.md), so enable ContextTimeoutEnabled: the store then calls the
+// client directly and the socket deadline ends the call. A context without a deadline is not watched
+// (only the client's timeouts bound such a call), nor is a cancellation
+// before the deadline on a client with ContextTimeoutEnabled once the command
+// is sent.
 // A call that fails because its context ended returns an error wrapping both
 // [store.ErrUnavailable] and the context's error.
 //

@@ -141,17 +141,17 @@ type result struct {
 }
 
 // roundTrip runs f, the one command of a method, so that the call returns
-// by ctx's deadline (or cancellation) whatever the client's timeouts are.
-// go-redis sets socket deadlines from the context only with
-// ContextTimeoutEnabled; otherwise a call on a hung server would wait for the
-// client's ReadTimeout. So unless the client is known to honour the context's
-// deadline, f runs on a goroutine and roundTrip returns when ctx is done; the
-// goroutine ends when the client gives up on its own.
+// by ctx's deadline whatever the client's timeouts are. go-redis sets socket
+// deadlines from the context only with ContextTimeoutEnabled; otherwise a
+// call on a hung server would wait for the client's ReadTimeout. So when ctx
+// has a deadline that the client is not known to honour, f runs on a
+// goroutine and roundTrip returns when ctx is done (deadline or
+// cancellation); the goroutine ends when the client gives up on its own.
+// A context without a deadline is not watched: handing the command to a
+// goroutine costs a scheduler round trip, a large part of a Redis round trip,
+// and such a call is bounded by the client's timeouts anyway.
 func (s *Store) roundTrip(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
-	if ctx.Done() == nil {
-		return f(ctx)
-	}
-	if _, ok := ctx.Deadline(); ok && s.ctxDeadlines {
+	if _, ok := ctx.Deadline(); !ok || s.ctxDeadlines {
 		return f(ctx)
 	}
 	ch := make(chan result, 1)
