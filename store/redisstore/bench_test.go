@@ -290,7 +290,6 @@ func BenchmarkRotateAtScale(b *testing.B) {
 		loaded := float64(usedMemory(b, c)-before) / float64(size)
 		rng := rand.New(rand.NewPCG(1, 2))
 		b.Run(fmt.Sprintf("sessions=%d", size), func(b *testing.B) {
-			b.ReportMetric(loaded, "used_memory-B/session")
 			for b.Loop() {
 				i := rng.IntN(size)
 				base := uint64(i) << 20
@@ -303,6 +302,7 @@ func BenchmarkRotateAtScale(b *testing.B) {
 				}
 				handles[i], gens[i] = res.Handle, gens[i]+1
 			}
+			b.ReportMetric(loaded, "used_memory-B/session") // after the loop: b.Loop resets metrics
 		})
 		deletePrefix(b, c, prefix)
 	}
