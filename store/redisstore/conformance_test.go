@@ -58,7 +58,7 @@ func TestConformanceSentinel(t *testing.T) {
 	})
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf") // Sentinel rewrites its configuration file
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("sentinel monitor sessionkit 127.0.0.1 %d 1\n", master.port)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("sentinel monitor sessionkit 127.0.0.1 %d 1\n", master.port.Load())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sentinel := startRedis(t, dir, "+monitor master sessionkit", func(port int) []string {

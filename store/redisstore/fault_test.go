@@ -184,7 +184,7 @@ type redisServer struct {
 	t     *testing.T
 	bin   string
 	dir   string
-	port  int
+	port  atomic.Int32            // read by clients' dialers while the server restarts
 	args  func(port int) []string // the command line after the binary
 	ready string                  // the log line that says it is ready
 	cmd   *exec.Cmd
@@ -219,16 +219,27 @@ func startRedis(t *testing.T, dir, ready string, args func(port int) []string) *
 	s := &redisServer{t: t, bin: bin, dir: dir, args: args, ready: ready}
 	t.Cleanup(s.kill)
 	var lastErr error
-	for range 5 { // a free port can be taken between finding it and binding it
-		if s.port, err = freePort(); err != nil {
-			t.Fatal(err)
+	if lastErr = s.startOnFreePort(); lastErr != nil {
+		t.Fatalf("starting redis-server: %v", lastErr)
+	}
+	return s
+}
+
+// startOnFreePort starts the server on a free port, trying a few: a free
+// port can be taken between finding it and binding it.
+func (s *redisServer) startOnFreePort() error {
+	var err error
+	for range 5 {
+		port, perr := freePort()
+		if perr != nil {
+			return perr
 		}
-		if lastErr = s.start(); lastErr == nil {
-			return s
+		s.port.Store(int32(port))
+		if err = s.start(); err == nil {
+			return nil
 		}
 	}
-	t.Fatalf("starting redis-server: %v", lastErr)
-	return nil
+	return err
 }
 
 func freePort() (int, error) {
@@ -240,12 +251,19 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(int(s.port.Load())) }
+
+// dialer dials the server wherever it is now, so that a client keeps
+// finding it after a restart on another port.
+func (s *redisServer) dialer(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, s.addr())
+}
 
 // start runs redis-server on s.port and waits until it logs its ready
 // line.
 func (s *redisServer) start() error {
-	cmd := exec.Command(s.bin, s.args(s.port)...)
+	cmd := exec.Command(s.bin, s.args(int(s.port.Load()))...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -294,11 +312,15 @@ func (s *redisServer) kill() {
 	s.cmd = nil
 }
 
-// restart starts the server again on the same port and directory.
+// restart starts the server again on the same directory and port, or on
+// another port if that one was taken meanwhile (clients using s.dialer
+// follow it).
 func (s *redisServer) restart() {
 	s.t.Helper()
 	if err := s.start(); err != nil {
-		s.t.Fatalf("restarting redis-server: %v", err)
+		if err := s.startOnFreePort(); err != nil {
+			s.t.Fatalf("restarting redis-server: %v", err)
+		}
 	}
 }
 
@@ -334,7 +356,7 @@ func (c *clock) advance(d time.Duration) { c.set(c.Now().Add(d)) }
 func TestRedisKilledAndRestarted(t *testing.T) {
 	t.Parallel()
 	srv := startRedisServer(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.addr(), DialerRetries: 1, MaxRetries: 1})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.addr(), Dialer: srv.dialer, DialerRetries: 1, MaxRetries: 1})
 	t.Cleanup(func() { rdb.Close() })
 	st, err := redisstore.New(rdb, redisstore.Options{Prefix: freshPrefix()})
 	if err != nil {
