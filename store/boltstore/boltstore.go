@@ -35,8 +35,8 @@
 // that returns an error has changed nothing. Concurrent writers share
 // commits (group commit): writers that arrive while a transaction commits
 // are run together in the next transaction, which commits once, so eight
-// concurrent rotations cost about two fsyncs instead of eight, while a lone
-// writer commits at once. A write that decides to write nothing (an unknown
+// concurrent rotations cost one or two fsyncs instead of eight, while a
+// lone writer commits at once, with no delay to tune. A write that decides to write nothing (an unknown
 // token, a replay within the grace window) rolls back instead of committing
 // and costs no fsync.
 //
