@@ -245,11 +245,26 @@
 // # Stores
 //
 // A store ([store.Store]) keeps sessions, versions, the deny-list and use-once
-// keys; every operation is one atomic step. The package store/memstore is the
-// in-memory store for single-process apps and tests; the conformance suite
-// store/storetest pins the contract and every backend runs it, including
-// third-party ones. Store failures surface as [ErrStoreUnavailable] and
-// sessionkit fails closed: nothing is granted while the store cannot answer.
+// keys; every operation is one atomic step. Four backends ship, one package
+// each:
+//
+//   - store/memstore: in memory, for one process and for tests.
+//   - store/boltstore: an embedded bbolt file, for a single binary that
+//     keeps sessions across restarts; concurrent rotations share fsyncs.
+//   - store/redisstore: Redis (single node, Sentinel or Cluster) through
+//     go-redis, for a fleet; every operation is one round trip, and all keys
+//     of a subject share one Cluster hash slot.
+//   - store/sealedstore: no server state; the session travels inside the
+//     refresh token, sealed with AES-256-GCM under a key ring. Alone it
+//     cannot detect reuse or revoke one session; given any stateful store
+//     for the small parts (versions, deny-list, a generation counter) it can.
+//
+// [New] refuses a store that lacks a capability the configuration relies
+// on, unless [Config.AcceptStoreLimits] accepts it explicitly; the calls that
+// need it then return [ErrUnsupported]. The conformance suite store/storetest
+// pins the contract and every backend runs it, including third-party ones.
+// Store failures surface as [ErrStoreUnavailable] and sessionkit fails
+// closed: nothing is granted while the store cannot answer.
 //
 // # Security model
 //
