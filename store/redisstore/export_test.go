@@ -8,9 +8,13 @@ import (
 )
 
 // BulkCreate stores sessions as Create does, through pipelines of the create
-// script (1000 per round trip): the benchmarks' bulk loader. It reports the
-// first error, including a refused duplicate id.
-func (s *Store) BulkCreate(ctx context.Context, sessions []store.NewSession) error {
+// script (1000 per round trip): the benchmarks' bulk loader. With rotated,
+// each session is stored as one rotation would have left it: at generation
+// 2, expecting the secret whose hash is n.Hash, with its spent-hash slots
+// and a 72-byte sealed successor, so that the next rotation is the
+// steady-state one (in place). It reports the first error, including a
+// refused duplicate id.
+func (s *Store) BulkCreate(ctx context.Context, sessions []store.NewSession, rotated bool) error {
 	if err := createScript.Load(ctx, s.client).Err(); err != nil {
 		return err
 	}
@@ -23,12 +27,15 @@ func (s *Store) BulkCreate(ctx context.Context, sessions []store.NewSession) err
 			if err := validate(&n.Session); err != nil {
 				return err
 			}
-			tag := store.SubjectTag(n.Session.Subject)
-			exp := ms(n.Session.ExpiresAt)
 			rec, err := encodeNew(&n.Session, n.Hash)
 			if err != nil {
 				return err
 			}
+			if rotated {
+				rec = asRotated(rec, n.Session.CreatedAt.UnixMilli())
+			}
+			tag := store.SubjectTag(n.Session.Subject)
+			exp := ms(n.Session.ExpiresAt)
 			createScript.EvalSha(ctx, p,
 				[]string{s.sessionKey(tag, n.Session.ID), s.indexKey(tag), s.versionKey(tag)},
 				rec, itoa(exp), itoa(exp+s.margin), itoa(ms(n.Session.CreatedAt)),
@@ -45,4 +52,21 @@ func (s *Store) BulkCreate(ctx context.Context, sessions []store.NewSession) err
 		}
 	}
 	return nil
+}
+
+// asRotated turns a new record into one at generation 2, rotated at
+// rotatedAt, with empty spent-hash slots and a zero 72-byte sealed
+// successor.
+func asRotated(rec []byte, rotatedAt int64) []byte {
+	out := make([]byte, 0, len(rec)+spentKeep*32+72)
+	out = append(out, rec[:offGen]...)
+	out = append(out, pad(2, numWidth)...)
+	out = append(out, rec[offGen+numWidth:offRotatedAt]...)
+	out = append(out, pad(rotatedAt, numWidth)...)
+	out = append(out, rec[offRotatedAt+numWidth:offSpent]...)
+	out = append(out, fmt.Sprintf("%02d", spentKeep)...)
+	out = append(out, pad(72, lenWidth)...)
+	out = append(out, rec[headerLen:]...)
+	out = append(out, make([]byte, spentKeep*32+72)...)
+	return out
 }
