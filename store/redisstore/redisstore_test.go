@@ -575,3 +575,85 @@ func methods(s *redisstore.Store, subject string) []method {
 		}},
 	}
 }
+
+// TestRotationPaths: a rotation writes in place when it can (same sealed
+// length, claims kept) and writes the record anew otherwise (the first
+// rotation, other sealed lengths, new claims). Either way every kept spent
+// hash still proves the session, a replay gets the last sealed successor,
+// and the key keeps its native expiry.
+func TestRotationPaths(t *testing.T) {
+	t.Parallel()
+	m, _, s, _ := mini(t)
+	ctx := context.Background()
+	subject := "alice"
+	n := newSession("sid-1", subject)
+	h := mustCreate(t, s, n)
+	key := "app:s:{" + store.SubjectTag(subject) + "}:sid-1"
+	ttl := m.TTL(key)
+	secret := func(g int) [32]byte { return hash(fmt.Sprintf("sid-1/%d", g)) }
+	handles := map[int]string{1: h}
+	steps := []struct {
+		sealed int    // length of the sealed successor
+		claims []byte // nil keeps the claims
+	}{
+		{72, nil},                        // first rotation: anew, slots appear
+		{72, nil},                        // in place
+		{100, nil},                       // longer sealed: anew
+		{40, nil},                        // shorter sealed: anew
+		{40, []byte(`{"role":"owner"}`)}, // new claims: anew
+		{40, nil},                        // in place again
+		{0, nil},                         // no sealed successor at all
+		{0, []byte{}},                    // claims emptied
+		{40, []byte(`{"plan": "pro"}`)},  // both
+	}
+	claims := []byte(nil)
+	for i, st := range steps {
+		g := i + 1
+		now := t0.Add(time.Duration(g) * time.Minute)
+		sealed := []byte(strings.Repeat(string(rune('a'+i)), st.sealed))
+		r, err := s.Rotate(ctx, store.Rotation{
+			Handle: handles[g], Presented: secret(g), Next: secret(g + 1), Sealed: sealed,
+			Now: now, Grace: 10 * time.Second, IdleExpiresAt: now.Add(time.Hour), Claims: st.claims,
+		})
+		if err != nil || r.Outcome != store.Rotated {
+			t.Fatalf("rotation %d: %v, %v", g, r.Outcome, err)
+		}
+		handles[g+1] = r.Handle
+		if st.claims != nil {
+			claims = st.claims
+		}
+		if string(r.Session.Claims) != string(claims) || r.Session.Generation != uint64(g+1) || !r.Session.LastUsedAt.Equal(now) {
+			t.Errorf("rotation %d returned %+v, want generation %d, claims %q, last used %v", g, r.Session, g+1, claims, now)
+		}
+		for e := 1; e <= g+1; e++ { // every secret issued so far (all within the kept history)
+			if got, err := s.Lookup(ctx, handles[e], secret(e), now); err != nil || got.Generation != uint64(g+1) || string(got.Claims) != string(claims) {
+				t.Errorf("after rotation %d, Lookup with the secret of generation %d: %+v, %v", g, e, got, err)
+			}
+		}
+		if st.sealed > 0 {
+			rp, err := s.Rotate(ctx, store.Rotation{
+				Handle: handles[g], Presented: secret(g), Next: hash("other"), Sealed: []byte("other"),
+				Now: now.Add(time.Second), Grace: 10 * time.Second, IdleExpiresAt: now.Add(time.Hour),
+			})
+			if err != nil || rp.Outcome != store.Replayed || string(rp.Sealed) != string(sealed) || rp.Handle != r.Handle {
+				t.Errorf("after rotation %d, a replay got %v %q (handle %q), %v; want Replayed with the %d sealed bytes and handle %q",
+					g, rp.Outcome, rp.Sealed, rp.Handle, err, len(sealed), r.Handle)
+			}
+		}
+		if got := m.TTL(key); got != ttl {
+			t.Errorf("after rotation %d the key's TTL is %v, want %v (kept)", g, got, ttl)
+		}
+	}
+	// Reuse of the first secret revokes the session, in place.
+	last := len(steps) + 1
+	x, err := s.Rotate(ctx, store.Rotation{Handle: handles[1], Presented: secret(1), Next: hash("x"), Now: t0.Add(time.Hour), Grace: 10 * time.Second, IdleExpiresAt: t0.Add(2 * time.Hour)})
+	if err != nil || x.Outcome != store.Reused {
+		t.Fatalf("the first secret after %d rotations: %v, %v; want Reused", last-1, x.Outcome, err)
+	}
+	if got := m.TTL(key); got != ttl {
+		t.Errorf("after the revocation the key's TTL is %v, want %v (kept)", got, ttl)
+	}
+	if r, err := s.Rotate(ctx, store.Rotation{Handle: handles[last], Presented: secret(last), Next: hash("y"), Now: t0.Add(time.Hour), IdleExpiresAt: t0.Add(2 * time.Hour)}); err != nil || r.Outcome != store.Revoked {
+		t.Errorf("the current secret after the reuse: %v, %v; want Revoked", r.Outcome, err)
+	}
+}
