@@ -21,6 +21,7 @@ import (
 // each case works under its own key prefix.
 
 func TestConformanceMiniredis(t *testing.T) {
+	t.Parallel()
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
@@ -31,6 +32,7 @@ func TestConformanceMiniredis(t *testing.T) {
 }
 
 func TestConformanceRedis(t *testing.T) {
+	t.Parallel()
 	c := singleClient(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, _ := newStore(t, c)
@@ -39,6 +41,7 @@ func TestConformanceRedis(t *testing.T) {
 }
 
 func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
 	c := clusterClient(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, _ := newStore(t, c)
@@ -51,6 +54,7 @@ func TestConformanceCluster(t *testing.T) {
 // by the test (skipped without redis-server outside CI, failed under
 // CI=true).
 func TestConformanceSentinel(t *testing.T) {
+	t.Parallel()
 	masterDir := t.TempDir()
 	master := startRedis(t, masterDir, "Ready to accept connections", func(port int) []string {
 		return []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", masterDir,
