@@ -72,6 +72,9 @@ const (
 	maxNum = 9_999_999_999_999_999
 )
 
+// The header gives the number of spent-hash slots in two digits.
+const _ = uint(99 - spentKeep)
+
 var (
 	errCorrupt    = errors.New("corrupt session record")
 	errOutOfRange = errors.New("time out of range")
