@@ -387,6 +387,26 @@ func ParseStatefulHandle(handle string) (HandleInfo, error) {
 	return HandleInfo{Tag: tag, SessionID: sid, Generation: n}, nil
 }
 
+// CheckNewSession checks what every store requires of the session given
+// to Create: an ID of 1 to 64 base64url characters (so that it fits in a
+// handle), a non-empty Subject, Generation 1 and ExpiresAt after CreatedAt.
+// Stores call it first, then add limits of their own.
+func CheckNewSession(s *Session) error {
+	switch {
+	case s.ID == "":
+		return errors.New("empty ID")
+	case len(s.ID) > 64 || !isB64URL(s.ID):
+		return errors.New("ID must be 1 to 64 base64url characters")
+	case s.Subject == "":
+		return errors.New("empty Subject")
+	case s.Generation != 1:
+		return fmt.Errorf("Generation is %d, want 1", s.Generation)
+	case !s.ExpiresAt.After(s.CreatedAt):
+		return errors.New("ExpiresAt is not after CreatedAt")
+	}
+	return nil
+}
+
 func isB64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -517,29 +517,13 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 }
 
 func validate(s *store.Session) error {
-	switch {
-	case s.ID == "":
-		return errors.New("boltstore: create session: empty ID")
-	case !handleable(s.ID):
-		return errors.New("boltstore: create session: ID must be 1 to 64 base64url characters")
-	case s.Subject == "":
-		return errors.New("boltstore: create session: empty Subject")
-	case len(s.Subject) > maxKeyPart:
+	if err := store.CheckNewSession(s); err != nil {
+		return fmt.Errorf("boltstore: create session: %w", err)
+	}
+	if len(s.Subject) > maxKeyPart {
 		return fmt.Errorf("boltstore: create session: Subject longer than %d bytes", maxKeyPart)
-	case s.Generation != 1:
-		return fmt.Errorf("boltstore: create session: Generation is %d, want 1", s.Generation)
-	case !s.ExpiresAt.After(s.CreatedAt):
-		return errors.New("boltstore: create session: ExpiresAt is not after CreatedAt")
 	}
 	return nil
-}
-
-// handleable reports whether a handle naming session id parses back: the
-// store's handles carry the id, so it must fit their format.
-func handleable(id string) bool {
-	h := store.HandleInfo{Tag: store.SubjectTag(""), SessionID: id, Generation: 1}
-	got, err := store.ParseStatefulHandle(store.FormatHandle(h))
-	return err == nil && got.SessionID == id
 }
 
 // create stores the new session r with its index and expiry entries and

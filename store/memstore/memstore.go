@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -209,27 +208,10 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 }
 
 func validate(s *store.Session) error {
-	switch {
-	case s.ID == "":
-		return errors.New("memstore: create session: empty ID")
-	case !handleable(s.ID):
-		return errors.New("memstore: create session: ID must be 1 to 64 base64url characters")
-	case s.Subject == "":
-		return errors.New("memstore: create session: empty Subject")
-	case s.Generation != 1:
-		return fmt.Errorf("memstore: create session: Generation is %d, want 1", s.Generation)
-	case !s.ExpiresAt.After(s.CreatedAt):
-		return errors.New("memstore: create session: ExpiresAt is not after CreatedAt")
+	if err := store.CheckNewSession(s); err != nil {
+		return fmt.Errorf("memstore: create session: %w", err)
 	}
 	return nil
-}
-
-// handleable reports whether a handle naming session id parses back: the
-// store's handles carry the id, so it must fit their format.
-func handleable(id string) bool {
-	h := store.HandleInfo{Tag: store.SubjectTag(""), SessionID: id, Generation: 1}
-	got, err := store.ParseStatefulHandle(store.FormatHandle(h))
-	return err == nil && got.SessionID == id
 }
 
 // Rotate replaces the current secret of the session the handle names,

@@ -309,17 +309,8 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 }
 
 func validate(s *store.Session) error {
-	switch {
-	case s.ID == "":
-		return errors.New("redisstore: create session: empty ID")
-	case !handleable(s.ID):
-		return errors.New("redisstore: create session: ID must be 1 to 64 base64url characters")
-	case s.Subject == "":
-		return errors.New("redisstore: create session: empty Subject")
-	case s.Generation != 1:
-		return fmt.Errorf("redisstore: create session: Generation is %d, want 1", s.Generation)
-	case !s.ExpiresAt.After(s.CreatedAt):
-		return errors.New("redisstore: create session: ExpiresAt is not after CreatedAt")
+	if err := store.CheckNewSession(s); err != nil {
+		return fmt.Errorf("redisstore: create session: %w", err)
 	}
 	return nil
 }

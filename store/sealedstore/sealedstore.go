@@ -269,15 +269,8 @@ func truncate(s *store.Session) {
 }
 
 func validate(s *store.Session) error {
-	switch {
-	case s.ID == "" || len(s.ID) > 64 || strings.IndexFunc(s.ID, func(r rune) bool { return r > 0x7f || !isB64URL(byte(r)) }) >= 0:
-		return errors.New("sealedstore: create session: ID must be 1 to 64 base64url characters")
-	case s.Subject == "":
-		return errors.New("sealedstore: create session: empty Subject")
-	case s.Generation != 1:
-		return fmt.Errorf("sealedstore: create session: Generation is %d, want 1", s.Generation)
-	case !s.ExpiresAt.After(s.CreatedAt):
-		return errors.New("sealedstore: create session: ExpiresAt is not after CreatedAt")
+	if err := store.CheckNewSession(s); err != nil {
+		return fmt.Errorf("sealedstore: create session: %w", err)
 	}
 	return nil
 }
