@@ -28,19 +28,30 @@
 //
 // Every case is a named subtest (go test -run 'TestConformance/Rotate/'
 // picks a group, a full name picks one case). Each case calls newStore with
-// its own *testing.T and works on that fresh store alone, so a store may
-// register its clean-up with t.Cleanup. Cases run in parallel (t.Parallel);
-// Run returns once every case has finished, so deferred clean-up in the
-// calling test is safe.
+// its own *testing.T and works on that fresh store, so a store may register
+// its clean-up with t.Cleanup. A few cases (Rotate/NeverCreatedUnknown and
+// Rotate/GenerationAheadUnknown) call newStore a second time, to present
+// handles that a second store issued: so newStore must be able to make two
+// stores for one t. When the two share a backend (newStore returns the same
+// store, or stores over the same server and key space, or sealed stores
+// under one key ring), the second store's handles are the first's too;
+// those cases notice it, log it, and run only their other checks. Cases run
+// in parallel (t.Parallel); Run returns once every case has finished, so
+// deferred clean-up in the calling test is safe.
 //
 // Every failure message starts with "rule:" and states the rule of the
 // contract that was broken, followed by what the store did.
 //
 // A case that needs a capability the store does not declare
 // ([store.Store.Capabilities]) is skipped with a message naming the missing
-// capability; a store declaring [store.All] runs every case. Conversely, the
-// cases in the Capabilities group run only for a capability the store lacks
-// and check that the methods needing it fail with [store.ErrUnsupported].
+// capability, and no case skips for any other reason: a store declaring
+// [store.All] runs every case. Where a case writes handles of its own (a
+// random session id, a later generation, another subject's tag), which it
+// can only do for [store.FormatHandle] handles, it also checks the same
+// rule with handles a store issued, so that stores with opaque handles,
+// such as sealed ones, run it too. Conversely, the cases in the
+// Capabilities group run only for a capability the store lacks and check
+// that the methods needing it fail with [store.ErrUnsupported].
 //
 // # Time
 //

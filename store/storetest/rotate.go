@@ -270,40 +270,141 @@ func testWrongGeneration(t *testing.T, f *fixture) {
 }
 
 // testGenerationAhead: a handle naming a generation the session has not
-// reached selects no hash: Unknown. Only for store.FormatHandle handles.
+// reached selects no hash: Unknown, whatever the secret, and nothing changes
+// (rule 2). With store.FormatHandle handles the suite writes such a handle
+// itself. With any handles it takes them from a twin: the same session,
+// with the same first secret, created in a second store from newStore and
+// rotated there twice, so that its handles name generations 2 and 3 of a
+// session this store holds at generation 1 (when the two stores share a
+// backend there is no twin, see second). Last, the same rule seen from the
+// secret's side, which needs no second store: a handle one generation ahead
+// of the presented secret (the successor's handle with the secret it
+// replaced) selects another hash, inside the grace window, outside it and
+// with grace disabled, and so does the replaced handle with the successor's
+// secret.
 func testGenerationAhead(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
-	info := f.formatHandles(c)
 	now := f.at(time.Minute)
-	info.Generation = 2
-	ahead := store.FormatHandle(info)
-	for _, secret := range [][32]byte{c.secret(1), newSecret()} {
-		a := f.present(ahead, secret, now, grace)
-		if a.res.Outcome != store.Unknown {
-			t.Errorf("rule: a handle naming a generation the session has not reached is Unknown: got %v", a.res.Outcome)
+	if info, ok := f.formatHandle(c); ok {
+		info.Generation = 2
+		ahead := store.FormatHandle(info)
+		for _, secret := range [][32]byte{c.secret(1), newSecret()} {
+			a := f.present(ahead, secret, now, grace)
+			if a.res.Outcome != store.Unknown {
+				t.Errorf("rule: a handle naming a generation the session has not reached is Unknown: got %v", a.res.Outcome)
+			}
 		}
+		f.checkAlive("a handle from the future changes nothing", c, now)
 	}
-	f.checkAlive("a handle from the future changes nothing", c, now)
-	f.advance(c, now, grace)
+
+	if o, ok := f.second(now); ok {
+		twin := o.createWith(c.sess, c.secret(1))
+		o.advance(twin, now, grace)
+		o.advance(twin, now, grace) // the twin is at generation 3, c at 1
+		for _, p := range []struct {
+			handleGen uint64
+			secret    [32]byte
+			what      string
+		}{
+			{2, c.secret(1), "the session's current secret"},
+			{2, twin.secret(2), "the secret the twin got for that generation"},
+			{3, c.secret(1), "the session's current secret"},
+			{3, twin.secret(3), "the secret the twin got for that generation"},
+			{3, twin.secret(2), "the secret the twin got for generation 2"},
+		} {
+			f.refuseHandle(fmt.Sprintf("a handle naming generation %d of a session at generation 1 (made by a twin of the session in a second store), with %s,", p.handleGen, p.what),
+				twin.handle(p.handleGen), p.secret, now)
+		}
+		f.checkAlive("a handle from the future changes nothing", c, now)
+	}
+
+	f.advance(c, now, grace) // generation 2: 2 current, 1 previous
+	for _, p := range []struct {
+		at    time.Time
+		grace time.Duration
+		what  string
+	}{
+		{now, grace, "inside the grace window"},
+		{now, 0, "grace disabled"},
+		{now.Add(grace), grace, "outside the grace window"},
+	} {
+		f.refuseHandle("the handle of generation 2 (current) and the secret of generation 1 (previous), "+p.what+",", c.handle(2), c.secret(1), p.at)
+	}
+	f.refuseHandle("the handle of generation 1 (previous) and the secret of generation 2 (current),", c.handle(1), c.secret(2), now)
+	later := now.Add(grace)
+	f.checkAlive("a handle ahead of its secret changes nothing", c, later)
+	a := f.advance(c, later, grace)
+	if a.res.Session.Generation != 3 {
+		t.Errorf("rule: a handle ahead of its secret changes nothing: the next rotation gives generation %d, want 3", a.res.Session.Generation)
+	}
 }
 
-// formatHandles returns the parsed first handle of c, skipping the case
-// when the store does not use store.FormatHandle handles (the suite can
-// then not write handles of its own).
-func (f *fixture) formatHandles(c *chain) store.HandleInfo {
+// formatHandle returns the parsed first handle of c and true when the store
+// uses store.FormatHandle handles, so that the suite can name a session or
+// generation of its own; false otherwise (opaque handles, such as sealed
+// ones, which the cases check without writing handles).
+func (f *fixture) formatHandle(c *chain) (store.HandleInfo, bool) {
 	f.t.Helper()
 	info, err := f.parse(c.handle(1))
 	if err != nil {
 		f.t.Fatalf("rule: ParseHandle decodes every handle the store returned: %v", err)
 	}
-	if info.Tag == "" || store.FormatHandle(info) != c.handle(1) {
-		f.t.Skipf("the store's handles are not store.FormatHandle handles, so the suite cannot name a session or generation of its own (the ParseHandle cases cover opaque handles)")
-	}
-	return info
+	return info, info.Tag != "" && store.FormatHandle(info) == c.handle(1)
 }
 
-// testWrongTag: a handle whose subject tag is not the session's subject's
-// is Unknown (rule 1), even with the session's real secret.
+// second makes a second store with newStore, creates a session d in it, and
+// presents d's handle with d's real secret to this store at now. A store
+// answers Unknown to a handle it never issued, whatever secret comes with
+// it, and writes nothing: so Rotate must answer Unknown (again, and with a
+// forged secret), Lookup and Revoke ErrNotFound, and d must not count in
+// this store by any means it offers (Session, Sessions, CheckAccess). Then
+// second returns the second store's fixture and true.
+//
+// Only when the two stores share their backend (newStore returned the same
+// store, or one over the same server and key space, or under the same key
+// ring) did this store issue d's handle after all. It must then rotate d
+// like its own session, and the second store must see that rotation;
+// second logs that the stores share, and returns false: the checks with a
+// handle the store never issued do not apply.
+func (f *fixture) second(now time.Time) (*fixture, bool) {
+	f.t.Helper()
+	s := f.newStore(f.t)
+	if s == nil {
+		f.t.Fatal("storetest: newStore returned a nil store")
+	}
+	o := &fixture{t: f.t, s: s, caps: s.Capabilities(), ctx: f.ctx, base: f.base, newStore: f.newStore}
+	d := o.create(f.newSubject(), f.base)
+	h, secret := d.current()
+	a := f.present(h, secret, now, grace)
+	switch a.res.Outcome {
+	case store.Unknown:
+		f.refuseHandle("a handle another store issued (a second store from newStore), with its real secret,", h, secret, now)
+		f.refuseHandle("a handle another store issued, with a forged secret,", h, newSecret(), now)
+		f.checkGone("a session created in another store does not count in this one", d, now)
+		return o, true
+	case store.Rotated:
+		const rule = "a handle another store (a second store from newStore) issued is Unknown, unless the two share their backend"
+		f.sameSession(rule+": got Rotated, so the rotated session must be the one the second store created", a.res.Session, after(d.sess, a.r))
+		got, err := o.lookup(a.res.Handle, hashOf(a.next), now)
+		if err != nil || got.ID != d.id() || got.Generation != 2 {
+			f.t.Errorf("rule: %s: got Rotated, but the second store does not see that rotation (Lookup of the successor there: session %q generation %d, error %v)", rule, got.ID, got.Generation, err)
+			return o, false
+		}
+		f.t.Logf("storetest: the stores newStore returns share their backend (a session created in the second rotated in the first, and the second saw it): the checks with a handle the store never issued do not apply")
+		return o, false
+	default:
+		f.t.Errorf("rule: a handle another store (a second store from newStore) issued is Unknown, with its real secret: got %v", a.res.Outcome)
+		return o, false
+	}
+}
+
+// testWrongTag: a handle opens nothing of another subject's session (rule
+// 1, and rule 2 for handles without a tag). Where handles carry their
+// subject tag verbatim, a handle whose tag is swapped for another subject's
+// is Unknown, even with the session's real secret. For every store, the
+// handles of two subjects' sessions, each presented with the other's secret
+// of the same generation (current, and previous inside the grace window),
+// are Unknown, Lookup and Revoke fail with ErrNotFound, and nothing changes.
 func testWrongTag(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
 	other := f.create(f.newSubject(), f.base)
@@ -312,43 +413,70 @@ func testWrongTag(t *testing.T, f *fixture) {
 	if err != nil {
 		t.Fatalf("rule: ParseHandle decodes every handle the store returned: %v", err)
 	}
-	if info.Tag == "" {
-		t.Skipf("the store's handles carry no subject tag (HandleInfo.Tag is empty)")
-	}
-	if strings.Count(h, info.Tag) != 1 {
-		t.Skipf("the store's handles do not carry their subject tag verbatim, so the suite cannot swap it")
-	}
-	forged := strings.Replace(h, info.Tag, store.SubjectTag(other.subject()), 1)
 	now := f.at(time.Minute)
-	a := f.present(forged, secret, now, grace)
-	if a.res.Outcome != store.Unknown {
-		t.Errorf("rule: a handle whose subject tag does not match the session's subject is Unknown, even with the real secret: got %v", a.res.Outcome)
+	if info.Tag != "" && strings.Count(h, info.Tag) == 1 {
+		forged := strings.Replace(h, info.Tag, store.SubjectTag(other.subject()), 1)
+		a := f.present(forged, secret, now, grace)
+		if a.res.Outcome != store.Unknown {
+			t.Errorf("rule: a handle whose subject tag does not match the session's subject is Unknown, even with the real secret: got %v", a.res.Outcome)
+		}
+		f.notFound("Lookup with a handle whose subject tag does not match the session's subject fails with ErrNotFound, even with the real secret", forged, secret, now)
+		if f.has(store.RevokeSessions) {
+			if _, err := f.s.Revoke(f.ctx, forged, hashOf(secret), now); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("rule: Revoke with a handle whose subject tag does not match fails with ErrNotFound: got %v", err)
+			}
+		}
+		f.checkAlive("a wrong-tag handle changes nothing", c, now)
 	}
-	f.notFound("Lookup with a handle whose subject tag does not match the session's subject fails with ErrNotFound, even with the real secret", forged, secret, now)
-	if f.has(store.RevokeSessions) {
-		if _, err := f.s.Revoke(f.ctx, forged, hashOf(secret), now); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("rule: Revoke with a handle whose subject tag does not match fails with ErrNotFound: got %v", err)
+
+	f.advance(c, now, grace)
+	f.advance(other, now, grace) // both at generation 2: 2 current, 1 previous
+	for _, g := range []uint64{2, 1} {
+		for _, p := range [][2]*chain{{c, other}, {other, c}} {
+			f.refuseHandle(fmt.Sprintf("the handle of one subject's session and the secret of another subject's session, both of generation %d,", g),
+				p[0].handle(g), p[1].secret(g), now)
 		}
 	}
-	f.checkAlive("a wrong-tag handle changes nothing", c, now)
+	f.checkAlive("a handle with another subject's secret changes nothing", c, now)
+	f.checkAlive("a handle with another subject's secret changes nothing", other, now)
 	f.advance(c, now, grace)
 	f.advance(other, now, grace)
 }
 
-// testNeverCreated: a well-formed handle naming a session that was never
-// created is Unknown.
+// testNeverCreated: a handle naming a session that was never created in
+// this store is Unknown and changes nothing. With store.FormatHandle handles
+// the suite writes one naming a random session id. With any handles it
+// presents one a second store from newStore issued (see second), and a real
+// handle with one character in the middle changed.
 func testNeverCreated(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
-	info := f.formatHandles(c)
-	info.SessionID = randomID()
-	h := store.FormatHandle(info)
 	now := f.at(time.Minute)
-	for _, secret := range [][32]byte{newSecret(), c.secret(1)} {
-		a := f.present(h, secret, now, grace)
-		if a.res.Outcome != store.Unknown {
-			t.Errorf("rule: a handle naming a session that was never created is Unknown: got %v", a.res.Outcome)
+	if info, ok := f.formatHandle(c); ok {
+		info.SessionID = randomID()
+		h := store.FormatHandle(info)
+		for _, secret := range [][32]byte{newSecret(), c.secret(1)} {
+			a := f.present(h, secret, now, grace)
+			if a.res.Outcome != store.Unknown {
+				t.Errorf("rule: a handle naming a session that was never created is Unknown: got %v", a.res.Outcome)
+			}
 		}
 	}
+
+	f.second(now)
+
+	h, secret := c.current()
+	orig, err := f.parse(h)
+	if err != nil {
+		t.Fatalf("rule: ParseHandle decodes every handle the store returned: %v", err)
+	}
+	mid := len(h) / 2
+	repl := byte('x')
+	if h[mid] == repl {
+		repl = 'y'
+	}
+	f.checkModified("one character in the middle changed", h[:mid]+string(repl)+h[mid+1:], orig, secret, now)
+
+	f.checkAlive("a handle naming a session never created changes nothing", c, now)
 	f.advance(c, now, grace)
 }
 

@@ -74,10 +74,13 @@ func suite() []group {
 
 // Run runs the conformance suite against the stores newStore makes. Every
 // case is a subtest that calls newStore(t) with its own t and uses that
-// fresh store alone; newStore may register clean-up with t.Cleanup and may
-// call t.Skip or t.Fatal. Cases run in parallel; Run returns when all have
+// fresh store; newStore may register clean-up with t.Cleanup and may call
+// t.Skip or t.Fatal. A few cases call newStore(t) a second time, for a
+// second store whose handles the first never issued; the two may share a
+// backend (the same store, server and key space, or key ring), which those
+// cases notice and log. Cases run in parallel; Run returns when all have
 // finished. Cases needing a capability the store does not declare are
-// skipped with a message naming it.
+// skipped with a message naming it; no case skips for any other reason.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
 	for _, g := range suite() {
@@ -100,11 +103,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 						t.Skipf("store declares capability %s; this case checks a store without it", capString(c.lacks))
 					}
 					c.run(t, &fixture{
-						t:    t,
-						s:    s,
-						caps: caps,
-						ctx:  t.Context(),
-						base: time.Now().Truncate(ms),
+						t:        t,
+						s:        s,
+						caps:     caps,
+						ctx:      t.Context(),
+						base:     time.Now().Truncate(ms),
+						newStore: newStore,
 					})
 				})
 			}
@@ -185,6 +189,8 @@ type fixture struct {
 	caps store.Capabilities
 	ctx  context.Context
 	base time.Time
+	// newStore is Run's factory, for the cases that need a second store.
+	newStore func(t *testing.T) store.Store
 }
 
 // with returns a copy of f reporting through t (a subtest of f.t).
@@ -244,7 +250,12 @@ func (f *fixture) create(subject string, at time.Time, edit ...func(*store.Sessi
 	for _, e := range edit {
 		e(&s)
 	}
-	secret := newSecret()
+	return f.createWith(s, newSecret())
+}
+
+// createWith stores the new session s whose first refresh secret is secret.
+func (f *fixture) createWith(s store.Session, secret [32]byte) *chain {
+	f.t.Helper()
 	got, err := f.s.Create(f.ctx, store.NewSession{Session: s, Hash: hashOf(secret)})
 	if err != nil {
 		f.t.Fatalf("rule: Create stores a valid new session: got error %v", err)
