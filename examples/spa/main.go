@@ -15,17 +15,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/examples/internal/demostore"
 	"github.com/sessionkit/sessionkit/examples/spa/app"
 )
@@ -51,38 +49,7 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 		return err
 	}
 	defer closeStore()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	url := "http://" + ln.Addr().String()
-	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
-		log.Warn("listening beyond this machine over plain http: session cookies travel in clear text; put https in front")
-	}
-	h, err := app.New(app.Config{Issuer: url, Store: st, InsecureHTTP: true, AccessTTL: accessTTL, Logger: log})
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	// sessionkit.New has logged a warning about Cookies.InsecureAllowHTTP.
-	l := app.DemoLogins[0]
-	log.Info(fmt.Sprintf("open %s and sign in as %s / %s", url, l.Username, l.Password))
-
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return demo.Serve(ctx, addr, log, func(url string) (http.Handler, error) {
+		return app.New(app.Config{Issuer: url, Store: st, InsecureHTTP: true, AccessTTL: accessTTL, Logger: log})
+	})
 }

@@ -23,11 +23,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -65,38 +62,7 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 		return err
 	}
 	defer closeStore()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	url := "http://" + ln.Addr().String()
-	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
-		log.Warn("listening beyond this machine over plain http: session cookies travel in clear text; put https in front")
-	}
-	h, err := newServer(config{issuer: url, store: st, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	// sessionkit.New has logged a warning about Cookies.InsecureAllowHTTP.
-	l := demo.Logins[0]
-	log.Info(fmt.Sprintf("open %s and sign in as %s / %s", url, l.Username, l.Password))
-
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return demo.Serve(ctx, addr, log, func(url string) (http.Handler, error) {
+		return newServer(config{issuer: url, store: st, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
+	})
 }

@@ -1,0 +1,51 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Serve listens on addr over plain http, builds the demo's handler for the
+// URL it serves at (the demos use it as their issuer identifier), tells the
+// log how to sign in, and serves until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, addr string, log *slog.Logger, handler func(url string) (http.Handler, error)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
+		log.Warn("listening beyond this machine over plain http: session cookies travel in clear text; put https in front")
+	}
+	h, err := handler(url)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// sessionkit.New has logged a warning about Cookies.InsecureAllowHTTP.
+	l := Logins[0]
+	log.Info(fmt.Sprintf("open %s and sign in as %s / %s", url, l.Username, l.Password))
+
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
