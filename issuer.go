@@ -279,14 +279,14 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	iss.caps = cfg.Store.Capabilities()
 	if lacking := (store.Versions | store.DenyList) &^ iss.caps; lacking != 0 && !iss.skipRevocation {
-		return bad("the store lacks %s, which Verify's revocation check needs: set SkipRevocationCheck", capNames(lacking))
+		return bad("the store lacks %s, which Verify's revocation check needs: set SkipRevocationCheck", lacking)
 	}
 	need := store.ReuseDetection | store.RevokeSessions | store.ListSessions | store.Versions
 	if !iss.skipRevocation {
 		need |= store.DenyList
 	}
 	if missing := need &^ iss.caps &^ cfg.AcceptStoreLimits; missing != 0 {
-		return bad("the store lacks %s, which this configuration relies on (list what the application does without in AcceptStoreLimits)", capNames(missing))
+		return bad("the store lacks %s, which this configuration relies on (list what the application does without in AcceptStoreLimits)", missing)
 	}
 	if iss.log == nil {
 		iss.log = slog.New(slog.DiscardHandler)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -137,33 +136,7 @@ func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, err
 // accepted it missing).
 func (iss *Issuer) needs(c store.Capabilities, op string) error {
 	if missing := c &^ iss.caps; missing != 0 {
-		return fmt.Errorf("%w: %s needs a store with %s", ErrUnsupported, op, capNames(missing))
+		return fmt.Errorf("%w: %s needs a store with %s", ErrUnsupported, op, missing)
 	}
 	return nil
-}
-
-// capNames names the capabilities in c, joined by "|".
-func capNames(c store.Capabilities) string {
-	names := []struct {
-		c    store.Capabilities
-		name string
-	}{
-		{store.ReuseDetection, "ReuseDetection"},
-		{store.RevokeSessions, "RevokeSessions"},
-		{store.ListSessions, "ListSessions"},
-		{store.Versions, "Versions"},
-		{store.DenyList, "DenyList"},
-		{store.UseOnce, "UseOnce"},
-	}
-	var out []string
-	for _, n := range names {
-		if c&n.c != 0 {
-			out = append(out, n.name)
-			c &^= n.c
-		}
-	}
-	if c != 0 {
-		out = append(out, fmt.Sprintf("%#x", uint32(c)))
-	}
-	return strings.Join(out, "|")
 }

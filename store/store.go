@@ -254,6 +254,37 @@ const All = ReuseDetection | RevokeSessions | ListSessions | Versions | DenyList
 // Has reports whether every capability in want is in c.
 func (c Capabilities) Has(want Capabilities) bool { return c&want == want }
 
+var capabilityNames = [...]struct {
+	c    Capabilities
+	name string
+}{
+	{ReuseDetection, "ReuseDetection"},
+	{RevokeSessions, "RevokeSessions"},
+	{ListSessions, "ListSessions"},
+	{Versions, "Versions"},
+	{DenyList, "DenyList"},
+	{UseOnce, "UseOnce"},
+}
+
+// String names the capabilities in c joined by "|", e.g.
+// "ReuseDetection|UseOnce"; "(none)" for none.
+func (c Capabilities) String() string {
+	var names []string
+	for _, n := range capabilityNames {
+		if c&n.c != 0 {
+			names = append(names, n.name)
+			c &^= n.c
+		}
+	}
+	if c != 0 {
+		names = append(names, fmt.Sprintf("%#x", uint32(c)))
+	}
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, "|")
+}
+
 // Store is the contract. Every method is one atomic step; see the package
 // documentation for the rules.
 type Store interface {

@@ -49,3 +49,18 @@ func TestCheckNewSession(t *testing.T) {
 		}
 	}
 }
+
+func TestCapabilitiesString(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[Capabilities]string{
+		0:                             "(none)",
+		ReuseDetection:                "ReuseDetection",
+		Versions | DenyList:           "Versions|DenyList",
+		All:                           "ReuseDetection|RevokeSessions|ListSessions|Versions|DenyList|UseOnce",
+		UseOnce | Capabilities(1<<10): "UseOnce|0x400",
+	} {
+		if got := c.String(); got != want {
+			t.Errorf("%#x.String() = %q, want %q", uint32(c), got, want)
+		}
+	}
+}

@@ -116,18 +116,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 }
 
-var capabilityNames = []struct {
-	c    store.Capabilities
-	name string
-}{
-	{store.ReuseDetection, "ReuseDetection"},
-	{store.RevokeSessions, "RevokeSessions"},
-	{store.ListSessions, "ListSessions"},
-	{store.Versions, "Versions"},
-	{store.DenyList, "DenyList"},
-	{store.UseOnce, "UseOnce"},
-}
-
 // capPhrase is "capability X" or "capabilities X|Y".
 func capPhrase(c store.Capabilities) string {
 	if c&(c-1) == 0 {
@@ -136,23 +124,8 @@ func capPhrase(c store.Capabilities) string {
 	return "capabilities " + capString(c)
 }
 
-// capString names the capabilities in c, joined by "|".
-func capString(c store.Capabilities) string {
-	var names []string
-	for _, n := range capabilityNames {
-		if c&n.c != 0 {
-			names = append(names, n.name)
-			c &^= n.c
-		}
-	}
-	if c != 0 {
-		names = append(names, fmt.Sprintf("%#x", uint32(c)))
-	}
-	if len(names) == 0 {
-		return "(none)"
-	}
-	return strings.Join(names, "|")
-}
+// capString names the capabilities in c.
+func capString(c store.Capabilities) string { return c.String() }
 
 // ---- random material ----
 
