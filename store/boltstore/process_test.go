@@ -56,6 +56,7 @@ func child(t *testing.T, what, path string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
+	dieWithTest(cmd)
 	cmd.Env = append(os.Environ(), childEnv+"="+what, childPathEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	return cmd

@@ -264,6 +264,7 @@ func (s *redisServer) dialer(ctx context.Context, network, _ string) (net.Conn, 
 // line.
 func (s *redisServer) start() error {
 	cmd := exec.Command(s.bin, s.args(int(s.port.Load()))...)
+	dieWithTest(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
