@@ -85,9 +85,9 @@ type fetchCall struct {
 // once. A missing or expired one is fetched; if that fails (or is
 // rate-limited after a recent failure) an expired set keeps serving, and
 // without any set the answer wraps ErrKeysUnavailable.
-func (r *remoteKeys) get(ctx context.Context) (*resolvedKeys, error) {
+func (r *remoteKeys) get(ctx context.Context, now time.Time) (*resolvedKeys, error) {
 	cur := r.cur.Load()
-	if cur != nil && r.now().Before(cur.expires) {
+	if cur != nil && now.Before(cur.expires) {
 		return cur.keys, nil
 	}
 	set, err := r.fetch(ctx)

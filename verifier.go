@@ -119,10 +119,10 @@ type trustedIssuer struct {
 }
 
 // keys returns the issuer's current key set.
-func (ti *trustedIssuer) keys(ctx context.Context) (*resolvedKeys, error) {
+func (ti *trustedIssuer) keys(ctx context.Context, now time.Time) (*resolvedKeys, error) {
 	switch {
 	case ti.remote != nil:
-		return ti.remote.get(ctx)
+		return ti.remote.get(ctx, now)
 	case ti.local != nil:
 		return ti.local.get(), nil
 	default:
@@ -381,11 +381,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 			return nil, errMalformed("issuer is not trusted")
 		}
 	}
-	keys, err := ti.keys(ctx)
+	now := v.clock()
+	keys, err := ti.keys(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	now := v.clock()
 	c, err := verifyAccess(token, v.maxTokenSize, keys, &ti.rules, now)
 	if errors.Is(err, errUnknownKey) && ti.remote != nil {
 		fresh, ferr := ti.remote.refetch(ctx)
@@ -411,13 +411,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // pick the issuer whose keys verify it. verifyAccess checks iss again after
 // the signature.
 func peekIssuer(token string, maxSize int) (string, error) {
-	if len(token) > maxSize {
-		return "", errMalformed("token exceeds the size limit")
-	}
-	d1 := indexByte(token, '.', 0)
-	d2 := indexByte(token, '.', d1+1)
-	if d1 < 0 || d2 < 0 {
-		return "", errMalformed("not a compact JWS")
+	d1, d2, err := splitCompact(token, maxSize)
+	if err != nil {
+		return "", err
 	}
 	payload, err := b64.DecodeString(token[d1+1 : d2])
 	if err != nil {
@@ -440,18 +436,4 @@ func peekIssuer(token string, maxSize int) (string, error) {
 		return "", errMalformed("iss missing")
 	}
 	return iss, nil
-}
-
-// indexByte is strings.IndexByte from position from; -1 if absent or from
-// is out of range.
-func indexByte(s string, c byte, from int) int {
-	if from < 0 || from > len(s) {
-		return -1
-	}
-	for i := from; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
