@@ -137,7 +137,10 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string
 		}
 		return a, nil
 	}
-	c, err := e.iss.verifyStateful(ctx, tok)
+	// The stateful checks whenever the store can make them, even under
+	// Config.SkipRevocationCheck: introspection answers for the server's
+	// whole state (RFC 7662 §2.2).
+	c, err := e.iss.verify(ctx, tok, e.iss.caps.Has(store.DenyList|store.Versions))
 	switch {
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrKeysUnavailable):
 		return nil, unavailable(err)
@@ -169,23 +172,6 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string
 		a["sid"] = c.SessionID
 	}
 	return a, nil
-}
-
-// verifyStateful is Verify with the stateful checks whenever the store
-// can make them, even under Config.SkipRevocationCheck: introspection
-// answers for the server's whole state (RFC 7662 §2.2).
-func (iss *Issuer) verifyStateful(ctx context.Context, tok string) (*Claims, error) {
-	now := iss.now()
-	c, err := verifyAccess(tok, iss.maxTokenSize, iss.keys.load(), &iss.rules, now)
-	if err != nil {
-		return nil, err
-	}
-	if iss.store.Capabilities().Has(store.DenyList | store.Versions) {
-		if err := checkAccess(ctx, iss.store, c, now); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // parseOwnAccessToken checks that tok is an access token this issuer
