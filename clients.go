@@ -209,17 +209,7 @@ func SignClientAssertion(key *SigningKey, clientID, audience string, now time.Ti
 	buf = append(buf, `,"jti":`...)
 	buf = appendJSONString(buf, b64.EncodeToString(jti[:]))
 	buf = append(buf, '}')
-	return signWithHeader(key, compactHeader(key.pub.alg, key.pub.kid, "JWT"), buf)
-}
-
-// signWithHeader signs payload under the given header segment.
-func signWithHeader(k *SigningKey, header string, payload []byte) (string, error) {
-	input := header + "." + b64.EncodeToString(payload)
-	sig, err := k.sign([]byte(input))
-	if err != nil {
-		return "", err
-	}
-	return input + "." + b64.EncodeToString(sig), nil
+	return signCompact(key, compactHeader(key.pub.alg, key.pub.kid, "JWT"), buf)
 }
 
 // scopeWithin reports whether every scope of the space-separated requested

@@ -422,7 +422,7 @@ func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string
 		exp = e
 	}
 	payload := iss.accessPayload(s, version, jti[:], now.Unix(), exp)
-	tok, err := signCompact(k, payload)
+	tok, err := signCompact(k, k.pub.header, payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sessionkit: signing access token: %w", err)
 	}

@@ -67,9 +67,9 @@ func compactHeader(alg Algorithm, kid, typ string) string {
 	return b64.EncodeToString(buf)
 }
 
-// signCompact signs payload (raw JSON) with k and returns the compact JWS.
-func signCompact(k *SigningKey, payload []byte) (string, error) {
-	h := k.pub.header
+// signCompact signs payload (raw JSON) with k under the header segment h
+// (k.pub.header for access tokens) and returns the compact JWS.
+func signCompact(k *SigningKey, h string, payload []byte) (string, error) {
 	pl := b64.EncodedLen(len(payload))
 	siglen := k.signatureSize()
 	buf := make([]byte, 0, len(h)+1+pl+1+b64.EncodedLen(siglen))

@@ -112,7 +112,7 @@ func TestGenerateSigningKey(t *testing.T) {
 				t.Fatal("two generated keys share a kid")
 			}
 			// The key signs, and its public half verifies.
-			tok, err := signCompact(k, []byte(`{"sub":"u1"}`))
+			tok, err := signCompact(k, k.pub.header, []byte(`{"sub":"u1"}`))
 			if err != nil {
 				t.Fatalf("signCompact: %v", err)
 			}
@@ -242,7 +242,7 @@ func TestParseSigningKeyPEM(t *testing.T) {
 			if k.KeyID() != tt.want.KeyID() || k.Algorithm() != tt.want.Algorithm() {
 				t.Fatalf("got %s/%s, want %s/%s", k.Algorithm(), k.KeyID(), tt.want.Algorithm(), tt.want.KeyID())
 			}
-			if _, err := signCompact(k, []byte(`{}`)); err != nil {
+			if _, err := signCompact(k, k.pub.header, []byte(`{}`)); err != nil {
 				t.Fatalf("parsed key cannot sign: %v", err)
 			}
 		})
@@ -351,7 +351,7 @@ func TestMarshalPEMRoundTrip(t *testing.T) {
 // keyVerifies reports whether ks verifies a token signed by k.
 func keyVerifies(t *testing.T, ks *KeySet, k *SigningKey) bool {
 	t.Helper()
-	tok, err := signCompact(k, []byte(`{"sub":"u1"}`))
+	tok, err := signCompact(k, k.pub.header, []byte(`{"sub":"u1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -726,7 +726,7 @@ func TestKeySetConcurrentRotation(t *testing.T) {
 					return
 				}
 				if r == 0 && i%16 == 0 {
-					tok, err := signCompact(k, []byte(`{}`))
+					tok, err := signCompact(k, k.pub.header, []byte(`{}`))
 					if err != nil {
 						t.Error(err)
 						return
@@ -800,7 +800,7 @@ func FuzzParseSigningKeyPEM(f *testing.F) {
 		if err != nil || back.KeyID() != k.KeyID() || !knownAlgorithm(k.Algorithm()) {
 			t.Fatalf("round trip: %v", err)
 		}
-		if _, err := signCompact(k, []byte(`{}`)); err != nil {
+		if _, err := signCompact(k, k.pub.header, []byte(`{}`)); err != nil {
 			t.Fatalf("parsed key cannot sign: %v", err)
 		}
 	})
