@@ -217,21 +217,10 @@ func SignClientAssertion(key *SigningKey, clientID, audience string, now time.Ti
 func scopeWithin(requested string, allowed []string) (string, bool) {
 	var out []string
 	for s := range strings.FieldsSeq(requested) {
-		ok := false
-		for _, a := range allowed {
-			if a == s {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if !slices.Contains(allowed, s) {
 			return "", false
 		}
-		dup := false
-		for _, o := range out {
-			dup = dup || o == s
-		}
-		if !dup {
+		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}

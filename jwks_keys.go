@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -203,10 +204,5 @@ func parseJWK(raw json.RawMessage, allow algSet) (k *publicKey, refused bool, re
 // trimConfigPrefix returns an ErrInvalidConfig error's message without the
 // sentinel's text.
 func trimConfigPrefix(err error) string {
-	s := err.Error()
-	p := ErrInvalidConfig.Error() + ": "
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
+	return strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": ")
 }

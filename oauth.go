@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,16 +232,7 @@ func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[strin
 func refreshScope(requested, session string, client *Client) (string, *oauthError) {
 	granted := strings.Fields(session)
 	if client != nil {
-		within := granted[:0:0]
-		for _, s := range granted {
-			for _, a := range client.Scopes {
-				if a == s {
-					within = append(within, s)
-					break
-				}
-			}
-		}
-		granted = within
+		granted = slices.DeleteFunc(granted, func(s string) bool { return !slices.Contains(client.Scopes, s) })
 	}
 	if requested == "" {
 		return strings.Join(granted, " "), nil

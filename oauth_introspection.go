@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -42,12 +43,12 @@ func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
 	})
 }
 
-func (e *oauthEndpoint) revoke(ctx context.Context, form map[string][]string) *oauthError {
+func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError {
 	client, oerr := e.authenticate(ctx, form, true)
 	if oerr != nil {
 		return oerr
 	}
-	tok := first(form, "token")
+	tok := form.Get("token")
 	if tok == "" {
 		return requestError("token is missing")
 	}
@@ -105,12 +106,12 @@ func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
 
 var inactive = map[string]any{"active": false}
 
-func (e *oauthEndpoint) introspect(ctx context.Context, form map[string][]string) (map[string]any, *oauthError) {
+func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[string]any, *oauthError) {
 	client, oerr := e.authenticate(ctx, form, true)
 	if oerr != nil {
 		return nil, oerr
 	}
-	tok := first(form, "token")
+	tok := form.Get("token")
 	if tok == "" {
 		return nil, requestError("token is missing")
 	}
@@ -189,12 +190,4 @@ func (iss *Issuer) parseOwnAccessToken(tok string, now time.Time) (*Claims, erro
 		return nil, err
 	}
 	return c, nil
-}
-
-// first returns the form value of name ("" when absent).
-func first(form map[string][]string, name string) string {
-	if v := form[name]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
