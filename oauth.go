@@ -146,12 +146,12 @@ func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[str
 	if oerr != nil {
 		return nil, oerr
 	}
-	scope, ok := scopeWithin(form.Get("scope"), va.client.Scopes)
-	if !form.Has("scope") {
-		scope, ok = strings.Join(va.client.Scopes, " "), true
-	}
-	if !ok {
-		return nil, &oauthError{status: 400, code: "invalid_scope", desc: "the requested scope exceeds the client's scopes"}
+	scope := strings.Join(va.client.Scopes, " ") // no scope parameter: all of them
+	if requested := form.Get("scope"); requested != "" {
+		var ok bool
+		if scope, ok = scopeWithin(requested, va.client.Scopes); !ok {
+			return nil, &oauthError{status: 400, code: "invalid_scope", desc: "the requested scope exceeds the client's scopes"}
+		}
 	}
 	if va.subject != va.client.ID {
 		if e.actAs == nil {
