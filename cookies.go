@@ -219,14 +219,13 @@ func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-// validate checks c whole, as New and the ready-made handlers do: check, and
-// the trusted origins.
-func (c Cookies) validate() error {
+// validate checks c whole, as New does: check, then the trusted origins,
+// from which it builds the cross-origin check.
+func (c Cookies) validate() (*http.CrossOriginProtection, error) {
 	if err := c.check(); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := c.crossOriginProtection()
-	return err
+	return c.crossOriginProtection()
 }
 
 // check checks the names, path, domain and attributes of c, defaults
@@ -361,10 +360,7 @@ type issuerCookies struct {
 // initCookies validates Config.Cookies for New and warns about
 // InsecureAllowHTTP.
 func (iss *Issuer) initCookies(c Cookies) error {
-	if err := c.check(); err != nil {
-		return err
-	}
-	csrf, err := c.crossOriginProtection()
+	csrf, err := c.validate()
 	if err != nil {
 		return err
 	}

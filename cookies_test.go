@@ -403,7 +403,7 @@ func TestCookiesCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := tt.c.validate()
+			_, err := tt.c.validate()
 			if tt.bad == "" {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
