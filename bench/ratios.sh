@@ -6,7 +6,7 @@
 # ANALYZE=file skips the runs and analyzes an existing output file.
 #
 # It runs ROUNDS rounds of every benchmark once, as
-#   go test -run '^$' -bench . -benchmem -benchtime 0.5s -count 1
+#   go test -run '^$' -bench '^BenchmarkVerify$' -benchmem -benchtime 0.5s -count 1
 # does (not -count N, which repeats each benchmark back to back), so a burst
 # of load on a shared machine hits both sides of a ratio alike. The test
 # binary is built once, so every round measures the same code even while
@@ -31,7 +31,7 @@ else
   rounds=${ROUNDS:-10}
   for r in $(seq "$rounds"); do
     echo "round $r/$rounds" >&2
-    "$tmp/bench.test" -test.run '^$' -test.bench . -test.benchmem \
+    "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchmem \
       -test.benchtime "${BENCHTIME:-0.5s}" -test.count 1 >> "$out"
   done
 fi
