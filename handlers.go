@@ -499,6 +499,7 @@ func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil { // only plain structs of strings and times get here
+		// The error answer, a struct of two strings, always marshals.
 		writeJSONError(w, http.StatusInternalServerError, refuseInternal.code, refuseInternal.desc)
 		return
 	}

@@ -3,7 +3,6 @@ package sessionkit
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -395,15 +394,10 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm stri
 // writeJSONError writes an error answer: {"error": code,
 // "error_description": desc}, uncacheable.
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
-	body, _ := json.Marshal(struct {
+	writeJSON(w, status, struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}{code, desc})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }
 
 // validRealm reports whether s can go in a quoted-string as is: printable
