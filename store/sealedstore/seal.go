@@ -98,6 +98,15 @@ func (x *sealer) sealedLen(d *data) int {
 // seal seals d under the current key with a fresh salt, returning the blob
 // in base64url.
 func (x *sealer) seal(d *data) (string, error) {
+	raw, err := x.sealRaw(d)
+	if err != nil {
+		return "", err
+	}
+	return b64.EncodeToString(raw), nil
+}
+
+// sealRaw is seal without the base64url encoding.
+func (x *sealer) sealRaw(d *data) ([]byte, error) {
 	k := x.ring.current
 	pt := appendPayload(nil, d)
 	raw := make([]byte, 0, headerFixed+len(k.id)+len(pt)+tagLen)
@@ -106,14 +115,13 @@ func (x *sealer) seal(d *data) (string, error) {
 	raw = raw[:len(raw)+saltLen]
 	salt := raw[len(raw)-saltLen:]
 	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("sealedstore: %w: reading random salt: %w", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("sealedstore: %w: reading random salt: %w", store.ErrUnavailable, err)
 	}
 	aead, err := k.aead(salt)
 	if err != nil {
-		return "", fmt.Errorf("sealedstore: %w: %w", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("sealedstore: %w: %w", store.ErrUnavailable, err)
 	}
-	raw = aead.Seal(raw, zeroNonce[:], pt, x.ad(raw))
-	return b64.EncodeToString(raw), nil
+	return aead.Seal(raw, zeroNonce[:], pt, x.ad(raw)), nil
 }
 
 // Reasons a blob does not open. They wrap store.ErrNotFound and say nothing

@@ -364,15 +364,16 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 }
 
 func (s *Store) rotateHybrid(ctx context.Context, r store.Rotation, h *handle, next *data) (store.RotateResult, error) {
-	blob, err := s.sealer.seal(next)
+	raw, err := s.sealer.sealRaw(next)
 	if err != nil {
 		return store.RotateResult{}, err
 	}
+	blob := b64.EncodeToString(raw)
 	res, err := s.state.Rotate(ctx, store.Rotation{
 		Handle:        h.state,
 		Presented:     r.Presented,
 		Next:          r.Next,
-		Sealed:        packSuccessor(r.Sealed, blob),
+		Sealed:        packSuccessor(r.Sealed, raw),
 		Now:           r.Now,
 		Grace:         r.Grace,
 		IdleExpiresAt: next.s.IdleExpiresAt,
@@ -401,7 +402,7 @@ func (s *Store) rotateHybrid(ctx context.Context, r store.Rotation, h *handle, n
 		}
 		return store.RotateResult{
 			Outcome: store.Replayed,
-			Handle:  b64.EncodeToString(succ.raw) + "~" + res.Handle,
+			Handle:  succ.blob + "~" + res.Handle,
 			Sealed:  sealed,
 			Session: merge(&succ.data, res.Session),
 			Version: res.Version,
@@ -421,21 +422,20 @@ var (
 )
 
 // packSuccessor is what a hybrid rotation gives the state store to keep for
-// the grace window: the caller's sealed successor and the successor's blob.
-// The blob is sealed under the ring key, so a dump of the state store reads
-// no session data from it.
-func packSuccessor(sealed []byte, blob string) []byte {
-	out := make([]byte, 0, binary.MaxVarintLen64+len(sealed)+b64.DecodedLen(len(blob)))
+// the grace window: the caller's sealed successor and the successor's raw
+// blob (before base64url). The blob is sealed under the ring key, so a dump
+// of the state store reads no session data from it.
+func packSuccessor(sealed, raw []byte) []byte {
+	out := make([]byte, 0, binary.MaxVarintLen64+len(sealed)+len(raw))
 	out = binary.AppendUvarint(out, uint64(len(sealed)))
 	out = append(out, sealed...)
-	raw, _ := b64.DecodeString(blob) // our own encoding: never fails
 	return append(out, raw...)
 }
 
 // openedBlob is a successor blob from the state store, opened.
 type openedBlob struct {
 	data
-	raw []byte
+	blob string // base64url, as in a handle
 }
 
 // unpackSuccessor reverses packSuccessor and opens the blob.
@@ -445,12 +445,12 @@ func (s *Store) unpackSuccessor(p []byte) ([]byte, *openedBlob, error) {
 	if r.bad {
 		return nil, nil, errMalformed
 	}
-	raw := bytes.Clone(r.b)
-	d, err := s.sealer.open(b64.EncodeToString(raw))
+	blob := b64.EncodeToString(r.b)
+	d, err := s.sealer.open(blob)
 	if err != nil {
 		return nil, nil, err
 	}
-	return bytes.Clone(sealed), &openedBlob{data: *d, raw: raw}, nil
+	return bytes.Clone(sealed), &openedBlob{data: *d, blob: blob}, nil
 }
 
 // Lookup returns the live session the handle carries when presented is its
