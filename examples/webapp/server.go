@@ -85,18 +85,7 @@ func newServer(cfg config) (http.Handler, error) {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusForbidden, "error", page{Title: "Forbidden", Message: "Cross-origin request refused."})
 	}))
-	return securityHeaders(csrf.Handler(mux)), nil
-}
-
-// securityHeaders: no inline script, no framing, no sniffing, no Referer.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
+	return demo.SecurityHeaders(csrf.Handler(mux)), nil
 }
 
 // page is what the templates get.

@@ -1,6 +1,7 @@
-// Package demo holds the users of the browser demos (examples/spa and
-// examples/webapp), whose passwords are hashed with bcrypt at startup, as a
-// real application would store them.
+// Package demo holds what the browser demos (examples/spa and
+// examples/webapp) share: their users, whose passwords are hashed with
+// bcrypt at startup, as a real application would store them; the security
+// headers of their pages; and Serve.
 package demo
 
 import (
