@@ -92,17 +92,24 @@ func wantRefused(t *testing.T, res result, status int, challenge, code, desc str
 	if len(body) != 2 || body["error"] != code || body["error_description"] != desc {
 		t.Errorf("body = %v, want %v", body, want)
 	}
-	for _, s := range secrets {
+	wantNoSecrets(t, rec, secrets...)
+}
+
+// wantNoSecrets checks that none of secrets ("" skipped) shows in the body
+// or a header of rec.
+func wantNoSecrets(t *testing.T, rec *httptest.ResponseRecorder, secrets ...string) {
+	t.Helper()
+	for i, s := range secrets {
 		if s == "" {
 			continue
 		}
 		if strings.Contains(rec.Body.String(), s) {
-			t.Errorf("the body reveals %q", s)
+			t.Errorf("the body reveals secret %d", i)
 		}
 		for name, vs := range rec.Header() {
 			for _, v := range vs {
 				if strings.Contains(v, s) {
-					t.Errorf("header %s reveals %q", name, s)
+					t.Errorf("header %s reveals secret %d", name, i)
 				}
 			}
 		}
