@@ -144,6 +144,7 @@ type handle struct {
 	d     *data
 	state string           // the state store's handle; hybrid only
 	info  store.HandleInfo // what the handle names
+	tag   string           // store.SubjectTag(d.s.Subject); hybrid only
 }
 
 // open opens h: the blob, and for a hybrid store the state store's handle,
@@ -164,25 +165,25 @@ func (s *Store) open(h string) (*handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := store.HandleInfo{SessionID: d.s.ID, Generation: d.s.Generation}
+	oh := &handle{d: d, state: state, info: store.HandleInfo{SessionID: d.s.ID, Generation: d.s.Generation}}
 	if s.state != nil {
 		if len(state) > MaxStateHandleLen {
 			return nil, errMalformed
 		}
+		oh.tag = store.SubjectTag(d.s.Subject)
 		si, err := s.state.ParseHandle(state)
-		if err != nil || !s.agrees(si, &d.s) {
+		if err != nil || !agrees(si, &d.s, oh.tag) {
 			return nil, errTampered
 		}
-		info.Tag = si.Tag
+		oh.info.Tag = si.Tag
 	}
-	return &handle{d: d, state: state, info: info}, nil
+	return oh, nil
 }
 
-// agrees reports whether a state store's handle info names session s at its
-// generation.
-func (s *Store) agrees(si store.HandleInfo, sess *store.Session) bool {
-	return si.SessionID == sess.ID && si.Generation == sess.Generation &&
-		(si.Tag == "" || si.Tag == store.SubjectTag(sess.Subject))
+// agrees reports whether a state store's handle info names session sess at
+// its generation; tag is store.SubjectTag(sess.Subject).
+func agrees(si store.HandleInfo, sess *store.Session, tag string) bool {
+	return si.SessionID == sess.ID && si.Generation == sess.Generation && (si.Tag == "" || si.Tag == tag)
 }
 
 // proves reports, in constant time, whether presented is the hash the handle
@@ -241,7 +242,7 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	if err != nil {
 		return store.Created{}, fmt.Errorf("sealedstore: state store: %w", err)
 	}
-	if !s.stateHandleNames(created.Handle, &d.s) {
+	if !s.stateHandleNames(created.Handle, &d.s, store.SubjectTag(d.s.Subject)) {
 		// A state store whose handles this store cannot carry: undo the
 		// shadow so that nothing is left that no token names.
 		_ = s.state.RevokeSession(context.WithoutCancel(ctx), d.s.Subject, d.s.ID, d.s.CreatedAt)
@@ -251,13 +252,14 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 }
 
 // stateHandleNames reports whether h, a handle the state store returned, is
-// short enough and names sess at its generation.
-func (s *Store) stateHandleNames(h string, sess *store.Session) bool {
+// short enough and names sess at its generation; tag is
+// store.SubjectTag(sess.Subject).
+func (s *Store) stateHandleNames(h string, sess *store.Session, tag string) bool {
 	if len(h) > MaxStateHandleLen {
 		return false
 	}
 	si, err := s.state.ParseHandle(h)
-	return err == nil && s.agrees(si, sess)
+	return err == nil && agrees(si, sess, tag)
 }
 
 // truncate cuts the session's times to milliseconds, the precision handles
@@ -385,7 +387,8 @@ func (s *Store) rotateHybrid(ctx context.Context, r store.Rotation, h *handle, n
 	case store.Rotated:
 		// A state store keeping the contract never fails this check; one
 		// that does has rotated already, and its session is stuck.
-		if !s.stateHandleNames(res.Handle, &next.s) {
+		// next has h's subject, so h's tag.
+		if !s.stateHandleNames(res.Handle, &next.s, h.tag) {
 			return store.RotateResult{}, errStateHandle
 		}
 		return store.RotateResult{
@@ -397,7 +400,7 @@ func (s *Store) rotateHybrid(ctx context.Context, r store.Rotation, h *handle, n
 	case store.Replayed:
 		sealed, succ, err := s.unpackSuccessor(res.Sealed)
 		if err != nil || succ.s.ID != h.d.s.ID || succ.s.Generation != res.Session.Generation ||
-			!s.stateHandleNames(res.Handle, &succ.s) {
+			!s.stateHandleNames(res.Handle, &succ.s, store.SubjectTag(succ.s.Subject)) {
 			return store.RotateResult{}, errStateSuccessor
 		}
 		return store.RotateResult{
