@@ -198,18 +198,17 @@ func decodeRecord(b string, full bool) (*record, error) {
 	default:
 		return nil, errCorrupt
 	}
-	var gen int64
+	var gen, fixedLen, claimsLen, slots, sealedLen int64
 	var ok [9]bool
 	gen, ok[0] = headerInt(b, offGen, numWidth)
 	r.idle, ok[1] = headerInt(b, offIdle, numWidth)
 	r.expires, ok[2] = headerInt(b, offExpires, numWidth)
 	r.lastUsed, ok[3] = headerInt(b, offLastUsed, numWidth)
 	r.rotatedAt, ok[4] = headerInt(b, offRotatedAt, numWidth)
-	fixedLen, ok5 := headerInt(b, offFixedLen, lenWidth)
-	claimsLen, ok6 := headerInt(b, offClaimsLen, lenWidth)
-	slots, ok7 := headerInt(b, offSpent, 2)
-	sealedLen, ok8 := headerInt(b, offSealedLen, lenWidth)
-	ok[5], ok[6], ok[7], ok[8] = ok5, ok6, ok7, ok8
+	fixedLen, ok[5] = headerInt(b, offFixedLen, lenWidth)
+	claimsLen, ok[6] = headerInt(b, offClaimsLen, lenWidth)
+	slots, ok[7] = headerInt(b, offSpent, 2)
+	sealedLen, ok[8] = headerInt(b, offSealedLen, lenWidth)
 	for _, o := range ok {
 		if !o {
 			return nil, errCorrupt
