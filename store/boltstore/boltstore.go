@@ -605,10 +605,7 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 		return store.RotateResult{Outcome: store.Unknown}, nil
 	}
 	var res store.RotateResult
-	err = s.update(ctx, func(b *buckets) (bool, error) {
-		res = store.RotateResult{}
-		var wrote bool
-		var err error
+	err = s.update(ctx, func(b *buckets) (wrote bool, err error) {
 		res, wrote, err = b.rotate(h, &r)
 		return wrote, err
 	})
