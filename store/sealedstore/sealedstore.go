@@ -336,10 +336,11 @@ func successor(d *data, r *store.Rotation) *data {
 // must open and carry the presented hash (else Unknown); an expired session
 // is Expired; otherwise Rotated, with a new handle sealing the next
 // generation. It never answers Replayed, Reused or Revoked (see the package
-// documentation). Hybrid: after the same checks, which need no I/O, the
-// state store rotates the shadow in one step and decides the outcome; the
-// successor's handle travels in the state store's sealed successor, so
-// Replayed returns the very handle Rotated returned.
+// documentation). Hybrid: the handle must open and carry the presented hash
+// (no I/O; else Unknown), then the state store rotates the shadow in one
+// step and decides the outcome, expiry included; the successor's handle
+// travels in the state store's sealed successor, so Replayed returns the
+// very handle Rotated returned.
 func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return store.RotateResult{}, err
