@@ -29,16 +29,16 @@
 //
 // # Atomicity and durability
 //
-// Every method is one bbolt transaction: reads are read transactions, and
-// every write (a rotation included) decides its outcome and writes it in one
-// write transaction, committed (fsynced) before the method returns. A method
-// that returns an error has changed nothing. Concurrent writers share
-// commits (group commit): writers that arrive while a transaction commits
-// are run together in the next transaction, which commits once, so eight
-// concurrent rotations cost one or two fsyncs instead of eight, while a
-// lone writer commits at once, with no delay to tune. A write that decides to write nothing (an unknown
-// token, a replay within the grace window) rolls back instead of committing
-// and costs no fsync.
+// Every method is one bbolt transaction: reads are read transactions, and every
+// write (a rotation included) decides its outcome and writes it in one write
+// transaction, committed (fsynced) before the method returns. A method that
+// returns an error has changed nothing. Concurrent writers share commits (group
+// commit): writers that arrive while a transaction commits are run together in
+// the next transaction, which commits once, so eight concurrent rotations cost
+// one or two fsyncs instead of eight, while a lone writer commits at once, with
+// no delay to tune. A write that decides to write nothing (an unknown token, a
+// replay within the grace window) rolls back instead of committing and costs no
+// fsync.
 //
 // Open uses bbolt's hash-map freelist and does not write the freelist at
 // every commit (bbolt's NoFreelistSync): otherwise each commit rewrites the
