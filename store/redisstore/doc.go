@@ -62,24 +62,25 @@
 // (so a revoked or idle-expired session still answers Revoked or Expired
 // until then), the index at its latest session's, a deny-list entry at its
 // until plus the margin, a use-once record likewise. Token versions never
-// expire. The index drops members whose session is gone, revoked or past its
-// absolute expiry plus the margin whenever it is listed, revoked or added to.
-// Times are kept at millisecond precision.
+// expire. The index drops members past their absolute expiry plus the margin
+// whenever a session is added to it; listing it and revoking all also drop
+// members whose session is gone or revoked, and a revocation drops its
+// session. Times are kept at millisecond precision.
 //
 // # Contexts
 //
-// No call outlives its context's deadline. go-redis takes socket deadlines
-// from the context only when the client has ContextTimeoutEnabled; otherwise
-// a call on a hung server would wait for the client's ReadTimeout. So when
-// the context has a deadline and the client is not a go-redis client with
+// No call outlives its context's deadline. go-redis takes socket deadlines from
+// the context only when the client has ContextTimeoutEnabled; otherwise a call
+// on a hung server would wait for the client's ReadTimeout. So when the context
+// has a deadline and the client is not a go-redis client with
 // ContextTimeoutEnabled (and read and write timeouts not switched off), the
 // call runs its command on a helper goroutine and returns as soon as the
-// context is done, at its deadline or on cancellation; the helper finishes
-// when the client gives up on its own (its ReadTimeout). The hand-over to
-// the helper and back costs a noticeable part of a local round trip
-// (BENCHMARKS.md), so enable ContextTimeoutEnabled: the store then calls the
-// client directly and the socket deadline ends the call. A context without a deadline is not watched
-// (only the client's timeouts bound such a call), nor is a cancellation
+// context is done, at its deadline or on cancellation; the helper finishes when
+// the client gives up on its own (its ReadTimeout). The hand-over to the helper
+// and back costs a noticeable part of a local round trip (BENCHMARKS.md), so
+// enable ContextTimeoutEnabled: the store then calls the client directly and
+// the socket deadline ends the call. A context without a deadline is not
+// watched (only the client's timeouts bound such a call), nor is a cancellation
 // before the deadline on a client with ContextTimeoutEnabled once the command
 // is sent.
 // A call that fails because its context ended returns an error wrapping both
@@ -89,15 +90,15 @@
 //
 // Any error from Redis or the network wraps [store.ErrUnavailable], which
 // sessionkit reports as ErrStoreUnavailable and its middleware as 503: while
-// Redis is down nothing is granted. After repeated failed dials go-redis
-// probes the server about once a second before it dials for callers again, so
-// calls go on failing closed for up to a second after Redis is back. As with any networked store, a command
-// whose answer was lost may still have run on the server. go-redis also
-// retries a command whose connection broke (Options.MaxRetries). For a
-// rotation both cases are what the grace window is for: presenting the same
-// refresh token again within it returns the same successor (Replayed). With
-// the grace window disabled such a retry is reported as reuse; set
-// MaxRetries to -1 if you disable it.
+// Redis is down nothing is granted. After repeated failed dials go-redis probes
+// the server about once a second before it dials for callers again, so calls go
+// on failing closed for up to a second after Redis is back. As with any
+// networked store, a command whose answer was lost may still have run on the
+// server. go-redis also retries a command whose connection broke
+// (Options.MaxRetries). For a rotation both cases are what the grace window is
+// for: presenting the same refresh token again within it returns the same
+// successor (Replayed). With the grace window disabled such a retry is reported
+// as reuse; set MaxRetries to -1 if you disable it.
 //
 // # Persistence
 //

@@ -38,10 +38,11 @@ import (
 // the parts: a rotation overwrites, in place, the header, one spent-hash slot
 // and the sealed successor (the first rotation, a rotation that replaces the
 // claims or one whose sealed successor has another length writes the record
-// anew, copying the fixed part verbatim); a revocation overwrites one byte. One string per session also costs about half the
-// memory of a Redis hash with a field per value, whose values over 64 bytes
-// (user agent, spent hashes, sealed successor) take it out of the compact
-// listpack encoding (see BENCHMARKS.md for the measured bytes).
+// anew, copying the fixed part verbatim); a revocation overwrites one byte. One
+// string per session also costs about half the memory of a Redis hash with a
+// field per value, whose values over 64 bytes (user agent, spent hashes, sealed
+// successor) take it out of the compact listpack encoding (see BENCHMARKS.md
+// for the measured bytes).
 const (
 	recordFormat = '2'
 
