@@ -34,12 +34,8 @@ func (s *Store) BulkCreate(ctx context.Context, sessions []store.NewSession, rot
 			if rotated {
 				rec = asRotated(rec, n.Session.CreatedAt.UnixMilli())
 			}
-			tag := store.SubjectTag(n.Session.Subject)
-			exp := ms(n.Session.ExpiresAt)
-			createScript.EvalSha(ctx, p,
-				[]string{s.sessionKey(tag, n.Session.ID), s.indexKey(tag), s.versionKey(tag)},
-				rec, itoa(exp), itoa(exp+s.margin), itoa(ms(n.Session.CreatedAt)),
-				itoa(s.margin), n.Session.Subject, n.Session.ID)
+			keys, args := s.createCall(&n.Session, store.SubjectTag(n.Session.Subject), rec)
+			createScript.EvalSha(ctx, p, keys, args...)
 		}
 		cmds, err := p.Exec(ctx)
 		if err != nil {

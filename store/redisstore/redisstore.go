@@ -287,11 +287,8 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 		return store.Created{}, fmt.Errorf("redisstore: create session: %w", err)
 	}
 	tag := store.SubjectTag(sess.Subject)
-	exp := ms(sess.ExpiresAt)
-	v, err := s.eval(ctx, createScript,
-		[]string{s.sessionKey(tag, sess.ID), s.indexKey(tag), s.versionKey(tag)},
-		rec, itoa(exp), itoa(exp+s.margin), itoa(ms(sess.CreatedAt)),
-		itoa(s.margin), sess.Subject, sess.ID)
+	keys, args := s.createCall(&sess, tag, rec)
+	v, err := s.eval(ctx, createScript, keys, args...)
 	if err != nil {
 		return store.Created{}, unavailable(ctx, "create session", err)
 	}
@@ -306,6 +303,14 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 		Handle:  store.FormatHandle(store.HandleInfo{Tag: tag, SessionID: sess.ID, Generation: 1}),
 		Version: uint64(version),
 	}, nil
+}
+
+// createCall returns createScript's keys and arguments for storing rec, the
+// encoding of sess, whose subject tag is tag.
+func (s *Store) createCall(sess *store.Session, tag string, rec []byte) ([]string, []any) {
+	exp := ms(sess.ExpiresAt)
+	return []string{s.sessionKey(tag, sess.ID), s.indexKey(tag), s.versionKey(tag)},
+		[]any{rec, itoa(exp), itoa(exp + s.margin), itoa(ms(sess.CreatedAt)), itoa(s.margin), sess.Subject, sess.ID}
 }
 
 func validate(s *store.Session) error {
