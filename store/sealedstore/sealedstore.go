@@ -186,10 +186,17 @@ func agrees(si store.HandleInfo, sess *store.Session, tag string) bool {
 	return si.SessionID == sess.ID && si.Generation == sess.Generation && (si.Tag == "" || si.Tag == tag)
 }
 
-// proves reports, in constant time, whether presented is the hash the handle
-// carries.
-func (h *handle) proves(presented [32]byte) bool {
-	return subtle.ConstantTimeCompare(h.d.hash[:], presented[:]) == 1
+// proven opens h (see open) and checks, in constant time, that presented is
+// the hash it carries. Errors wrap store.ErrNotFound.
+func (s *Store) proven(h string, presented [32]byte) (*handle, error) {
+	oh, err := s.open(h)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(oh.d.hash[:], presented[:]) != 1 {
+		return nil, fmt.Errorf("%w: sealedstore: no session for this token", store.ErrNotFound)
+	}
+	return oh, nil
 }
 
 // ParseHandle opens the handle and reports the session id and generation it
@@ -345,8 +352,8 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if err := store.ContextError(ctx); err != nil {
 		return store.RotateResult{}, err
 	}
-	h, err := s.open(r.Handle)
-	if err != nil || !h.proves(r.Presented) {
+	h, err := s.proven(r.Handle, r.Presented)
+	if err != nil {
 		return store.RotateResult{Outcome: store.Unknown}, nil
 	}
 	if s.state == nil && !h.d.s.Live(r.Now) {
@@ -466,12 +473,9 @@ func (s *Store) Lookup(ctx context.Context, h string, presented [32]byte, now ti
 	if err := store.ContextError(ctx); err != nil {
 		return store.Session{}, err
 	}
-	oh, err := s.open(h)
+	oh, err := s.proven(h, presented)
 	if err != nil {
 		return store.Session{}, err
-	}
-	if !oh.proves(presented) {
-		return store.Session{}, fmt.Errorf("%w: sealedstore: no session for this token", store.ErrNotFound)
 	}
 	if s.state == nil {
 		if !oh.d.s.Live(now) {
@@ -495,12 +499,9 @@ func (s *Store) Revoke(ctx context.Context, h string, presented [32]byte, now ti
 	if err := store.ContextError(ctx); err != nil {
 		return store.Session{}, err
 	}
-	oh, err := s.open(h)
+	oh, err := s.proven(h, presented)
 	if err != nil {
 		return store.Session{}, err
-	}
-	if !oh.proves(presented) {
-		return store.Session{}, fmt.Errorf("%w: sealedstore: no session for this token", store.ErrNotFound)
 	}
 	sh, err := s.state.Revoke(ctx, oh.state, presented, now)
 	if err != nil {
