@@ -168,7 +168,7 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 	case len(c.ID) > 256:
 		return nil, bad("jti is longer than 256 bytes")
 	}
-	first, err := iss.store.UseOnce(ctx, assertionNamespace+client.ID, c.ID, c.ExpiresAt.Add(leeway), now)
+	first, err := iss.store.UseOnce(ctx, iss.scope.Namespace(assertionNamespace+client.ID), c.ID, c.ExpiresAt.Add(leeway), now)
 	if err != nil {
 		return nil, unavailable(storeFailure(err))
 	}
@@ -183,7 +183,7 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 // token version (in the client namespace when subject is the client).
 func (iss *Issuer) clientTokens(ctx context.Context, clientID, subject, scope string) (*Tokens, error) {
 	now := iss.now().Truncate(time.Millisecond)
-	version, err := iss.store.Version(ctx, subjectKey(subject, clientID))
+	version, err := iss.store.Version(ctx, iss.scope.Subject(subject, clientID))
 	if err != nil {
 		return nil, storeFailure(err)
 	}

@@ -266,6 +266,35 @@
 // Store failures surface as [ErrStoreUnavailable] and sessionkit fails
 // closed: nothing is granted while the store cannot answer.
 //
+// # Many issuers, one store
+//
+// Everything an Issuer keeps in its store is scoped to its identifier
+// ([Config.Issuer]) by construction: the subjects its sessions, versions and
+// deny-list entries are filed under and the namespaces of its use-once
+// records carry the identifier, and the hash the store keeps of each refresh
+// secret is bound to it. Issuers with different identifiers (the tenants of
+// a multi-tenant auth server, say) can therefore share one store instance,
+// with no prefix to choose: a refresh token of one, presented to another,
+// matches nothing there and changes nothing, even when both sign with the
+// same keys; one tenant's LogoutAll, RevokeSession, Sessions, token versions,
+// deny-list and client-assertion jtis never reach another's. A [Verifier]
+// reading the store ([VerifierConfig.Store]) uses the same names for each
+// trusted issuer. Stores need nothing for this and see the scoped names as
+// opaque strings (which contain U+001F as a separator).
+//
+// Stores written before issuer scoping hold unscoped records. Upgrading an
+// application that runs one Issuer per store, set [Config.LegacyUnscopedStore]
+// on it (and [TrustedIssuer.LegacyUnscopedStore] on the Verifiers that read
+// the store for it): it then keeps reading and writing the old names, and
+// every session, version, deny-list entry and use-once record carries over.
+// Scoped Issuers added later beside it stay isolated from it. Set the option
+// on at most one Issuer per store. Without it, the old records are invisible:
+// every user signs in again, and old access tokens naming a session fail the
+// revocation check; sessionless client tokens (the TokenEndpoint's grants)
+// issued before the upgrade would keep verifying until they expire, revoked
+// or not, so rotate the signing key at such an upgrade and retire the old
+// one once the new one is known to every verifier.
+//
 // # Security model
 //
 // sessionkit defends against: stolen refresh tokens (rotation, reuse

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -84,6 +86,18 @@ type Config struct {
 	// nothing. The stateless sealed store (store/sealedstore) needs
 	// store.All here and SkipRevocationCheck.
 	AcceptStoreLimits store.Capabilities
+	// LegacyUnscopedStore makes the Issuer name its store records as
+	// sessionkit did before issuer scoping, so that a store written then
+	// keeps its sessions, token versions, deny-list entries and use-once
+	// records. Without it (the default) every record is scoped to Issuer:
+	// Issuers with different identifiers may share one store instance and
+	// never see each other's sessions, versions, deny-list or use-once
+	// entries (see "Stores" in the package documentation). Set it on at
+	// most ONE Issuer per store, the one that wrote the store before the
+	// upgrade (and on the TrustedIssuer of a Verifier reading the same
+	// store for it); Issuers without it stay isolated from it and from each
+	// other.
+	LegacyUnscopedStore bool
 
 	// OnRefresh, when set, runs at every refresh before anything is
 	// written, with the session the presented refresh token proves (one
@@ -204,6 +218,8 @@ type Issuer struct {
 	audJSON []byte
 	// cookies is Config.Cookies, checked, with its cross-origin check.
 	cookies *issuerCookies
+	// scope names every record the Issuer keeps in its store.
+	scope scope.Scope
 }
 
 // New validates cfg and returns an Issuer.
@@ -211,8 +227,8 @@ func New(cfg Config) (*Issuer, error) {
 	bad := func(format string, args ...any) (*Issuer, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
-	if cfg.Issuer == "" || strings.TrimSpace(cfg.Issuer) != cfg.Issuer {
-		return bad("Issuer is required (no surrounding spaces)")
+	if err := validIssuer(cfg.Issuer); err != nil {
+		return bad("Issuer %v", err)
 	}
 	if len(cfg.Audience) == 0 {
 		return bad("Audience is required")
@@ -243,6 +259,7 @@ func New(cfg Config) (*Issuer, error) {
 		events:         cfg.Events,
 		log:            cfg.Logger,
 		clock:          cfg.Now,
+		scope:          scope.New(cfg.Issuer, cfg.LegacyUnscopedStore),
 	}
 	for _, d := range []struct {
 		name string
@@ -368,7 +385,9 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 	if err := iss.fits(&s); err != nil {
 		return nil, err
 	}
-	created, err := iss.store.Create(ctx, store.NewSession{Session: s, Hash: secretHash(secret, s.ClientID)})
+	stored := s
+	stored.Subject = iss.scope.User(s.Subject)
+	created, err := iss.store.Create(ctx, store.NewSession{Session: stored, Hash: iss.scope.SecretHash(secret, s.ClientID)})
 	if err != nil {
 		iss.log.ErrorContext(ctx, "sessionkit: login failed: store error", "subject", g.Subject, "error", err)
 		return nil, storeFailure(err)
@@ -376,7 +395,7 @@ func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
 	toks, err := iss.tokens(&s, created.Handle, secret, created.Version, now)
 	if err != nil {
 		// Do not leave a session nobody holds a token for.
-		_ = iss.store.RevokeSession(context.WithoutCancel(ctx), s.Subject, s.ID, now)
+		_ = iss.store.RevokeSession(context.WithoutCancel(ctx), stored.Subject, s.ID, now)
 		return nil, err
 	}
 	iss.emit(ctx, Event{Kind: EventLogin, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
@@ -479,6 +498,26 @@ func (iss *Issuer) fits(s *store.Session) error {
 	}
 	if size > iss.maxTokenSize {
 		return fmt.Errorf("%w: the access token would take %d bytes, more than MaxTokenSize (%d)", ErrInvalidConfig, size, iss.maxTokenSize)
+	}
+	return nil
+}
+
+// maxIssuerLen bounds Config.Issuer and TrustedIssuer.Issuer.
+const maxIssuerLen = 1024
+
+// validIssuer checks an issuer identifier: non-empty, bounded, UTF-8
+// without control characters or surrounding spaces (internal/scope relies
+// on the absence of control characters). The error completes "Issuer ...".
+func validIssuer(iss string) error {
+	switch {
+	case iss == "":
+		return errors.New("is required")
+	case len(iss) > maxIssuerLen:
+		return fmt.Errorf("is longer than %d bytes", maxIssuerLen)
+	case !utf8.ValidString(iss) || strings.IndexFunc(iss, unicode.IsControl) >= 0:
+		return errors.New("must be UTF-8 without control characters")
+	case strings.TrimSpace(iss) != iss:
+		return errors.New("must not have surrounding spaces")
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"missing issuer", func(c *Config) { c.Issuer = "" }},
 		{"issuer with spaces", func(c *Config) { c.Issuer = " https://x " }},
+		{"issuer with a control character (it would break store scoping)", func(c *Config) { c.Issuer = "https://a\x1fu\x1fx" }},
+		{"issuer with NUL", func(c *Config) { c.Issuer = "https://a\x00" }},
+		{"issuer not UTF-8", func(c *Config) { c.Issuer = "https://\xff" }},
+		{"issuer over 1024 bytes", func(c *Config) { c.Issuer = "https://" + strings.Repeat("a", 1020) }},
 		{"missing audience", func(c *Config) { c.Audience = nil }},
 		{"empty audience entry", func(c *Config) { c.Audience = []string{""} }},
 		{"missing keys", func(c *Config) { c.Keys = nil }},

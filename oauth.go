@@ -199,7 +199,7 @@ func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[strin
 	if client != nil {
 		clientID = client.ID
 	}
-	// The secret hash binds the owner (secretHash): a client session's
+	// The secret hash binds the owner (scope.Scope.SecretHash): a client session's
 	// token proves nothing without its client's authentication, a user
 	// session's nothing with one.
 	ref, oerr := e.lookupRefresh(ctx, rt, clientID)
@@ -275,13 +275,13 @@ func (e *oauthEndpoint) lookupRefresh(ctx context.Context, rt, clientID string) 
 		}
 		return nil, unavailable(storeFailure(err))
 	}
-	s, err := e.iss.store.Lookup(ctx, handle, secretHash(secret[:], clientID), e.iss.now())
+	s, err := e.iss.store.Lookup(ctx, handle, e.iss.scope.SecretHash(secret[:], clientID), e.iss.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, unavailable(storeFailure(err))
-	case s.ClientID != clientID:
+	case s.ClientID != clientID, !e.iss.own(ctx, &s):
 		return nil, nil
 	}
 	return &provenRefresh{session: s, generation: info.Generation}, nil
@@ -437,7 +437,7 @@ func (iss *Issuer) RevokeClient(ctx context.Context, clientID string) error {
 		return err
 	}
 	now := iss.now()
-	if _, err := iss.store.RevokeAll(ctx, subjectKey(clientID, clientID), now); err != nil {
+	if _, err := iss.store.RevokeAll(ctx, iss.scope.Subject(clientID, clientID), now); err != nil {
 		return storeFailure(err)
 	}
 	iss.emit(ctx, Event{Kind: EventClientRevoked, Subject: clientID, ClientID: clientID, Time: now})

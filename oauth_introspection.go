@@ -54,8 +54,8 @@ func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError
 	}
 	var err error
 	if strings.HasPrefix(tok, refreshPrefix) {
-		// Bound to the client (secretHash): another owner's token matches
-		// nothing and changes nothing.
+		// Bound to the client (scope.Scope.SecretHash): another owner's
+		// token matches nothing and changes nothing.
 		err = e.iss.logout(ctx, tok, client.ID)
 	} else {
 		var c *Claims

@@ -55,30 +55,6 @@ func parseRefreshToken(tok string) (handle string, secret [refreshSecretLen]byte
 	return handle, secret, nil
 }
 
-// clientSecretInfo separates the secret hashes of client sessions.
-const clientSecretInfo = "sessionkit/client-session/v1"
-
-// secretHash is what stores keep of a refresh secret: SHA-256 of the secret
-// for user sessions; for a session issued to an OAuth client, SHA-256 over
-// a domain label, the client id and the secret. Binding the client into the
-// hash means only a request authenticated as that client can prove, rotate
-// or revoke the session: presented anywhere else, its token matches nothing
-// and changes nothing, with no extra store read on the common path.
-func secretHash(secret []byte, clientID string) [32]byte {
-	if clientID == "" {
-		return sha256.Sum256(secret)
-	}
-	h := sha256.New()
-	h.Write([]byte(clientSecretInfo))
-	h.Write([]byte{0})
-	h.Write([]byte(clientID))
-	h.Write([]byte{0})
-	h.Write(secret)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
 // successorAEAD derives the AEAD that seals the successor of the refresh
 // token whose secret is prev: AES-256-GCM under HKDF-SHA256(prev, info
 // "sessionkit/successor/v1").
@@ -149,7 +125,7 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 
 // refresh is Refresh for the session's owner: clientID is "" for user
 // sessions and the authenticated client for client sessions (the secret
-// hash binds it, see secretHash). accessScope, when set, narrows the scope
+// hash binds it, see scope.Scope.SecretHash). accessScope, when set, narrows the scope
 // of the new access token (the session keeps its own).
 func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, accessScope *string) (*Tokens, error) {
 	handle, secret, err := parseRefreshToken(refreshToken)
@@ -164,7 +140,7 @@ func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, a
 		return nil, storeFailure(err)
 	}
 	now := iss.now().Truncate(time.Millisecond)
-	presented := secretHash(secret[:], clientID)
+	presented := iss.scope.SecretHash(secret[:], clientID)
 	var claims []byte // nil: unchanged
 	if iss.onRefresh != nil {
 		if claims, err = iss.consult(ctx, handle, presented, now); err != nil {
@@ -182,7 +158,7 @@ func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, a
 	res, err := iss.store.Rotate(ctx, store.Rotation{
 		Handle:        handle,
 		Presented:     presented,
-		Next:          secretHash(next[:], clientID),
+		Next:          iss.scope.SecretHash(next[:], clientID),
 		Sealed:        sealed,
 		Now:           now,
 		Grace:         iss.grace,
@@ -192,6 +168,12 @@ func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, a
 	if err != nil {
 		iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
 		return nil, storeFailure(err)
+	}
+	switch res.Outcome {
+	case store.Rotated, store.Replayed, store.Reused:
+		if !iss.own(ctx, &res.Session) {
+			return nil, errMalformed("unknown refresh token")
+		}
 	}
 	var successor []byte
 	switch res.Outcome {
@@ -245,6 +227,9 @@ func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byt
 			return nil, nil
 		}
 		return nil, storeFailure(err)
+	}
+	if !iss.own(ctx, &s) {
+		return nil, errMalformed("unknown refresh token")
 	}
 	claims, hookErr := iss.onRefresh(ctx, publicSession(&s))
 	if hookErr != nil {

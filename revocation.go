@@ -22,7 +22,7 @@ func (iss *Issuer) Logout(ctx context.Context, refreshToken string) error {
 	return iss.logout(ctx, refreshToken, "")
 }
 
-// logout is Logout for the session's owner (see secretHash).
+// logout is Logout for the session's owner (see scope.Scope.SecretHash).
 func (iss *Issuer) logout(ctx context.Context, refreshToken, clientID string) error {
 	if err := iss.needs(store.RevokeSessions, "Logout"); err != nil {
 		return err
@@ -39,12 +39,15 @@ func (iss *Issuer) logout(ctx context.Context, refreshToken, clientID string) er
 		return storeFailure(err)
 	}
 	now := iss.now()
-	s, err := iss.store.Revoke(ctx, handle, secretHash(secret[:], clientID), now)
+	s, err := iss.store.Revoke(ctx, handle, iss.scope.SecretHash(secret[:], clientID), now)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errMalformed("unknown refresh token or session already ended")
 		}
 		return storeFailure(err)
+	}
+	if !iss.own(ctx, &s) {
+		return errMalformed("unknown refresh token or session already ended")
 	}
 	if info.Generation+1 < s.Generation {
 		// Older than the previous token: whoever holds it also held a
@@ -66,7 +69,7 @@ func (iss *Issuer) LogoutAll(ctx context.Context, subject string) error {
 		return err
 	}
 	now := iss.now()
-	if _, err := iss.store.RevokeAll(ctx, subject, now); err != nil {
+	if _, err := iss.store.RevokeAll(ctx, iss.scope.User(subject), now); err != nil {
 		return storeFailure(err)
 	}
 	iss.emit(ctx, Event{Kind: EventLogoutAll, Subject: subject, Time: now})
@@ -81,7 +84,7 @@ func (iss *Issuer) RevokeSession(ctx context.Context, subject, sid string) error
 		return err
 	}
 	now := iss.now()
-	if err := iss.store.RevokeSession(ctx, subject, sid, now); err != nil {
+	if err := iss.store.RevokeSession(ctx, iss.scope.User(subject), sid, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: no live session with that id for this subject", ErrNotFound)
 		}
@@ -108,7 +111,7 @@ func (iss *Issuer) RevokeAccessToken(ctx context.Context, accessToken string) er
 	if !until.After(now) {
 		return nil
 	}
-	if err := iss.store.Deny(ctx, subjectKey(c.Subject, c.ClientID), c.ID, until); err != nil {
+	if err := iss.store.Deny(ctx, iss.scope.Subject(c.Subject, c.ClientID), c.ID, until); err != nil {
 		return storeFailure(err)
 	}
 	iss.emit(ctx, Event{Kind: EventAccessTokenRevoked, Subject: c.Subject, ClientID: c.ClientID, SessionID: c.SessionID, Time: now})
@@ -120,13 +123,15 @@ func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, err
 	if err := iss.needs(store.ListSessions, "Sessions"); err != nil {
 		return nil, err
 	}
-	list, err := iss.store.Sessions(ctx, subject, iss.now())
+	list, err := iss.store.Sessions(ctx, iss.scope.User(subject), iss.now())
 	if err != nil {
 		return nil, storeFailure(err)
 	}
-	out := make([]Session, len(list))
+	out := make([]Session, 0, len(list))
 	for i := range list {
-		out[i] = publicSession(&list[i])
+		if iss.own(ctx, &list[i]) {
+			out = append(out, publicSession(&list[i]))
+		}
 	}
 	return out, nil
 }

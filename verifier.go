@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -86,6 +87,10 @@ type TrustedIssuer struct {
 	// HMACKeys are shared secrets for HS256/HS384/HS512 tokens of this
 	// issuer. Each algorithm must also be in VerifierConfig.Algorithms.
 	HMACKeys []HMACKey
+	// LegacyUnscopedStore reads VerifierConfig.Store for this issuer under
+	// the names sessionkit used before issuer scoping; set it exactly when
+	// the Issuer itself has Config.LegacyUnscopedStore.
+	LegacyUnscopedStore bool
 }
 
 // HMACKey is a shared secret a Verifier accepts HS256, HS384 or HS512
@@ -113,6 +118,7 @@ type Verifier struct {
 // trustedIssuer is one issuer's claim rules and key source.
 type trustedIssuer struct {
 	rules  claimRules
+	scope  scope.Scope   // names the issuer's records in VerifierConfig.Store
 	remote *remoteKeys   // JWKS URL
 	local  *localKeys    // local KeySet
 	static *resolvedKeys // HMAC keys only
@@ -239,8 +245,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	client := jwksClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
 	var hmacAlgs algSet // the HS* algorithms some issuer has a key for
 	for i, t := range issuers {
-		if t.Issuer == "" {
-			return bad("Issuers[%d]: Issuer is required", i)
+		if err := validIssuer(t.Issuer); err != nil {
+			return bad("Issuers[%d]: Issuer %v", i, err)
 		}
 		if _, dup := v.byIssuer[t.Issuer]; dup {
 			return bad("Issuers[%d]: issuer %q is listed twice", i, shorten(t.Issuer))
@@ -252,7 +258,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		for _, k := range hmacKeys {
 			hmacAlgs |= algBit(k.alg)
 		}
-		ti := &trustedIssuer{rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway}}
+		ti := &trustedIssuer{
+			rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway},
+			scope: scope.New(t.Issuer, t.LegacyUnscopedStore),
+		}
 		switch {
 		case t.JWKSURL != "" && t.Keys != nil:
 			return bad("Issuers[%d]: set JWKSURL or Keys, not both", i)
@@ -400,7 +409,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	if v.store != nil {
-		if err := checkAccess(ctx, v.store, c, now); err != nil {
+		if err := checkAccess(ctx, v.store, ti.scope, c, now); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -227,16 +228,16 @@ func verifyAccess(token string, maxSize int, keys keyResolver, rules *claimRules
 }
 
 // checkAccess is the stateful half of verification: deny-list, token version
-// and session liveness, from one store read. Client tokens (no sid) get the
-// deny-list and version checks only.
-func checkAccess(ctx context.Context, st store.Store, c *Claims, now time.Time) error {
+// and session liveness, from one store read, under the names of scope sc.
+// Client tokens (no sid) get the deny-list and version checks only.
+func checkAccess(ctx context.Context, st store.Store, sc scope.Scope, c *Claims, now time.Time) error {
 	if c.SessionID == "" && c.ClientID == "" {
 		// Only tokens of the TokenEndpoint's grants lack a session, and
 		// they all carry client_id: a user token without sid is not ours.
 		return errMalformed("token has neither a session (sid) nor a client (client_id)")
 	}
 	state, err := st.CheckAccess(ctx, store.AccessCheck{
-		Subject:   subjectKey(c.Subject, c.ClientID),
+		Subject:   sc.Subject(c.Subject, c.ClientID),
 		SessionID: c.SessionID,
 		JTI:       c.ID,
 		Now:       now,
@@ -253,17 +254,6 @@ func checkAccess(ctx context.Context, st store.Store, c *Claims, now time.Time) 
 		return fmt.Errorf("%w: session has ended", ErrTokenRevoked)
 	}
 	return nil
-}
-
-// subjectKey is the store's name for a token's subject. Tokens issued to an
-// OAuth client for itself live in their own namespace, so a client never
-// shares versions or sessions with a user of the same id. Subjects cannot
-// contain control characters, so the prefix cannot be forged.
-func subjectKey(sub, clientID string) string {
-	if clientID != "" && sub == clientID {
-		return "\x00client\x00" + clientID
-	}
-	return sub
 }
 
 // storeFailure maps a store error to what callers see: contract sentinels
@@ -299,7 +289,7 @@ func (iss *Issuer) verify(ctx context.Context, token string, stateful bool) (*Cl
 		return nil, err
 	}
 	if stateful {
-		if err := checkAccess(ctx, iss.store, c, now); err != nil {
+		if err := checkAccess(ctx, iss.store, iss.scope, c, now); err != nil {
 			return nil, err
 		}
 	}

@@ -28,6 +28,12 @@
 //     wraps both ErrUnavailable and ctx.Err().
 //   - A store method never holds a lock across a callback into user code, and
 //     never changes anything when it returns an error.
+//   - Subjects, session subjects and use-once namespaces are opaque strings,
+//     compared byte for byte. sessionkit's Issuers hand a store only names
+//     scoped to their issuer identifier (they may contain U+001F, never NUL)
+//     and bind the identifier into every secret hash, so that Issuers sharing
+//     one store never name the same record; a store needs no notion of
+//     issuer for that, and must not interpret or rewrite the names.
 package store
 
 import (
