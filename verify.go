@@ -49,6 +49,10 @@ type Claims struct {
 	// Extra holds the application claims (every member not listed above),
 	// decoded with encoding/json; nil when there are none.
 	Extra map[string]any
+
+	// hasVersion reports that the token carried ver: every token an Issuer
+	// mints does, and the stateful check refuses one without it.
+	hasVersion bool
 }
 
 // HasScope reports whether the space-separated Scope contains s.
@@ -134,7 +138,7 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 			if err != nil {
 				return errors.New("ver is not a non-negative integer")
 			}
-			c.Version = n
+			c.Version, c.hasVersion = n, true
 		default:
 			if extra == nil {
 				extra = make(map[string]json.RawMessage)
@@ -235,6 +239,12 @@ func checkAccess(ctx context.Context, st store.Store, sc scope.Scope, c *Claims,
 		// Only tokens of the TokenEndpoint's grants lack a session, and
 		// they all carry client_id: a user token without sid is not ours.
 		return errMalformed("token has neither a session (sid) nor a client (client_id)")
+	}
+	if !c.hasVersion {
+		// Every token an Issuer mints carries ver; without it the
+		// version check would compare against 0 and pass for every
+		// subject never logged out everywhere.
+		return errMalformed("token has no version (ver)")
 	}
 	state, err := st.CheckAccess(ctx, store.AccessCheck{
 		Subject:   sc.Subject(c.Subject, c.ClientID),

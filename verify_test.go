@@ -76,7 +76,7 @@ func TestVerifyRejects(t *testing.T) {
 		var b strings.Builder
 		b.WriteByte('{')
 		first := true
-		for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "ver", "x"} {
+		for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "ver", "client_id", "x"} {
 			v, ok := m[name]
 			if !ok {
 				continue
@@ -142,6 +142,12 @@ func TestVerifyRejects(t *testing.T) {
 		{"sub missing", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { delete(m, "sub") })), ErrInvalidToken},
 		{"jti missing", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { delete(m, "jti") })), ErrInvalidToken},
 		{"ver negative", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { m["ver"] = "-1" })), ErrInvalidToken},
+		{"ver missing (the version check would compare with 0)", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { delete(m, "ver") })), ErrInvalidToken},
+		{"ver missing from a client token", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) {
+			delete(m, "ver")
+			delete(m, "sid")
+			m["sub"], m["client_id"] = `"svc"`, `"svc"`
+		})), ErrInvalidToken},
 		{"duplicate claim", craft(t, k, hdr("RS256", ""), withDuplicate), ErrInvalidToken},
 		{"duplicate alg header", craft(t, k, `{"alg":"none","alg":"RS256","kid":"`+kid+`","typ":"at+jwt"}`, okPayload), ErrInvalidToken},
 		{"JWS JSON serialization (flattened)", `{"protected":"` + parts[0] + `","payload":"` + parts[1] + `","signature":"` + parts[2] + `"}`, ErrInvalidToken},
