@@ -21,18 +21,7 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	t.Run("FilePerCase", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) store.Store {
-			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			return s
-		})
+		storetest.Run(t, openTemp)
 	})
 	t.Run("SharedFileWithJanitor", func(t *testing.T) {
 		t.Parallel()
@@ -52,4 +41,19 @@ func TestConformance(t *testing.T) {
 			t.Errorf("closing the database after Close (New leaves it open): %v", err)
 		}
 	})
+}
+
+// openTemp opens a store on a new file in t's temporary directory, closed
+// (and checked to close cleanly) when t ends.
+func openTemp(t *testing.T) store.Store {
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
 }
