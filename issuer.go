@@ -92,7 +92,7 @@ type Config struct {
 	// records. Without it (the default) every record is scoped to Issuer:
 	// Issuers with different identifiers may share one store instance and
 	// never see each other's sessions, versions, deny-list or use-once
-	// entries (see "Stores" in the package documentation). Set it on at
+	// entries (see "Many issuers, one store" in the package documentation). Set it on at
 	// most ONE Issuer per store, the one that wrote the store before the
 	// upgrade (and on the TrustedIssuer of a Verifier reading the same
 	// store for it); Issuers without it stay isolated from it and from each
@@ -464,6 +464,7 @@ func (iss *Issuer) accessPayload(s *store.Session, version uint64, jti []byte, i
 	buf = append(buf, `,"iat":`...)
 	buf = strconv.AppendInt(buf, iat, 10)
 	buf = append(buf, `,"jti":"`...)
+	buf = append(buf, iss.scope.JTIPrefix()...) // the store layout's mark
 	buf = b64.AppendEncode(buf, jti)
 	buf = append(buf, '"')
 	if s.ID != "" { // tokens of the TokenEndpoint's grants have no session

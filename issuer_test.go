@@ -166,7 +166,9 @@ func TestLoginAccessTokenShape(t *testing.T) {
 				!c.IssuedAt.Equal(now) || !c.NotBefore.Equal(now) || !c.ExpiresAt.Equal(now.Add(DefaultAccessTTL)) {
 				t.Errorf("claims = %+v", c)
 			}
-			if n, err := b64.DecodeString(c.ID); err != nil || len(n) < 16 {
+			if rnd, ok := strings.CutPrefix(c.ID, "~"); !ok {
+				t.Errorf("jti %q lacks the mark of the scoped store layout", c.ID)
+			} else if n, err := b64.DecodeString(rnd); err != nil || len(n) < 16 {
 				t.Errorf("jti %q does not carry 128 random bits", c.ID)
 			}
 			if c.Extra["tenant"] != "acme" {

@@ -240,6 +240,12 @@ func checkAccess(ctx context.Context, st store.Store, sc scope.Scope, c *Claims,
 		// they all carry client_id: a user token without sid is not ours.
 		return errMalformed("token has neither a session (sid) nor a client (client_id)")
 	}
+	if !sc.OwnsJTI(c.ID) {
+		// Minted under the other store layout (scoped names vs
+		// Config.LegacyUnscopedStore): its revocations live in records
+		// this check cannot see, so it fails closed.
+		return errMalformed("token was issued under another store layout (LegacyUnscopedStore differs from its issuer's)")
+	}
 	if !c.hasVersion {
 		// Every token an Issuer mints carries ver; without it the
 		// version check would compare against 0 and pass for every
@@ -267,11 +273,14 @@ func checkAccess(ctx context.Context, st store.Store, sc scope.Scope, c *Claims,
 }
 
 // storeFailure maps a store error to what callers see: contract sentinels
-// pass through, anything else is an outage (fail closed).
+// pass through, a store limit is the caller's input (ErrInvalidConfig),
+// anything else is an outage (fail closed).
 func storeFailure(err error) error {
 	switch {
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrUnsupported):
 		return err
+	case errors.Is(err, store.ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}

@@ -68,7 +68,7 @@ func TestVerifyRejects(t *testing.T) {
 		m := map[string]string{
 			"iss": strconv.Quote(testIssuer), "sub": `"victim"`, "aud": strconv.Quote(testAudience),
 			"exp": strconv.FormatInt(now+600, 10), "iat": strconv.FormatInt(now, 10), "nbf": strconv.FormatInt(now, 10),
-			"jti": `"jti-1234567890abcdef"`, "sid": strconv.Quote(good.SessionID), "ver": "0",
+			"jti": `"~jti-1234567890abcdef"`, "sid": strconv.Quote(good.SessionID), "ver": "0",
 		}
 		if mod != nil {
 			mod(m)
@@ -142,6 +142,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"sub missing", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { delete(m, "sub") })), ErrInvalidToken},
 		{"jti missing", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { delete(m, "jti") })), ErrInvalidToken},
 		{"ver negative", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { m["ver"] = "-1" })), ErrInvalidToken},
+		{"jti without the scoped layout's mark (minted under LegacyUnscopedStore)", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { m["jti"] = `"jti-1234567890abcdef"` })), ErrInvalidToken},
 		{"ver missing (the version check would compare with 0)", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) { delete(m, "ver") })), ErrInvalidToken},
 		{"ver missing from a client token", craft(t, k, hdr("RS256", ""), claims(func(m map[string]string) {
 			delete(m, "ver")

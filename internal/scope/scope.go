@@ -17,7 +17,13 @@
 //     label, the issuer identifier, the owning client id (empty for user
 //     sessions) and the secret, so a refresh token presented to another
 //     Issuer matches nothing in the store and changes nothing, even though
-//     its handle names a real session there.
+//     its handle names a real session there;
+//   - the jti of every access token minted under scoped names starts with
+//     "~" (JTIMark), which no jti of the legacy layout (22 base64url
+//     characters) does, so that the stateful check of one layout refuses
+//     the other's tokens: after an upgrade without the legacy option, or
+//     with an Issuer and a Verifier that disagree on it, a token revoked in
+//     records the check cannot see fails closed instead of passing.
 //
 // Issuer identifiers and subjects never contain control characters (the
 // root package checks both), so the separators (U+001F, the ASCII unit
@@ -117,6 +123,23 @@ func (s Scope) Unscope(stored string) (string, bool) {
 // (the root package refuses every unicode.IsControl rune; the separators are
 // among them).
 func isControl(r rune) bool { return r < 0x20 || 0x7f <= r && r < 0xa0 }
+
+// JTIMark starts the jti of the access tokens minted under scoped names.
+// It is outside the base64url alphabet, so no legacy jti starts with it.
+const JTIMark = "~"
+
+// JTIPrefix is what the jti of an access token minted under s starts with:
+// JTIMark, or nothing for the legacy layout.
+func (s Scope) JTIPrefix() string {
+	if s.legacy {
+		return ""
+	}
+	return JTIMark
+}
+
+// OwnsJTI reports whether jti is of s's layout: marked for scoped names,
+// unmarked for the legacy one.
+func (s Scope) OwnsJTI(jti string) bool { return strings.HasPrefix(jti, JTIMark) != s.legacy }
 
 // Namespace is the store's name for a use-once namespace.
 func (s Scope) Namespace(ns string) string { return s.namespace + ns }
