@@ -122,6 +122,10 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 		return nil, unavailable(fmt.Errorf("client registry: %w", err))
 	case client == nil || client.ID != unverified.Issuer:
 		return nil, fail(errMalformed("unknown client"))
+	case validSubject(client.ID) != nil:
+		// A registry's ids become subjects and store names: the same
+		// rules as every subject (no control characters, bounded).
+		return nil, fail(errMalformed("unknown client (the registry's id is not a valid subject)"))
 	}
 	verified := false
 	for _, k := range client.Keys {

@@ -62,6 +62,10 @@ func (k EventKind) String() string {
 type Event struct {
 	// Kind says what happened.
 	Kind EventKind
+	// Issuer is the identifier of the Issuer that reports it
+	// (Config.Issuer), so that Issuers sharing one hook or logger (the
+	// tenants of one store) can be told apart.
+	Issuer string
 	// Subject is the user (or client) concerned.
 	Subject string
 	// ClientID is the OAuth client concerned, if any: the client a session
@@ -76,17 +80,18 @@ type Event struct {
 // emit reports e to Config.Events and, for the events that call for
 // attention, to the logger.
 func (iss *Issuer) emit(ctx context.Context, e Event) {
+	e.Issuer = iss.issuer
 	switch e.Kind {
 	case EventReuseDetected:
 		iss.log.WarnContext(ctx, "sessionkit: refresh token reuse detected; session revoked",
-			slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
+			slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
 	case EventRefreshRefused:
 		iss.log.InfoContext(ctx, "sessionkit: refresh refused by OnRefresh; session revoked",
-			slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
+			slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
 	case EventLogoutAll:
-		iss.log.InfoContext(ctx, "sessionkit: logged out everywhere", slog.String("subject", e.Subject))
+		iss.log.InfoContext(ctx, "sessionkit: logged out everywhere", slog.String("issuer", e.Issuer), slog.String("subject", e.Subject))
 	case EventClientRevoked:
-		iss.log.InfoContext(ctx, "sessionkit: client tokens revoked", slog.String("client_id", e.Subject))
+		iss.log.InfoContext(ctx, "sessionkit: client tokens revoked", slog.String("issuer", e.Issuer), slog.String("client_id", e.Subject))
 	}
 	if iss.events != nil {
 		iss.events(ctx, e)

@@ -244,12 +244,19 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	client := jwksClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
 	var hmacAlgs algSet // the HS* algorithms some issuer has a key for
+	legacy := -1        // the one issuer reading the store unscoped
 	for i, t := range issuers {
 		if err := validIssuer(t.Issuer); err != nil {
 			return bad("Issuers[%d]: Issuer %v", i, err)
 		}
 		if _, dup := v.byIssuer[t.Issuer]; dup {
 			return bad("Issuers[%d]: issuer %q is listed twice", i, shorten(t.Issuer))
+		}
+		if t.LegacyUnscopedStore {
+			if legacy >= 0 && cfg.Store != nil {
+				return bad("Issuers[%d] and Issuers[%d] both set LegacyUnscopedStore: on one store, unscoped records belong to one issuer at most", legacy, i)
+			}
+			legacy = i
 		}
 		hmacKeys, err := hmacPublicKeys(t.HMACKeys, allow)
 		if err != nil {

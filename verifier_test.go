@@ -246,6 +246,15 @@ func TestNewVerifierValidates(t *testing.T) {
 			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{KeyID: "h", Algorithm: RS256, Secret: secret}}}}
 		}, "not HS256"},
 		{"HS256 allowed without any HMAC key", func(c *VerifierConfig) { c.Algorithms = []Algorithm{RS256, HS256} }, "no issuer has an HMACKeys entry"},
+		{"two legacy issuers on one store", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Store = memstore.New()
+			c.Issuers = []TrustedIssuer{
+				{Issuer: "a", JWKSURL: "https://a/j", LegacyUnscopedStore: true},
+				{Issuer: "b", JWKSURL: "https://b/j", LegacyUnscopedStore: true},
+			}
+		}, "both set LegacyUnscopedStore"},
+		{"issuer with a control character", func(c *VerifierConfig) { c.Issuer = "https://a\x1f" }, "control characters"},
 		{"HMAC key without kid", func(c *VerifierConfig) {
 			c.Issuer, c.JWKSURL = "", ""
 			c.Algorithms = []Algorithm{HS256}
