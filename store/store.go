@@ -60,6 +60,11 @@ var (
 	// ErrUnsupported means the store lacks the capability the call needs
 	// (see [Capabilities]).
 	ErrUnsupported = errors.New("sessionkit: not supported by this store")
+	// ErrTooLarge means a session, subject or key exceeds a limit of the
+	// store (a sealed handle's size, a key's length); nothing was written.
+	// It is the caller's input, not an outage: sessionkit reports it as
+	// a configuration error.
+	ErrTooLarge = errors.New("sessionkit: too large for the store")
 )
 
 // MaxHandleLen is the longest handle a store may return, in bytes. Handles

@@ -521,7 +521,7 @@ func validate(s *store.Session) error {
 		return fmt.Errorf("boltstore: create session: %w", err)
 	}
 	if len(s.Subject) > maxKeyPart {
-		return fmt.Errorf("boltstore: create session: Subject longer than %d bytes", maxKeyPart)
+		return fmt.Errorf("boltstore: create session: Subject longer than %d bytes: %w", maxKeyPart, store.ErrTooLarge)
 	}
 	return nil
 }
@@ -857,7 +857,7 @@ func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (u
 		return 0, err
 	}
 	if len(subject) > maxKeyPart {
-		return 0, fmt.Errorf("boltstore: revoke all: subject longer than %d bytes", maxKeyPart)
+		return 0, fmt.Errorf("boltstore: revoke all: subject longer than %d bytes: %w", maxKeyPart, store.ErrTooLarge)
 	}
 	var version uint64
 	err := s.update(ctx, func(b *buckets) (bool, error) {
@@ -898,7 +898,7 @@ func (s *Store) Deny(ctx context.Context, subject, jti string, until time.Time) 
 		return err
 	}
 	if len(subject) > maxKeyPart || len(jti) > maxKeyPart {
-		return fmt.Errorf("boltstore: deny: subject or jti longer than %d bytes", maxKeyPart)
+		return fmt.Errorf("boltstore: deny: subject or jti longer than %d bytes: %w", maxKeyPart, store.ErrTooLarge)
 	}
 	key := prefixKey(subject, jti)
 	err := s.update(ctx, func(b *buckets) (bool, error) {
@@ -991,7 +991,7 @@ func (s *Store) UseOnce(ctx context.Context, namespace, key string, until, now t
 		return false, err
 	}
 	if len(namespace) > maxKeyPart || len(key) > maxKeyPart {
-		return false, fmt.Errorf("boltstore: use once: namespace or key longer than %d bytes", maxKeyPart)
+		return false, fmt.Errorf("boltstore: use once: namespace or key longer than %d bytes: %w", maxKeyPart, store.ErrTooLarge)
 	}
 	k := prefixKey(namespace, key)
 	first := false

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -79,7 +80,7 @@ const _ = uint(99 - spentKeep)
 var (
 	errCorrupt    = errors.New("corrupt session record")
 	errOutOfRange = errors.New("time out of range")
-	errTooLong    = errors.New("session data too long")
+	errTooLong    = fmt.Errorf("session data too long: %w", store.ErrTooLarge)
 )
 
 // record is a decoded session. Its strings share the memory of the string

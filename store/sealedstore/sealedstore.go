@@ -15,11 +15,13 @@
 // was sealed for, and changing any bit of it makes it unknown. Times are kept
 // at millisecond precision (truncated). A handle has room for about 2,150
 // bytes (hybrid: 2,050) of session id, subject, client id, scope, claims
-// and device data together: a realistic session (600 bytes of claims, a
-// browser's User-Agent) makes a refresh token of about 1,500 bytes. Create
-// and Rotate refuse a session whose handle would exceed
-// [store.MaxHandleLen], before writing anything, with an error wrapping
-// [ErrTooLarge].
+// and device data together; sessionkit's subjects carry the issuer
+// identifier (its store scoping), which takes its length plus 3 bytes of
+// that room. A realistic session (600 bytes of claims, a browser's
+// User-Agent) makes a refresh token of about 1,500 bytes. Create and Rotate
+// refuse a session whose handle would exceed [store.MaxHandleLen], before
+// writing anything, with an error wrapping [ErrTooLarge] (and
+// store.ErrTooLarge, which sessionkit reports as a configuration error).
 //
 // Keys rotate without logging anyone out: see [Keys].
 //
@@ -79,8 +81,8 @@ const MaxStateHandleLen = 128
 
 // ErrTooLarge means a session does not fit in a handle of at most
 // store.MaxHandleLen bytes: its claims, scope, subject or device data are too
-// large. Nothing was written.
-var ErrTooLarge = errors.New("sealedstore: session too large to seal into a handle")
+// large. Nothing was written. It wraps store.ErrTooLarge.
+var ErrTooLarge = fmt.Errorf("sealedstore: session too large to seal into a handle: %w", store.ErrTooLarge)
 
 // Compile-time check that *Store implements the contract.
 var _ store.Store = (*Store)(nil)
