@@ -288,12 +288,15 @@
 // the store for it): it then keeps reading and writing the old names, and
 // every session, version, deny-list entry and use-once record carries over.
 // Scoped Issuers added later beside it stay isolated from it. Set the option
-// on at most one Issuer per store. Without it, the old records are invisible:
-// every user signs in again, and old access tokens naming a session fail the
-// revocation check; sessionless client tokens (the TokenEndpoint's grants)
-// issued before the upgrade would keep verifying until they expire, revoked
-// or not, so rotate the signing key at such an upgrade and retire the old
-// one once the new one is known to every verifier.
+// on at most one Issuer per store (NewVerifier refuses two on one store).
+// Without it, the old records are invisible: every user signs in again, and
+// every access token issued before the upgrade fails the revocation check
+// (the jti of tokens minted under scoped names starts with "~", which no
+// older one does, so a check of one layout refuses the other's tokens, also
+// when an Issuer and a Verifier disagree on the option); only the client
+// assertions consumed in the last MaxAssertionLifetime before the upgrade
+// could be replayed once more. Issuer identifiers may not contain control
+// characters (the scoped names' separators) nor exceed 1024 bytes.
 //
 // # Security model
 //
