@@ -85,6 +85,15 @@ type TrustedIssuer struct {
 	Keys *KeySet
 	// HMACKeys are shared secrets for HS256/HS384/HS512 tokens of this
 	// issuer. Each algorithm must also be in VerifierConfig.Algorithms.
+	//
+	// A KeyID must differ from the kid of every asymmetric key of the
+	// issuer, so that a kid always names one key: NewVerifier refuses one
+	// that a key of Keys already has. A conflict that appears later (Keys
+	// publishes a key with that kid, or the JWKS fetched from JWKSURL
+	// carries one) fails closed: tokens with that kid verify with neither
+	// key, and an Error-level record naming the issuer and the kid (never
+	// key material) is logged each time such a key set is taken into use,
+	// until one of the two keys goes.
 	HMACKeys []HMACKey
 }
 
@@ -133,10 +142,12 @@ func (ti *trustedIssuer) keys(ctx context.Context, now time.Time) (*resolvedKeys
 // localKeys adapts a local KeySet: the allow-list applied and HMAC keys
 // merged, rebuilt only when the KeySet changes.
 type localKeys struct {
-	ks    *KeySet
-	allow algSet
-	hmac  []*publicKey
-	view  atomic.Pointer[localView]
+	ks     *KeySet
+	allow  algSet
+	hmac   []*publicKey
+	issuer string       // for the kid-conflict log record
+	log    *slog.Logger // likewise
+	view   atomic.Pointer[localView]
 }
 
 type localView struct {
@@ -153,7 +164,8 @@ func (l *localKeys) get() *resolvedKeys {
 	for i, k := range snap.keys {
 		pubs[i] = &k.pub
 	}
-	keys := newResolvedKeys(l.allow, l.hmac, pubs)
+	keys, conflicts := newResolvedKeys(l.allow, l.hmac, pubs)
+	logKIDConflicts(context.Background(), l.log, l.issuer, conflicts)
 	l.view.Store(&localView{src: snap, keys: keys})
 	return keys
 }
@@ -261,14 +273,19 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 				return bad("Issuers[%d]: %v", i, err)
 			}
 			ti.remote = &remoteKeys{
-				url: t.JWKSURL, client: client, allow: allow, hmac: hmacKeys,
+				url: t.JWKSURL, issuer: t.Issuer, client: client, allow: allow, hmac: hmacKeys,
 				minTTL: minTTL, maxTTL: maxTTL, interval: interval, timeout: timeout,
 				log: log, now: v.clock,
 			}
 		case t.Keys != nil:
-			ti.local = &localKeys{ks: t.Keys, allow: allow, hmac: hmacKeys}
+			for j, h := range hmacKeys {
+				if t.Keys.load().find(h.kid) != nil {
+					return bad("Issuers[%d]: HMACKeys[%d]: KeyID %q is also the kid of a key of Keys: a kid must name one key", i, j, h.kid)
+				}
+			}
+			ti.local = &localKeys{ks: t.Keys, allow: allow, hmac: hmacKeys, issuer: t.Issuer, log: log}
 		case len(hmacKeys) > 0:
-			ti.static = newResolvedKeys(allow, hmacKeys)
+			ti.static, _ = newResolvedKeys(allow, hmacKeys, nil)
 		default:
 			return bad("Issuers[%d]: no keys: set JWKSURL, Keys or HMACKeys", i)
 		}
