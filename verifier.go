@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,8 +45,9 @@ type VerifierConfig struct {
 	// expires.
 	Store store.Store
 	// HTTPClient fetches JWKS documents (default: a new http.Client). It is
-	// copied; redirects to anything but https are refused unless
-	// InsecureAllowHTTP.
+	// copied; a fetch follows a few redirects at most, each only to the
+	// origin (scheme, host and port) of the JWKS URL, never to anything but
+	// https unless InsecureAllowHTTP.
 	HTTPClient *http.Client
 	// FetchTimeout bounds one JWKS fetch (default DefaultFetchTimeout).
 	// Every caller also waits no longer than its own context allows.
@@ -353,7 +355,9 @@ func checkJWKSURL(raw string, insecure bool) error {
 const maxJWKSRedirects = 5
 
 // jwksClient returns a copy of c (or a new client) whose redirects stay on
-// https unless insecure is set.
+// https unless insecure is set, and on the origin of the first request
+// (the configured JWKSURL): a redirect elsewhere would let whoever controls
+// a path of the issuer's site, or a compromised redirect, choose the keys.
 func jwksClient(c *http.Client, insecure bool) *http.Client {
 	var cp http.Client
 	if c != nil {
@@ -367,12 +371,36 @@ func jwksClient(c *http.Client, insecure bool) *http.Client {
 		if req.URL.Scheme != "https" && !(insecure && req.URL.Scheme == "http") {
 			return errors.New("redirect away from https refused")
 		}
+		if !sameOrigin(req.URL, via[0].URL) {
+			return errors.New("redirect to another origin refused: a JWKS redirect must stay on the scheme, host and port of JWKSURL")
+		}
 		if next != nil {
 			return next(req, via)
 		}
 		return nil
 	}
 	return &cp
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port
+// (RFC 6454), a missing port counting as the scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		originPort(a) == originPort(b)
+}
+
+// originPort is u's port, or its scheme's default port when it has none.
+func originPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // Verify checks an access token of a trusted issuer and returns its claims.
