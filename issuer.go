@@ -67,6 +67,16 @@ type Config struct {
 	// MaxTokenSize caps the size of access tokens Verify reads (default
 	// DefaultMaxTokenSize).
 	MaxTokenSize int
+	// MaxTokenAge, when set, bounds the access tokens Verify (and the
+	// introspection endpoint) accepts, whatever their exp says: a token
+	// whose lifetime (exp - iat) exceeds it is invalid, one issued (iat)
+	// longer ago than it, plus the leeway, has expired (ErrTokenExpired),
+	// and one without iat is invalid. Zero, the default, sets no bound;
+	// negative is refused. New refuses a value below AccessTTL (rounded up
+	// to whole seconds, as tokens carry times): every token the Issuer
+	// mints would fail. Set it to AccessTTL to have tokens minted under an
+	// earlier, longer AccessTTL stop verifying at once.
+	MaxTokenAge time.Duration
 	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
 	// session check, so revocations only take effect when tokens expire.
 	SkipRevocationCheck bool
@@ -271,6 +281,12 @@ func New(cfg Config) (*Issuer, error) {
 	if leeway < 0 {
 		leeway = 0
 	}
+	if cfg.MaxTokenAge < 0 {
+		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
+	}
+	if whole := (iss.accessTTL + time.Second - 1).Truncate(time.Second); cfg.MaxTokenAge > 0 && cfg.MaxTokenAge < whole {
+		return bad("MaxTokenAge %v is shorter than AccessTTL (%v in whole seconds): Verify would refuse every token this Issuer mints", cfg.MaxTokenAge, whole)
+	}
 	if iss.maxTokenSize == 0 {
 		iss.maxTokenSize = DefaultMaxTokenSize
 	}
@@ -297,7 +313,7 @@ func New(cfg Config) (*Issuer, error) {
 	if err := iss.initCookies(cfg.Cookies); err != nil {
 		return nil, err
 	}
-	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway}
+	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, maxAge: cfg.MaxTokenAge}
 	if len(iss.audience) == 1 {
 		iss.audJSON = appendJSONString(nil, iss.audience[0])
 	} else {

@@ -35,6 +35,13 @@ type VerifierConfig struct {
 	// seconds, at most MaxLeeway so that deny-list entries always outlive
 	// it; negative means none).
 	Leeway time.Duration
+	// MaxTokenAge, when set, bounds the tokens Verify accepts whatever
+	// their exp says, for issuers that mint longer-lived tokens than this
+	// service wants to trust: a token whose lifetime (exp - iat) exceeds it
+	// is invalid, one issued (iat) longer ago than it, plus the leeway, has
+	// expired (ErrTokenExpired), and one without iat is invalid. Zero, the
+	// default, sets no bound; negative is refused.
+	MaxTokenAge time.Duration
 	// MaxTokenSize caps tokens before any decoding (default
 	// DefaultMaxTokenSize).
 	MaxTokenSize int
@@ -214,6 +221,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return bad("Leeway %v exceeds the maximum %v", leeway, MaxLeeway)
 	}
 	leeway = max(leeway, 0)
+	if cfg.MaxTokenAge < 0 {
+		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
+	}
 	maxSize := cfg.MaxTokenSize
 	if maxSize == 0 {
 		maxSize = DefaultMaxTokenSize
@@ -266,7 +276,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		for _, k := range hmacKeys {
 			hmacAlgs |= algBit(k.alg)
 		}
-		ti := &trustedIssuer{rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway}}
+		ti := &trustedIssuer{rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway, maxAge: cfg.MaxTokenAge}}
 		switch {
 		case t.JWKSURL != "" && t.Keys != nil:
 			return bad("Issuers[%d]: set JWKSURL or Keys, not both", i)

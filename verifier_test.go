@@ -215,6 +215,7 @@ func TestNewVerifierValidates(t *testing.T) {
 		{"min over max TTL", func(c *VerifierConfig) { c.MinCacheTTL = 2 * time.Hour; c.MaxCacheTTL = time.Hour }, "exceeds"},
 		{"negative TTL", func(c *VerifierConfig) { c.MinCacheTTL = -1 }, "negative"},
 		{"tiny MaxTokenSize", func(c *VerifierConfig) { c.MaxTokenSize = 10 }, "too small"},
+		{"negative MaxTokenAge", func(c *VerifierConfig) { c.MaxTokenAge = -time.Minute }, "MaxTokenAge"},
 		{"duplicate issuer", func(c *VerifierConfig) {
 			c.Issuer, c.JWKSURL = "", ""
 			c.Issuers = []TrustedIssuer{{Issuer: "a", JWKSURL: "https://a/j"}, {Issuer: "a", JWKSURL: "https://b/j"}}
@@ -438,6 +439,71 @@ func TestVerifierHMACKIDConflict(t *testing.T) {
 				t.Errorf("the log shows the secret:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestVerifierMaxTokenAge: with MaxTokenAge set, a token's lifetime and age
+// are bounded whatever its exp says; without it, only exp counts.
+func TestVerifierMaxTokenAge(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	secret := bytes.Repeat([]byte("s"), 32)
+	verifier := func(maxAge time.Duration) *Verifier {
+		v, err := NewVerifier(VerifierConfig{
+			Issuers:     []TrustedIssuer{{Issuer: "https://hs.example", HMACKeys: []HMACKey{{KeyID: "h1", Algorithm: HS256, Secret: secret}}}},
+			Audience:    []string{"api"},
+			Algorithms:  []Algorithm{HS256},
+			MaxTokenAge: maxAge,
+			Now:         clock.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	bounded, unbounded := verifier(10*time.Minute), verifier(0)
+	now := clock.Now()
+	token := func(iat, exp time.Duration, withIat bool) string {
+		claims := fmt.Sprintf(`{"iss":"https://hs.example","sub":"svc","aud":"api","exp":%d,"jti":"j1"`, now.Add(exp).Unix())
+		if withIat {
+			claims += fmt.Sprintf(`,"iat":%d`, now.Add(iat).Unix())
+		}
+		return hsToken("HS256", `{"alg":"HS256","kid":"h1","typ":"at+jwt"}`, claims+"}", secret)
+	}
+	cases := []struct {
+		name      string
+		token     string
+		bounded   error // want from the bounded Verifier; nil: accepted
+		unbounded error
+	}{
+		{"lifetime of MaxTokenAge", token(0, 10*time.Minute, true), nil, nil},
+		{"lifetime a second over MaxTokenAge", token(0, 10*time.Minute+time.Second, true), ErrInvalidToken, nil},
+		{"a day-long token issued an hour ago", token(-time.Hour, 23*time.Hour, true), ErrInvalidToken, nil},
+		{"issued longer ago than MaxTokenAge and the leeway", token(-11*time.Minute, -time.Minute, true), ErrTokenExpired, ErrTokenExpired},
+		{"without iat", token(0, time.Minute, false), ErrInvalidToken, ErrInvalidToken},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, v := range []struct {
+				name string
+				v    *Verifier
+				want error
+			}{{"bounded", bounded, tc.bounded}, {"unbounded", unbounded, tc.unbounded}} {
+				_, err := v.v.Verify(context.Background(), tc.token)
+				switch {
+				case v.want == nil && err != nil:
+					t.Errorf("%s: %v", v.name, err)
+				case v.want != nil && !errors.Is(err, v.want):
+					t.Errorf("%s: %v, want %v", v.name, err, v.want)
+				case errors.Is(v.want, ErrInvalidToken) && errors.Is(err, ErrTokenExpired):
+					t.Errorf("%s: %v, want no ErrTokenExpired (refreshing does not help)", v.name, err)
+				}
+			}
+		})
+	}
+	if _, err := bounded.Verify(context.Background(), cases[3].token); err == nil || !strings.Contains(err.Error(), "MaxTokenAge") {
+		t.Errorf("a token too old: %v, want the reason MaxTokenAge", err)
 	}
 }
 
