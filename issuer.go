@@ -61,12 +61,6 @@ type Config struct {
 	// still gets the same successor back (multi-tab races, lost responses).
 	// Default 10 seconds, at most MaxReuseGrace; negative disables it.
 	ReuseGrace time.Duration
-	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
-	// seconds, at most MaxLeeway; negative means none).
-	Leeway time.Duration
-	// MaxTokenSize caps the size of access tokens Verify reads (default
-	// DefaultMaxTokenSize).
-	MaxTokenSize int
 	// MaxTokenAge, when set, bounds the access tokens Verify (and the
 	// introspection endpoint) accepts, whatever their exp says: a token
 	// whose lifetime (exp - iat) exceeds it is invalid, one issued (iat)
@@ -77,6 +71,12 @@ type Config struct {
 	// mints would fail. Set it to AccessTTL to have tokens minted under an
 	// earlier, longer AccessTTL stop verifying at once.
 	MaxTokenAge time.Duration
+	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
+	// seconds, at most MaxLeeway; negative means none).
+	Leeway time.Duration
+	// MaxTokenSize caps the size of access tokens Verify reads (default
+	// DefaultMaxTokenSize).
+	MaxTokenSize int
 	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
 	// session check, so revocations only take effect when tokens expire.
 	SkipRevocationCheck bool
@@ -268,6 +268,16 @@ func New(cfg Config) (*Issuer, error) {
 	if iss.accessTTL > iss.sessionTTL {
 		return bad("AccessTTL (%v) exceeds SessionTTL (%v)", iss.accessTTL, iss.sessionTTL)
 	}
+	if cfg.MaxTokenAge < 0 {
+		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
+	}
+	whole := iss.accessTTL.Truncate(time.Second) // tokens carry whole seconds
+	if whole < iss.accessTTL {
+		whole += time.Second
+	}
+	if cfg.MaxTokenAge > 0 && cfg.MaxTokenAge < whole {
+		return bad("MaxTokenAge %v is shorter than AccessTTL (%v in whole seconds): Verify would refuse every token this Issuer mints", cfg.MaxTokenAge, whole)
+	}
 	if iss.grace > MaxReuseGrace {
 		return bad("ReuseGrace %v exceeds the maximum %v", iss.grace, MaxReuseGrace)
 	}
@@ -280,12 +290,6 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if leeway < 0 {
 		leeway = 0
-	}
-	if cfg.MaxTokenAge < 0 {
-		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
-	}
-	if whole := (iss.accessTTL + time.Second - 1).Truncate(time.Second); cfg.MaxTokenAge > 0 && cfg.MaxTokenAge < whole {
-		return bad("MaxTokenAge %v is shorter than AccessTTL (%v in whole seconds): Verify would refuse every token this Issuer mints", cfg.MaxTokenAge, whole)
 	}
 	if iss.maxTokenSize == 0 {
 		iss.maxTokenSize = DefaultMaxTokenSize

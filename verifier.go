@@ -31,10 +31,6 @@ type VerifierConfig struct {
 	// accepted only when listed here and only with secrets configured in
 	// TrustedIssuer.HMACKeys, never from a JWKS.
 	Algorithms []Algorithm
-	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
-	// seconds, at most MaxLeeway so that deny-list entries always outlive
-	// it; negative means none).
-	Leeway time.Duration
 	// MaxTokenAge, when set, bounds the tokens Verify accepts whatever
 	// their exp says, for issuers that mint longer-lived tokens than this
 	// service wants to trust: a token whose lifetime (exp - iat) exceeds it
@@ -42,6 +38,10 @@ type VerifierConfig struct {
 	// expired (ErrTokenExpired), and one without iat is invalid. Zero, the
 	// default, sets no bound; negative is refused.
 	MaxTokenAge time.Duration
+	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
+	// seconds, at most MaxLeeway so that deny-list entries always outlive
+	// it; negative means none).
+	Leeway time.Duration
 	// MaxTokenSize caps tokens before any decoding (default
 	// DefaultMaxTokenSize).
 	MaxTokenSize int
@@ -99,10 +99,10 @@ type TrustedIssuer struct {
 	// issuer, so that a kid always names one key: NewVerifier refuses one
 	// that a key of Keys already has. A conflict that appears later (Keys
 	// publishes a key with that kid, or the JWKS fetched from JWKSURL
-	// carries one) fails closed: tokens with that kid verify with neither
-	// key, and an Error-level record naming the issuer and the kid (never
-	// key material) is logged each time such a key set is taken into use,
-	// until one of the two keys goes.
+	// carries a usable one) fails closed: tokens with that kid verify with
+	// neither key, and an Error-level record naming the issuer and the kid
+	// (never key material) is logged each time such a key set is taken
+	// into use, until one of the two keys goes.
 	HMACKeys []HMACKey
 }
 
@@ -221,9 +221,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return bad("Leeway %v exceeds the maximum %v", leeway, MaxLeeway)
 	}
 	leeway = max(leeway, 0)
-	if cfg.MaxTokenAge < 0 {
-		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
-	}
 	maxSize := cfg.MaxTokenSize
 	if maxSize == 0 {
 		maxSize = DefaultMaxTokenSize
@@ -242,6 +239,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return bad("MinCacheTTL %v exceeds MaxCacheTTL %v", minTTL, maxTTL)
 	case interval > minTTL:
 		return bad("RefetchInterval %v exceeds MinCacheTTL %v", interval, minTTL)
+	}
+	if cfg.MaxTokenAge < 0 {
+		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
 	}
 	if cfg.Store != nil && !cfg.Store.Capabilities().Has(store.DenyList|store.Versions) {
 		return bad("Store lacks the deny-list and versions the revocation check reads")
