@@ -19,6 +19,11 @@ const (
 	defaultRefreshPath           = "/auth"
 )
 
+// maxCookieAttribute is the longest cookie attribute value browsers keep
+// (RFC 6265bis): they ignore a longer Path or Domain attribute and store
+// the cookie without it.
+const maxCookieAttribute = 1024
+
 // MaxCookieSize is the size limit of one session cookie, in bytes: the whole
 // Set-Cookie value, name and attributes included. Browsers drop larger
 // cookies without a word; Cookies.Set refuses them with an error instead.
@@ -230,8 +235,8 @@ func (c Cookies) validate() (*http.CrossOriginProtection, error) {
 
 // check checks the names, path, domain and attributes of c, defaults
 // applied: the cookies Set writes must pass http.Cookie.Valid and be stored
-// by browsers, which refuse prefixed cookies whose attributes break the
-// prefix's rules.
+// by browsers as written: browsers refuse prefixed cookies whose attributes
+// break the prefix's rules, and drop attribute values over 1024 bytes.
 func (c Cookies) check() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: Cookies: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
@@ -251,6 +256,12 @@ func (c Cookies) check() error {
 	}
 	if strings.EqualFold(access, refresh) {
 		return bad("AccessName and RefreshName are both %q", access)
+	}
+	for _, a := range []struct{ field, value string }{{"RefreshPath", path}, {"Domain", c.Domain}} {
+		if len(a.value) > maxCookieAttribute {
+			return bad("%s takes %d bytes; browsers ignore a cookie attribute longer than %d bytes and would store the cookie without it",
+				a.field, len(a.value), maxCookieAttribute)
+		}
 	}
 	if !strings.HasPrefix(path, "/") || (&http.Cookie{Name: "n", Path: path}).Valid() != nil {
 		return bad("RefreshPath %q must start with / and contain only printable ASCII other than ;", path)

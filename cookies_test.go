@@ -382,6 +382,7 @@ func TestCookiesCheck(t *testing.T) {
 		{"insecure http with unprefixed names", Cookies{InsecureAllowHTTP: true, AccessName: "a", RefreshName: "r"}, ""},
 		{"__Host- refresh cookie at the root", Cookies{RefreshName: "__Host-r", RefreshPath: "/"}, ""},
 		{"partitioned", Cookies{Partitioned: true}, ""},
+		{"refresh path of 1024 bytes", Cookies{RefreshPath: "/" + strings.Repeat("a", 1023)}, ""},
 
 		{"__Host- access name with a domain", Cookies{Domain: "example.com", AccessName: "__Host-a"}, "__Host- prefix, which forbids a Domain"},
 		{"__host- in lower case with a domain", Cookies{Domain: "example.com", AccessName: "__host-a"}, "forbids a Domain"},
@@ -398,6 +399,8 @@ func TestCookiesCheck(t *testing.T) {
 		{"refresh path with ;", Cookies{RefreshPath: "/auth;x"}, "RefreshPath"},
 		{"refresh path with a control byte", Cookies{RefreshPath: "/auth\n"}, "RefreshPath"},
 		{"bad domain", Cookies{Domain: "exa mple.com"}, "Domain"},
+		{"refresh path over 1024 bytes", Cookies{RefreshPath: "/" + strings.Repeat("a", 1024)}, "RefreshPath takes 1025 bytes"},
+		{"domain over 1024 bytes", Cookies{Domain: strings.Repeat("a.", 512) + "com"}, "Domain takes 1027 bytes"},
 		{"bad trusted origin", Cookies{TrustedOrigins: []string{"app.example.com"}}, "TrustedOrigins"},
 	}
 	for _, tt := range tests {

@@ -52,7 +52,9 @@
 // option), so a token signed with our public key as an HMAC secret fails. Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip
 // and b64 are refused. Then iss must match, aud must include ours, exp, nbf
 // and iat are checked with a leeway (30 seconds by default, at most
-// [MaxLeeway]).
+// [MaxLeeway]). [Config.MaxTokenAge], when set, also bounds a token whatever
+// its exp says: a lifetime (exp - iat) beyond it is invalid, and a token
+// issued longer ago than it has expired.
 //
 // Unless [Config.SkipRevocationCheck] is set, one store read then checks the
 // stateful part: the jti is not on the deny-list, the token's ver equals the
@@ -71,7 +73,9 @@
 //
 // The remote JWKS is fetched on first use, with the caller's context and a
 // timeout ([VerifierConfig.FetchTimeout]), over https only unless
-// [VerifierConfig.InsecureAllowHTTP], and at most [MaxJWKSSize] bytes. It is
+// [VerifierConfig.InsecureAllowHTTP], following redirects only on the
+// origin (scheme, host and port) of the JWKS URL, and at most [MaxJWKSSize]
+// bytes. It is
 // cached for the response's Cache-Control max-age, clamped between
 // [VerifierConfig.MinCacheTTL] and [VerifierConfig.MaxCacheTTL] (5 minutes
 // and 24 hours), then revalidated with its ETag. A token whose kid the cache
@@ -87,7 +91,13 @@
 // bits, on another curve than P-256, or whose alg contradicts the key are
 // skipped with a log line and never used. HS256, HS384 and HS512 verify only
 // with secrets configured in [TrustedIssuer.HMACKeys], each at least as long
-// as its hash, and only when listed in [VerifierConfig.Algorithms].
+// as its hash, and only when listed in [VerifierConfig.Algorithms]. A kid
+// names one key: NewVerifier refuses an HMAC key whose KeyID a key of the
+// issuer's local KeySet has, and a kid shared with a key published later or
+// served by the JWKS verifies with neither key, with an Error-level log
+// record naming the issuer and the kid. [VerifierConfig.MaxTokenAge] bounds
+// the lifetime and age of the tokens accepted, for issuers that mint
+// long-lived ones.
 //
 // [Middleware] puts any [TokenVerifier] ([Issuer] or [Verifier]) in front
 // of an http.Handler. It reads the token from "Authorization: Bearer", from
@@ -115,7 +125,8 @@
 // endpoint's URL (the audience-injection attacks of CVE-2025-27370 and
 // CVE-2025-27371); its exp lies at most [MaxAssertionLifetime] ahead; its jti
 // is consumed through the store's atomic use-once, per client, so a replay
-// fails across restarts and instances with a persistent store. Failures
+// fails across restarts and instances with a persistent store; a client_id
+// parameter beside it must name the same client. Failures
 // before the signature verifies all get one answer, so nobody learns which
 // clients or keys exist.
 //
@@ -204,8 +215,9 @@
 // refresh cookie travels only to the auth routes. [Cookies.Set] refuses,
 // with an error, a cookie over [MaxCookieSize] that a browser would drop
 // without a word. Set the value once in [Config.Cookies], where [New]
-// validates it (a Domain forbids the __Host- prefix, for one), and hand the
-// same value to the handlers and the middleware.
+// validates it (a Domain forbids the __Host- prefix, for one, and a
+// RefreshPath or Domain over the 1024 bytes browsers keep of an attribute
+// is refused), and hand the same value to the handlers and the middleware.
 //
 //	c := sessionkit.Cookies{} // Config.Cookies too
 //	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
@@ -304,7 +316,9 @@
 // detection, family revocation), forged or tampered access tokens (signature
 // with an explicit allow-list, strict parsing), algorithm confusion (alg
 // "none", HMAC with a public key, a kid pointing at a key of another
-// algorithm), key injection through headers, oversized or malformed input
+// algorithm, an HMAC secret and a public key sharing a kid), key injection
+// through headers, a JWKS fetch redirected to another origin, a client_id
+// naming another client than the assertion's, oversized or malformed input
 // (errors, never panics), replay of revoked tokens inside the clock-skew
 // leeway (deny entries outlive the maximum leeway), session-id guessing (reuse
 // needs a real secret), store dumps (hashes and sealed blobs only), and, in
@@ -315,7 +329,10 @@
 //
 // It does not authenticate users (the application does), and it cannot revoke
 // an access token at a verifier that does not consult the store before the
-// token expires.
+// token expires; at such a verifier, [VerifierConfig.MaxTokenAge] (or
+// [Config.MaxTokenAge] with SkipRevocationCheck) bounds how long a token
+// stays valid, whatever lifetime its issuer gave it. How to report a
+// vulnerability, and what is in scope: SECURITY.md in the repository.
 //
 // # Concurrency
 //

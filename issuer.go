@@ -63,6 +63,16 @@ type Config struct {
 	// still gets the same successor back (multi-tab races, lost responses).
 	// Default 10 seconds, at most MaxReuseGrace; negative disables it.
 	ReuseGrace time.Duration
+	// MaxTokenAge, when set, bounds the access tokens Verify (and the
+	// introspection endpoint) accepts, whatever their exp says: a token
+	// whose lifetime (exp - iat) exceeds it is invalid, one issued (iat)
+	// longer ago than it, plus the leeway, has expired (ErrTokenExpired),
+	// and one without iat is invalid. Zero, the default, sets no bound;
+	// negative is refused. New refuses a value below AccessTTL (rounded up
+	// to whole seconds, as tokens carry times): every token the Issuer
+	// mints would fail. Set it to AccessTTL to have tokens minted under an
+	// earlier, longer AccessTTL stop verifying at once.
+	MaxTokenAge time.Duration
 	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
 	// seconds, at most MaxLeeway; negative means none).
 	Leeway time.Duration
@@ -275,6 +285,16 @@ func New(cfg Config) (*Issuer, error) {
 	if iss.accessTTL > iss.sessionTTL {
 		return bad("AccessTTL (%v) exceeds SessionTTL (%v)", iss.accessTTL, iss.sessionTTL)
 	}
+	if cfg.MaxTokenAge < 0 {
+		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
+	}
+	whole := iss.accessTTL.Truncate(time.Second) // tokens carry whole seconds
+	if whole < iss.accessTTL {
+		whole += time.Second
+	}
+	if cfg.MaxTokenAge > 0 && cfg.MaxTokenAge < whole {
+		return bad("MaxTokenAge %v is shorter than AccessTTL (%v in whole seconds): Verify would refuse every token this Issuer mints", cfg.MaxTokenAge, whole)
+	}
 	if iss.grace > MaxReuseGrace {
 		return bad("ReuseGrace %v exceeds the maximum %v", iss.grace, MaxReuseGrace)
 	}
@@ -314,7 +334,7 @@ func New(cfg Config) (*Issuer, error) {
 	if err := iss.initCookies(cfg.Cookies); err != nil {
 		return nil, err
 	}
-	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway}
+	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, maxAge: cfg.MaxTokenAge}
 	if len(iss.audience) == 1 {
 		iss.audJSON = appendJSONString(nil, iss.audience[0])
 	} else {

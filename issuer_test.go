@@ -99,6 +99,11 @@ func TestNewValidates(t *testing.T) {
 		{"leeway above cap", func(c *Config) { c.Leeway = 6 * time.Minute }},
 		{"tiny token cap", func(c *Config) { c.MaxTokenSize = 100 }},
 		{"store lacking capabilities", func(c *Config) { c.Store = limitedStore{st} }},
+		{"negative max token age", func(c *Config) { c.MaxTokenAge = -time.Second }},
+		{"max token age below the access ttl", func(c *Config) { c.MaxTokenAge = DefaultAccessTTL - time.Second }},
+		{"max token age below the access ttl in whole seconds", func(c *Config) {
+			c.AccessTTL, c.MaxTokenAge = 1500*time.Millisecond, 1500*time.Millisecond
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,6 +125,14 @@ func TestNewValidates(t *testing.T) {
 			iss.sessionTTL != DefaultSessionTTL || iss.grace != DefaultReuseGrace ||
 			iss.rules.leeway != DefaultLeeway || iss.maxTokenSize != DefaultMaxTokenSize {
 			t.Fatalf("defaults not applied: %+v", iss)
+		}
+	})
+	t.Run("max token age of the access ttl", func(t *testing.T) {
+		t.Parallel()
+		cfg := base()
+		cfg.AccessTTL, cfg.MaxTokenAge = 1500*time.Millisecond, 2*time.Second
+		if _, err := New(cfg); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("negative grace disables", func(t *testing.T) {

@@ -64,13 +64,27 @@ type resolvedKeys struct {
 	allow    algSet
 }
 
-// newResolvedKeys indexes keys. Earlier keys win a kid conflict (callers put
-// configured keys first).
-func newResolvedKeys(allow algSet, keys ...[]*publicKey) *resolvedKeys {
-	r := &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), allow: allow}
-	for _, list := range keys {
+// newResolvedKeys indexes an issuer's configured HMAC keys and its
+// asymmetric keys (a KeySet's or a JWKS's). A kid that an HMAC key shares
+// with an asymmetric key verifies nothing: neither key is kept, so no key
+// ever shadows another, and the kid is returned in conflicts for the caller
+// to log (see TrustedIssuer.HMACKeys). Within one list the first key of a
+// kid wins (the lists come without duplicates).
+func newResolvedKeys(allow algSet, hmac, asym []*publicKey) (r *resolvedKeys, conflicts []string) {
+	r = &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), allow: allow}
+	shared := make(map[string]bool) // kid -> both kinds carry it
+	for _, k := range hmac {
+		shared[k.kid] = false
+	}
+	for _, k := range asym {
+		if seen, ok := shared[k.kid]; ok && !seen {
+			shared[k.kid] = true
+			conflicts = append(conflicts, k.kid)
+		}
+	}
+	for _, list := range [][]*publicKey{hmac, asym} {
 		for _, k := range list {
-			if !allow.has(k.alg) {
+			if !allow.has(k.alg) || shared[k.kid] {
 				continue
 			}
 			if _, dup := r.byKID[k.kid]; dup {
@@ -82,7 +96,17 @@ func newResolvedKeys(allow algSet, keys ...[]*publicKey) *resolvedKeys {
 			}
 		}
 	}
-	return r
+	return r, conflicts
+}
+
+// logKIDConflicts reports the kids newResolvedKeys refused for issuer: a
+// configuration error the operator must fix, so at Error level. The kid
+// names a key; it is no key material.
+func logKIDConflicts(ctx context.Context, log *slog.Logger, issuer string, conflicts []string) {
+	for _, kid := range conflicts {
+		log.ErrorContext(ctx, "sessionkit: an HMAC key and an asymmetric key of the issuer share a kid; tokens with that kid verify with neither",
+			"issuer", issuer, "kid", kid)
+	}
 }
 
 func (r *resolvedKeys) keyForHeader(seg string) *publicKey { return r.byHeader[seg] }

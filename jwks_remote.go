@@ -50,6 +50,7 @@ var errRateLimited = errors.New("sessionkit: JWKS refetch rate-limited")
 // tokens with random kids costs at most one fetch per interval.
 type remoteKeys struct {
 	url      string
+	issuer   string
 	client   *http.Client
 	allow    algSet
 	hmac     []*publicKey // configured HMAC keys, merged into every set
@@ -210,8 +211,10 @@ func (r *remoteKeys) download(ctx context.Context) (*remoteSet, error) {
 	if len(etag) > 256 {
 		etag = ""
 	}
+	resolved, conflicts := newResolvedKeys(r.allow, r.hmac, keys)
+	logKIDConflicts(ctx, r.log, r.issuer, conflicts)
 	return &remoteSet{
-		keys:    newResolvedKeys(r.allow, r.hmac, keys),
+		keys:    resolved,
 		expires: now.Add(r.ttl(resp.Header)),
 		etag:    etag,
 	}, nil

@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -516,6 +518,68 @@ func TestJWKSRedirectAwayFromHTTPSRefused(t *testing.T) {
 	}
 	if plainHits.Load() != 0 {
 		t.Errorf("the http target was fetched")
+	}
+}
+
+// TestJWKSRedirectStaysOnTheOrigin: a JWKS fetch follows a redirect only
+// to the scheme, host and port of JWKSURL. Two https servers are two
+// origins; the client trusts both and reaches both under any host name
+// (httptest's certificate is valid for example.com).
+func TestJWKSRedirectStaysOnTheOrigin(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		to   func(front, other *url.URL) string // the redirect target
+		log  string                             // why it is refused; "" when followed
+	}{
+		{"same origin, another path", func(front, _ *url.URL) string { return front.String() + "/jwks" }, ""},
+		{"another port", func(_, other *url.URL) string { return other.String() + "/jwks" }, "another origin refused"},
+		{"another host name, same port", func(front, _ *url.URL) string { return "https://example.com:" + front.Port() + "/jwks" }, "another origin refused"},
+		{"http on the same host and port", func(front, _ *url.URL) string { return "http://" + front.Host + "/jwks" }, "away from https refused"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			keys := NewKeySet(testKey(t, EdDSA, 0))
+			var hits atomic.Int64 // JWKS requests on either server
+			mux := http.NewServeMux()
+			mux.Handle("/jwks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				keys.ServeHTTP(w, r)
+			}))
+			other := httptest.NewTLSServer(mux)
+			t.Cleanup(other.Close)
+			front := httptest.NewTLSServer(mux)
+			t.Cleanup(front.Close)
+			frontURL, _ := url.Parse(front.URL)
+			otherURL, _ := url.Parse(other.URL)
+			mux.Handle("/start", http.RedirectHandler(tc.to(frontURL, otherURL), http.StatusFound))
+			client := front.Client()
+			tr := client.Transport.(*http.Transport).Clone()
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				_, port, _ := net.SplitHostPort(addr)
+				return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+			}
+			client.Transport = tr
+			log := &lockedBuffer{}
+			iss, clock := newTestIssuer(t, func(c *Config) { c.Keys = keys })
+			v, err := NewVerifier(VerifierConfig{
+				Issuer: testIssuer, JWKSURL: front.URL + "/start", Audience: []string{testAudience},
+				HTTPClient: client, Now: clock.Now, Logger: newTestLogger(log),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(context.Background(), login(t, iss, "alice").AccessToken)
+			switch {
+			case tc.log == "" && (err != nil || hits.Load() != 1):
+				t.Errorf("same-origin redirect: %v (%d JWKS requests)", err, hits.Load())
+			case tc.log != "" && (!errors.Is(err, ErrKeysUnavailable) || hits.Load() != 0):
+				t.Errorf("redirect: %v (%d JWKS requests), want ErrKeysUnavailable and none", err, hits.Load())
+			case !strings.Contains(log.String(), tc.log):
+				t.Errorf("log lacks %q:\n%s", tc.log, log.String())
+			}
+		})
 	}
 }
 

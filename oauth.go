@@ -84,10 +84,12 @@ func (iss *Issuer) newOAuthEndpoint(cfg TokenEndpointConfig, which string) *oaut
 //     signed with one of its registered keys, checked as described at
 //     SignClientAssertion (iss the client, aud exactly our issuer
 //     identifier, exp at most MaxAssertionLifetime ahead, a jti used once,
-//     atomically, per client, across restarts and instances). The access
-//     token it earns carries client_id and no session: Verify applies the
-//     deny-list and token version to it, not a session check. No refresh
-//     token: the client signs a new assertion instead.
+//     atomically, per client, across restarts and instances); a client_id
+//     parameter, when sent, must be that client's id (RFC 7521 §4.2;
+//     invalid_client otherwise). The access token it earns carries
+//     client_id and no session: Verify applies the deny-list and token
+//     version to it, not a session check. No refresh token: the client
+//     signs a new assertion instead.
 //   - GrantTypeRefreshToken with refresh_token: rotation with Refresh's
 //     reuse rules. A session issued to a client (Grant.ClientID) needs that
 //     client's authentication: client_assertion_type
@@ -144,6 +146,9 @@ func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[str
 	}
 	va, oerr := e.iss.verifyAssertion(ctx, e.clients, assertion, useGrant)
 	if oerr != nil {
+		return nil, oerr
+	}
+	if oerr := checkClientID(form, va.client); oerr != nil {
 		return nil, oerr
 	}
 	scope := strings.Join(va.client.Scopes, " ") // no scope parameter: all of them
@@ -307,10 +312,21 @@ func (e *oauthEndpoint) authenticate(ctx context.Context, form url.Values, requi
 	if oerr != nil {
 		return nil, oerr
 	}
-	if id := form.Get("client_id"); id != "" && id != va.client.ID {
-		return nil, clientError("client_id does not match the client assertion", nil)
+	if oerr := checkClientID(form, va.client); oerr != nil {
+		return nil, oerr
 	}
 	return va.client, nil
+}
+
+// checkClientID refuses a client_id parameter that names another client
+// than the one a verified assertion authenticated (RFC 7521 §4.2, and the
+// jwt-bearer grant likewise), with invalid_client: a request never speaks
+// for two clients. No client_id is fine.
+func checkClientID(form url.Values, client *Client) *oauthError {
+	if id := form.Get("client_id"); id != "" && id != client.ID {
+		return clientError("client_id does not match the client the assertion authenticates", nil)
+	}
+	return nil
 }
 
 // readForm checks the request's shape and parses its form body.

@@ -503,3 +503,46 @@ func TestTokenWithoutSessionOrClientRefused(t *testing.T) {
 		t.Errorf("token without sid or client_id: %v, want ErrInvalidToken", err)
 	}
 }
+
+// TestIssuerMaxTokenAge: Config.MaxTokenAge bounds what Verify and the
+// introspection endpoint accept, so tokens minted under a longer AccessTTL
+// stop verifying once it is set; such a token can still be revoked, for
+// verifiers without the bound.
+func TestIssuerMaxTokenAge(t *testing.T) {
+	t.Parallel()
+	f := newOAuthFixture(t, false) // its Issuer mints 15-minute tokens
+	bounded, _ := newTestIssuer(t, func(c *Config) {
+		c.Store, c.Now = f.st, f.clock.Now
+		c.AccessTTL, c.MaxTokenAge = 5*time.Minute, 5*time.Minute
+	})
+	inspect := bounded.IntrospectionEndpoint(TokenEndpointConfig{Clients: f.clients})
+	ctx := context.Background()
+	long, short := login(t, f.iss, "alice").AccessToken, login(t, bounded, "alice").AccessToken
+	cases := []struct {
+		name   string
+		token  string
+		active bool
+	}{
+		{"a token within MaxTokenAge", short, true},
+		{"a token living longer than MaxTokenAge", long, false},
+	}
+	for _, tc := range cases {
+		_, err := bounded.Verify(ctx, tc.token)
+		if tc.active != (err == nil) || (!tc.active && !errors.Is(err, ErrInvalidToken)) {
+			t.Errorf("%s: Verify: %v", tc.name, err)
+		}
+		form := url.Values{"token": {tc.token}}
+		for i, kv := 0, clientAuth(f.assertion(t, "svc-rsa", nil)); i < len(kv); i += 2 {
+			form.Set(kv[i], kv[i+1])
+		}
+		if code, body, _ := post(t, inspect, form); code != 200 || body["active"] != tc.active {
+			t.Errorf("%s: introspection: %d %v", tc.name, code, body["active"])
+		}
+	}
+	if err := bounded.RevokeAccessToken(ctx, long); err != nil {
+		t.Fatalf("RevokeAccessToken of the long-lived token: %v", err)
+	}
+	if _, err := f.iss.Verify(ctx, long); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("the long-lived token at an Issuer without the bound, after revocation: %v", err)
+	}
+}

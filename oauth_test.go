@@ -154,6 +154,39 @@ func TestTokenEndpointJWTBearer(t *testing.T) {
 	}
 }
 
+// TestTokenEndpointJWTBearerClientID: a client_id parameter sent with the
+// jwt-bearer grant must name the client whose assertion it is (RFC 7521
+// §4.2), as with client authentication.
+func TestTokenEndpointJWTBearerClientID(t *testing.T) {
+	t.Parallel()
+	f := newOAuthFixture(t, false)
+	cases := []struct {
+		name     string
+		clientID string
+		status   int
+		code     string
+	}{
+		{"none", "", 200, ""},
+		{"the assertion's issuer", "svc-rsa", 200, ""},
+		{"another registered client", "svc-ec", 401, "invalid_client"},
+		{"an unknown client", "nobody", 401, "invalid_client"},
+		{"another case", "SVC-RSA", 401, "invalid_client"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := f.assertion(t, "svc-rsa", func(c, _ map[string]any) { c["jti"] = "client-id-" + tc.name })
+			code, body, _ := post(t, f.token, bearerForm(a, "client_id", tc.clientID))
+			if code != tc.status || (tc.code != "" && body["error"] != tc.code) {
+				t.Fatalf("%d %v, want %d %s", code, body["error"], tc.status, tc.code)
+			}
+			if tc.code != "" && body["access_token"] != nil {
+				t.Errorf("a refused request got a token")
+			}
+		})
+	}
+}
+
 func TestTokenEndpointAssertionFaults(t *testing.T) {
 	t.Parallel()
 	f := newOAuthFixture(t, false)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,13 @@ type VerifierConfig struct {
 	// accepted only when listed here and only with secrets configured in
 	// TrustedIssuer.HMACKeys, never from a JWKS.
 	Algorithms []Algorithm
+	// MaxTokenAge, when set, bounds the tokens Verify accepts whatever
+	// their exp says, for issuers that mint longer-lived tokens than this
+	// service wants to trust: a token whose lifetime (exp - iat) exceeds it
+	// is invalid, one issued (iat) longer ago than it, plus the leeway, has
+	// expired (ErrTokenExpired), and one without iat is invalid. Zero, the
+	// default, sets no bound; negative is refused.
+	MaxTokenAge time.Duration
 	// Leeway is the clock-skew allowance for exp, nbf and iat (default 30
 	// seconds, at most MaxLeeway so that deny-list entries always outlive
 	// it; negative means none).
@@ -45,8 +53,9 @@ type VerifierConfig struct {
 	// expires.
 	Store store.Store
 	// HTTPClient fetches JWKS documents (default: a new http.Client). It is
-	// copied; redirects to anything but https are refused unless
-	// InsecureAllowHTTP.
+	// copied; a fetch follows a few redirects at most, each only to the
+	// origin (scheme, host and port) of the JWKS URL, never to anything but
+	// https unless InsecureAllowHTTP.
 	HTTPClient *http.Client
 	// FetchTimeout bounds one JWKS fetch (default DefaultFetchTimeout).
 	// Every caller also waits no longer than its own context allows.
@@ -86,6 +95,15 @@ type TrustedIssuer struct {
 	Keys *KeySet
 	// HMACKeys are shared secrets for HS256/HS384/HS512 tokens of this
 	// issuer. Each algorithm must also be in VerifierConfig.Algorithms.
+	//
+	// A KeyID must differ from the kid of every asymmetric key of the
+	// issuer, so that a kid always names one key: NewVerifier refuses one
+	// that a key of Keys already has. A conflict that appears later (Keys
+	// publishes a key with that kid, or the JWKS fetched from JWKSURL
+	// carries a usable one) fails closed: tokens with that kid verify with
+	// neither key, and an Error-level record naming the issuer and the kid
+	// (never key material) is logged each time such a key set is taken
+	// into use, until one of the two keys goes.
 	HMACKeys []HMACKey
 	// LegacyUnscopedStore reads VerifierConfig.Store for this issuer under
 	// the names sessionkit used before issuer scoping; set it exactly when
@@ -139,10 +157,12 @@ func (ti *trustedIssuer) keys(ctx context.Context, now time.Time) (*resolvedKeys
 // localKeys adapts a local KeySet: the allow-list applied and HMAC keys
 // merged, rebuilt only when the KeySet changes.
 type localKeys struct {
-	ks    *KeySet
-	allow algSet
-	hmac  []*publicKey
-	view  atomic.Pointer[localView]
+	ks     *KeySet
+	allow  algSet
+	hmac   []*publicKey
+	issuer string       // for the kid-conflict log record
+	log    *slog.Logger // likewise
+	view   atomic.Pointer[localView]
 }
 
 type localView struct {
@@ -159,7 +179,8 @@ func (l *localKeys) get() *resolvedKeys {
 	for i, k := range snap.keys {
 		pubs[i] = &k.pub
 	}
-	keys := newResolvedKeys(l.allow, l.hmac, pubs)
+	keys, conflicts := newResolvedKeys(l.allow, l.hmac, pubs)
+	logKIDConflicts(context.Background(), l.log, l.issuer, conflicts)
 	l.view.Store(&localView{src: snap, keys: keys})
 	return keys
 }
@@ -225,6 +246,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	case interval > minTTL:
 		return bad("RefetchInterval %v exceeds MinCacheTTL %v", interval, minTTL)
 	}
+	if cfg.MaxTokenAge < 0 {
+		return bad("MaxTokenAge %v is negative (zero sets no bound)", cfg.MaxTokenAge)
+	}
 	if cfg.Store != nil && !cfg.Store.Capabilities().Has(store.DenyList|store.Versions) {
 		return bad("Store lacks the deny-list and versions the revocation check reads")
 	}
@@ -266,7 +290,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			hmacAlgs |= algBit(k.alg)
 		}
 		ti := &trustedIssuer{
-			rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway},
+			rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway, maxAge: cfg.MaxTokenAge},
 			scope: scope.New(t.Issuer, t.LegacyUnscopedStore),
 		}
 		switch {
@@ -277,14 +301,19 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 				return bad("Issuers[%d]: %v", i, err)
 			}
 			ti.remote = &remoteKeys{
-				url: t.JWKSURL, client: client, allow: allow, hmac: hmacKeys,
+				url: t.JWKSURL, issuer: t.Issuer, client: client, allow: allow, hmac: hmacKeys,
 				minTTL: minTTL, maxTTL: maxTTL, interval: interval, timeout: timeout,
 				log: log, now: v.clock,
 			}
 		case t.Keys != nil:
-			ti.local = &localKeys{ks: t.Keys, allow: allow, hmac: hmacKeys}
+			for j, h := range hmacKeys {
+				if t.Keys.load().find(h.kid) != nil {
+					return bad("Issuers[%d]: HMACKeys[%d]: KeyID %q is also the kid of a key of Keys: a kid must name one key", i, j, h.kid)
+				}
+			}
+			ti.local = &localKeys{ks: t.Keys, allow: allow, hmac: hmacKeys, issuer: t.Issuer, log: log}
 		case len(hmacKeys) > 0:
-			ti.static = newResolvedKeys(allow, hmacKeys)
+			ti.static, _ = newResolvedKeys(allow, hmacKeys, nil)
 		default:
 			return bad("Issuers[%d]: no keys: set JWKSURL, Keys or HMACKeys", i)
 		}
@@ -352,7 +381,9 @@ func checkJWKSURL(raw string, insecure bool) error {
 const maxJWKSRedirects = 5
 
 // jwksClient returns a copy of c (or a new client) whose redirects stay on
-// https unless insecure is set.
+// https unless insecure is set, and on the origin of the first request
+// (the configured JWKSURL): a redirect elsewhere would let whoever controls
+// a path of the issuer's site, or a compromised redirect, choose the keys.
 func jwksClient(c *http.Client, insecure bool) *http.Client {
 	var cp http.Client
 	if c != nil {
@@ -366,12 +397,36 @@ func jwksClient(c *http.Client, insecure bool) *http.Client {
 		if req.URL.Scheme != "https" && !(insecure && req.URL.Scheme == "http") {
 			return errors.New("redirect away from https refused")
 		}
+		if !sameOrigin(req.URL, via[0].URL) {
+			return errors.New("redirect to another origin refused: a JWKS redirect must stay on the scheme, host and port of JWKSURL")
+		}
 		if next != nil {
 			return next(req, via)
 		}
 		return nil
 	}
 	return &cp
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port
+// (RFC 6454), a missing port counting as the scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		originPort(a) == originPort(b)
+}
+
+// originPort is u's port, or its scheme's default port when it has none.
+func originPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // Verify checks an access token of a trusted issuer and returns its claims.

@@ -215,6 +215,7 @@ func TestNewVerifierValidates(t *testing.T) {
 		{"min over max TTL", func(c *VerifierConfig) { c.MinCacheTTL = 2 * time.Hour; c.MaxCacheTTL = time.Hour }, "exceeds"},
 		{"negative TTL", func(c *VerifierConfig) { c.MinCacheTTL = -1 }, "negative"},
 		{"tiny MaxTokenSize", func(c *VerifierConfig) { c.MaxTokenSize = 10 }, "too small"},
+		{"negative MaxTokenAge", func(c *VerifierConfig) { c.MaxTokenAge = -time.Minute }, "MaxTokenAge"},
 		{"duplicate issuer", func(c *VerifierConfig) {
 			c.Issuer, c.JWKSURL = "", ""
 			c.Issuers = []TrustedIssuer{{Issuer: "a", JWKSURL: "https://a/j"}, {Issuer: "a", JWKSURL: "https://b/j"}}
@@ -260,6 +261,12 @@ func TestNewVerifierValidates(t *testing.T) {
 			c.Algorithms = []Algorithm{HS256}
 			c.Issuers = []TrustedIssuer{{Issuer: "a", HMACKeys: []HMACKey{{Algorithm: HS256, Secret: secret}}}}
 		}, "KeyID"},
+		{"HMAC kid of a key of Keys", func(c *VerifierConfig) {
+			c.Issuer, c.JWKSURL = "", ""
+			c.Algorithms = []Algorithm{RS256, HS256}
+			k := testKey(t, RS256, 0)
+			c.Issuers = []TrustedIssuer{{Issuer: "a", Keys: NewKeySet(k), HMACKeys: []HMACKey{{KeyID: k.KeyID(), Algorithm: HS256, Secret: secret}}}}
+		}, "also the kid of a key of Keys"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -353,6 +360,159 @@ func TestVerifierHMAC(t *testing.T) {
 	}
 	if !strings.Contains(f.log.String(), "symmetric (oct) key") {
 		t.Errorf("no log line for the refused oct key:\n%s", f.log.String())
+	}
+}
+
+// TestVerifierHMACKIDConflict: a kid an HMAC key shares with an asymmetric
+// key of its issuer that appears after NewVerifier (a key the KeySet
+// publishes, or the JWKS carries) verifies with neither key, and an
+// Error-level record names the issuer and the kid. (NewVerifier refuses the
+// conflicts it can see: TestNewVerifierValidates.)
+func TestVerifierHMACKIDConflict(t *testing.T) {
+	t.Parallel()
+	secret := bytes.Repeat([]byte("s"), 32)
+	other := testKey(t, RS256, 0)  // verifies throughout
+	shared := testKey(t, RS256, 1) // published later; the HMAC key has its kid
+	hmacKeys := []HMACKey{{KeyID: shared.KeyID(), Algorithm: HS256, Secret: secret}}
+	hdr := func(alg, kid string) string { return fmt.Sprintf(`{"alg":%q,"kid":%q,"typ":"at+jwt"}`, alg, kid) }
+	for _, src := range []struct {
+		name   string
+		remote bool
+	}{{"local KeySet", false}, {"remote JWKS", true}} {
+		t.Run(src.name, func(t *testing.T) {
+			t.Parallel()
+			var (
+				keys  *KeySet
+				v     *Verifier
+				clock *testClock
+				log   *lockedBuffer
+			)
+			if src.remote {
+				f := newRemoteFixture(t, RS256, func(c *VerifierConfig) {
+					c.Algorithms = []Algorithm{RS256, HS256}
+					c.Issuers = []TrustedIssuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL, HMACKeys: hmacKeys}}
+					c.Issuer, c.JWKSURL = "", ""
+				})
+				keys, v, clock, log = f.keys, f.v, f.clock, f.log
+			} else {
+				keys, clock, log = NewKeySet(other), newTestClock(), &lockedBuffer{}
+				var err error
+				v, err = NewVerifier(VerifierConfig{
+					Issuers:    []TrustedIssuer{{Issuer: testIssuer, Keys: keys, HMACKeys: hmacKeys}},
+					Audience:   []string{testAudience},
+					Algorithms: []Algorithm{RS256, HS256},
+					Logger:     newTestLogger(log),
+					Now:        clock.Now,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			verifies := func(tok string) error { _, err := v.Verify(ctx, tok); return err }
+			hsTok := func() string {
+				return hsToken("HS256", hdr("HS256", shared.KeyID()), hsClaims(testIssuer, clock.Now()), secret)
+			}
+			rsTok := func(k *SigningKey) string {
+				return craft(t, k, hdr("RS256", k.KeyID()), hsClaims(testIssuer, clock.Now()))
+			}
+			if err := verifies(hsTok()); err != nil {
+				t.Fatalf("HS256 token before the conflict: %v", err)
+			}
+			if err := keys.Publish(shared); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(DefaultMinCacheTTL) // the cached JWKS expires
+			for _, tc := range []struct {
+				what  string
+				token string
+				ok    bool
+			}{
+				{"RS256 token of the key with the shared kid", rsTok(shared), false},
+				{"HS256 token with the shared kid", hsTok(), false},
+				{"RS256 token of another key", rsTok(other), true},
+			} {
+				switch err := verifies(tc.token); {
+				case tc.ok && err != nil:
+					t.Errorf("%s: %v", tc.what, err)
+				case !tc.ok && !errors.Is(err, ErrInvalidToken):
+					t.Errorf("%s: %v, want ErrInvalidToken", tc.what, err)
+				}
+			}
+			out := log.String()
+			if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "share a kid") ||
+				!strings.Contains(out, "issuer="+testIssuer) || !strings.Contains(out, "kid="+shared.KeyID()) {
+				t.Errorf("no Error record naming the issuer and the kid:\n%s", out)
+			}
+			if strings.Contains(out, string(secret)) || strings.Contains(out, b64.EncodeToString(secret)) {
+				t.Errorf("the log shows the secret:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestVerifierMaxTokenAge: with MaxTokenAge set, a token's lifetime and age
+// are bounded whatever its exp says; without it, only exp counts.
+func TestVerifierMaxTokenAge(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	secret := bytes.Repeat([]byte("s"), 32)
+	verifier := func(maxAge time.Duration) *Verifier {
+		v, err := NewVerifier(VerifierConfig{
+			Issuers:     []TrustedIssuer{{Issuer: "https://hs.example", HMACKeys: []HMACKey{{KeyID: "h1", Algorithm: HS256, Secret: secret}}}},
+			Audience:    []string{"api"},
+			Algorithms:  []Algorithm{HS256},
+			MaxTokenAge: maxAge,
+			Now:         clock.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	bounded, unbounded := verifier(10*time.Minute), verifier(0)
+	now := clock.Now()
+	token := func(iat, exp time.Duration, withIat bool) string {
+		claims := fmt.Sprintf(`{"iss":"https://hs.example","sub":"svc","aud":"api","exp":%d,"jti":"j1"`, now.Add(exp).Unix())
+		if withIat {
+			claims += fmt.Sprintf(`,"iat":%d`, now.Add(iat).Unix())
+		}
+		return hsToken("HS256", `{"alg":"HS256","kid":"h1","typ":"at+jwt"}`, claims+"}", secret)
+	}
+	cases := []struct {
+		name      string
+		token     string
+		bounded   error // want from the bounded Verifier; nil: accepted
+		unbounded error
+	}{
+		{"lifetime of MaxTokenAge", token(0, 10*time.Minute, true), nil, nil},
+		{"lifetime a second over MaxTokenAge", token(0, 10*time.Minute+time.Second, true), ErrInvalidToken, nil},
+		{"a day-long token issued an hour ago", token(-time.Hour, 23*time.Hour, true), ErrInvalidToken, nil},
+		{"issued longer ago than MaxTokenAge and the leeway", token(-11*time.Minute, -time.Minute, true), ErrTokenExpired, ErrTokenExpired},
+		{"without iat", token(0, time.Minute, false), ErrInvalidToken, ErrInvalidToken},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, v := range []struct {
+				name string
+				v    *Verifier
+				want error
+			}{{"bounded", bounded, tc.bounded}, {"unbounded", unbounded, tc.unbounded}} {
+				_, err := v.v.Verify(context.Background(), tc.token)
+				switch {
+				case v.want == nil && err != nil:
+					t.Errorf("%s: %v", v.name, err)
+				case v.want != nil && !errors.Is(err, v.want):
+					t.Errorf("%s: %v, want %v", v.name, err, v.want)
+				case errors.Is(v.want, ErrInvalidToken) && errors.Is(err, ErrTokenExpired):
+					t.Errorf("%s: %v, want no ErrTokenExpired (refreshing does not help)", v.name, err)
+				}
+			}
+		})
+	}
+	if _, err := bounded.Verify(context.Background(), cases[3].token); err == nil || !strings.Contains(err.Error(), "MaxTokenAge") {
+		t.Errorf("a token too old: %v, want the reason MaxTokenAge", err)
 	}
 }
 

@@ -174,9 +174,17 @@ type claimRules struct {
 	issuer   string
 	audience []string
 	leeway   time.Duration
+	maxAge   time.Duration // MaxTokenAge; 0: no bound
 }
 
 // check applies the time, issuer and audience rules to c at now.
+//
+// With maxAge set, a token needs an iat, its lifetime (exp - iat, both the
+// issuer's clock: no leeway) must not exceed maxAge (ErrInvalidToken: the
+// issuer mints longer-lived tokens than this verifier accepts), and it must
+// not have been issued more than maxAge ago, the leeway in its favour
+// (ErrTokenExpired: a fresh token helps). Given the lifetime bound, a token
+// that old has also passed its exp; the age rule comes first to say why.
 func (r *claimRules) check(c *Claims, now time.Time) error {
 	if c.Issuer != r.issuer {
 		return errMalformed("wrong issuer")
@@ -189,6 +197,16 @@ func (r *claimRules) check(c *Claims, now time.Time) error {
 	}
 	if c.ID == "" {
 		return errMalformed("jti missing")
+	}
+	if r.maxAge > 0 {
+		switch {
+		case c.IssuedAt.IsZero():
+			return errMalformed("iat missing (MaxTokenAge is set)")
+		case c.ExpiresAt.Sub(c.IssuedAt) > r.maxAge:
+			return errMalformed("lifetime (exp - iat) exceeds MaxTokenAge")
+		case now.Add(-r.leeway).Sub(c.IssuedAt) > r.maxAge:
+			return fmt.Errorf("%w: issued longer ago than MaxTokenAge (iat)", ErrTokenExpired)
+		}
 	}
 	if !now.Before(c.ExpiresAt.Add(r.leeway)) {
 		return fmt.Errorf("%w: exp has passed", ErrTokenExpired)
