@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	gojose "github.com/go-jose/go-jose/v4"
 )
 
 // ClientKey is a public key an OAuth client signs its assertions with
@@ -49,7 +49,7 @@ func ParseClientKey(data []byte) (ClientKey, error) {
 	data = bytes.TrimSpace(data)
 	switch {
 	case bytes.HasPrefix(data, []byte("{")):
-		var jwk jose.JSONWebKey
+		var jwk gojose.JSONWebKey
 		if err := jwk.UnmarshalJSON(data); err != nil {
 			return ClientKey{}, keyErr("not a usable JWK: %v", err)
 		}
@@ -60,8 +60,8 @@ func ParseClientKey(data []byte) (ClientKey, error) {
 		if err != nil {
 			return ClientKey{}, err
 		}
-		if jwk.Algorithm != "" && Algorithm(jwk.Algorithm) != k.pub.alg {
-			return ClientKey{}, keyErr("the JWK's alg %q does not match its key (%s)", shorten(jwk.Algorithm), k.pub.alg)
+		if jwk.Algorithm != "" && Algorithm(jwk.Algorithm) != k.Algorithm() {
+			return ClientKey{}, keyErr("the JWK's alg %q does not match its key (%s)", shorten(jwk.Algorithm), k.Algorithm())
 		}
 		return k, nil
 	case bytes.HasPrefix(data, []byte("-----BEGIN ")):
@@ -87,7 +87,7 @@ func (k ClientKey) KeyID() string {
 	if k.pub == nil {
 		return ""
 	}
-	return k.pub.kid
+	return k.pub.KID()
 }
 
 // Algorithm returns the algorithm the key verifies.
@@ -95,7 +95,7 @@ func (k ClientKey) Algorithm() Algorithm {
 	if k.pub == nil {
 		return ""
 	}
-	return k.pub.alg
+	return Algorithm(k.pub.Algorithm())
 }
 
 // Client is an OAuth client registered with the TokenEndpoint: a service
@@ -143,10 +143,10 @@ func NewMemoryClients(clients ...Client) (*MemoryClients, error) {
 			if k.pub == nil {
 				return nil, fmt.Errorf("%w: client %q has a zero ClientKey; use NewClientKey or ParseClientKey", ErrInvalidConfig, shorten(c.ID))
 			}
-			if seen[k.pub.kid] {
-				return nil, fmt.Errorf("%w: client %q has two keys with kid %q", ErrInvalidConfig, shorten(c.ID), shorten(k.pub.kid))
+			if seen[k.KeyID()] {
+				return nil, fmt.Errorf("%w: client %q has two keys with kid %q", ErrInvalidConfig, shorten(c.ID), shorten(k.KeyID()))
 			}
-			seen[k.pub.kid] = true
+			seen[k.KeyID()] = true
 		}
 		for _, s := range c.Scopes {
 			if !validScopeToken(s) {
@@ -209,7 +209,7 @@ func SignClientAssertion(key *SigningKey, clientID, audience string, now time.Ti
 	buf = append(buf, `,"jti":`...)
 	buf = appendJSONString(buf, b64.EncodeToString(jti[:]))
 	buf = append(buf, '}')
-	return signCompact(key, compactHeader(key.pub.alg, key.pub.kid, "JWT"), buf)
+	return signCompact(key, compactHeader(key.Algorithm(), key.KeyID(), "JWT"), buf)
 }
 
 // scopeWithin reports whether every scope of the space-separated requested

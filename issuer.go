@@ -422,7 +422,7 @@ func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string
 		exp = e
 	}
 	payload := iss.accessPayload(s, version, jti[:], now.Unix(), exp)
-	tok, err := signCompact(k, k.pub.header, payload)
+	tok, err := signCompact(k, k.pub.Header(), payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sessionkit: signing access token: %w", err)
 	}
@@ -475,7 +475,7 @@ func (iss *Issuer) fits(s *store.Session) error {
 	payload := iss.accessPayload(s, 1<<64-1, make([]byte, 16), widest, widest)
 	size := 0
 	for _, k := range iss.keys.load().byKID {
-		size = max(size, len(k.header)+b64.EncodedLen(len(payload))+b64.EncodedLen(signatureSize(k))+2)
+		size = max(size, len(k.Header())+b64.EncodedLen(len(payload))+b64.EncodedLen(k.SignatureSize())+2)
 	}
 	if size > iss.maxTokenSize {
 		return fmt.Errorf("%w: the access token would take %d bytes, more than MaxTokenSize (%d)", ErrInvalidConfig, size, iss.maxTokenSize)

@@ -10,7 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	jose "github.com/go-jose/go-jose/v4"
+	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // This file turns key material a Verifier trusts (a JWK Set document, a
@@ -70,24 +71,29 @@ func newResolvedKeys(allow algSet, keys ...[]*publicKey) *resolvedKeys {
 	r := &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), allow: allow}
 	for _, list := range keys {
 		for _, k := range list {
-			if !allow.has(k.alg) {
+			if !allow.has(Algorithm(k.Algorithm())) {
 				continue
 			}
-			if _, dup := r.byKID[k.kid]; dup {
+			if _, dup := r.byKID[k.KID()]; dup {
 				continue
 			}
-			r.byKID[k.kid] = k
-			if k.header != "" {
-				r.byHeader[k.header] = k
+			r.byKID[k.KID()] = k
+			if k.Header() != "" {
+				r.byHeader[k.Header()] = k
 			}
 		}
 	}
 	return r
 }
 
-func (r *resolvedKeys) keyForHeader(seg string) *publicKey { return r.byHeader[seg] }
-func (r *resolvedKeys) keyForKID(kid string) *publicKey    { return r.byKID[kid] }
-func (r *resolvedKeys) allows(alg Algorithm) bool          { return r.allow.has(alg) }
+// KeyForHeader returns the key whose access-token header segment is seg.
+func (r *resolvedKeys) KeyForHeader(seg string) *publicKey { return r.byHeader[seg] }
+
+// KeyForKID returns the key with this kid.
+func (r *resolvedKeys) KeyForKID(kid string) *publicKey { return r.byKID[kid] }
+
+// Allows reports whether alg is in the allow-list.
+func (r *resolvedKeys) Allows(alg jose.Algorithm) bool { return r.allow.has(Algorithm(alg)) }
 
 var _ keyResolver = (*resolvedKeys)(nil)
 
@@ -129,7 +135,7 @@ func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger,
 			break
 		}
 		k, refused, reason := parseJWK(raw, allow)
-		if k != nil && seen[k.kid] {
+		if k != nil && seen[k.KID()] {
 			k, refused, reason = nil, true, "duplicate kid"
 		}
 		if k == nil {
@@ -140,7 +146,7 @@ func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger,
 			log.Log(ctx, level, "sessionkit: JWKS key ignored", "jwks", source, "index", i, "reason", reason)
 			continue
 		}
-		seen[k.kid] = true
+		seen[k.KID()] = true
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
@@ -173,7 +179,7 @@ func parseJWK(raw json.RawMessage, allow algSet) (k *publicKey, refused bool, re
 	if len(kid) > 256 {
 		return nil, true, "kid longer than 256 bytes"
 	}
-	var jwk jose.JSONWebKey
+	var jwk gojose.JSONWebKey
 	if err := jwk.UnmarshalJSON(raw); err != nil {
 		return nil, true, "unsupported or malformed key (kty " + shorten(m.Kty) + ")"
 	}

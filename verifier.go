@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -250,7 +251,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			return bad("Issuers[%d]: %v", i, err)
 		}
 		for _, k := range hmacKeys {
-			hmacAlgs |= algBit(k.alg)
+			hmacAlgs |= algBit(Algorithm(k.Algorithm()))
 		}
 		ti := &trustedIssuer{rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway}}
 		switch {
@@ -303,7 +304,7 @@ func hmacPublicKeys(keys []HMACKey, allow algSet) ([]*publicKey, error) {
 			return nil, fmt.Errorf("HMACKeys[%d]: a %s secret needs at least %d bytes, has %d", j, k.Algorithm, hmacMinSecret(k.Algorithm), len(k.Secret))
 		}
 		seen[k.KeyID] = true
-		out = append(out, &publicKey{alg: k.Algorithm, kid: k.KeyID, secret: append([]byte(nil), k.Secret...)})
+		out = append(out, jose.NewHMACKey(jose.Algorithm(k.Algorithm), k.KeyID, k.Secret))
 	}
 	return out, nil
 }
@@ -411,21 +412,27 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // pick the issuer whose keys verify it. verifyAccess checks iss again after
 // the signature.
 func peekIssuer(token string, maxSize int) (string, error) {
-	d1, d2, err := splitCompact(token, maxSize)
+	jws, err := jose.Split(token, maxSize)
 	if err != nil {
 		return "", err
 	}
-	payload, err := b64.DecodeString(token[d1+1 : d2])
+	payload, err := jws.Payload()
 	if err != nil {
-		return "", errMalformed("payload is not canonical base64url")
+		return "", err
 	}
+	return issuerOf(payload)
+}
+
+// issuerOf reads the iss claim of an unverified payload, strictly (the
+// whole object is read and must be valid), and nothing else.
+func issuerOf(payload string) (string, error) {
 	var iss string
-	err = scanObject(string(payload), func(name string, val *jsonValue) error {
+	err := jose.ScanObject(payload, func(name string, val *jose.Value) error {
 		if name == "iss" {
-			if !val.isString() {
+			if val.Kind() != jose.String {
 				return errors.New("iss is not a string")
 			}
-			iss = val.str
+			iss = val.Str()
 		}
 		return nil
 	})
