@@ -30,6 +30,15 @@ func craft(t testing.TB, k *SigningKey, header, payload string) string {
 	return tok
 }
 
+// headerMembers returns n extra header members ,"h0":0,"h1":0,...
+func headerMembers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `,"h%d":0`, i)
+	}
+	return b.String()
+}
+
 // hsToken signs header.payload with HMAC keyed by secret (the classic
 // algorithm-confusion attack when secret is our public key).
 func hsToken(alg, header, payload string, secret []byte) string {
@@ -153,6 +162,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"crit header, empty", craft(t, k, hdr("RS256", `,"crit":[]`), okPayload), ErrInvalidToken},
 		{"zip header", craft(t, k, hdr("RS256", `,"zip":"DEF"`), okPayload), ErrInvalidToken},
 		{"b64 false header", craft(t, k, hdr("RS256", `,"b64":false`), okPayload), ErrInvalidToken},
+		{"16 header members", craft(t, k, hdr("RS256", headerMembers(13)), okPayload), nil},
+		{"17 header members", craft(t, k, hdr("RS256", headerMembers(14)), okPayload), ErrInvalidToken},
 		{"token over the size cap", big, ErrInvalidToken},
 		{"four segments", toks.AccessToken + ".x", ErrInvalidToken},
 		{"five segments (JWE)", "a.b.c.d.e", ErrInvalidToken},

@@ -6,7 +6,8 @@
 //
 // The surface:
 //
-//   - Algorithm, Known and the algorithm constants; AccessTokenType.
+//   - Algorithm, Known and the algorithm constants; AccessTokenType;
+//     MaxHeaderMembers.
 //   - Key (a verification key: NewKey, NewHMACKey), AlgorithmFor (the key
 //     checks: types, sizes, curves), Thumbprint, MarshalJWK.
 //   - Sign, Verify with a Resolver; Split and Compact (Header, Payload,
@@ -22,5 +23,6 @@
 // ScanObject compares a name with at most 15 earlier ones of its object and
 // puts the names of larger objects in a set of keyed 64-bit hashes; nesting
 // is read by one loop with a stack (32 levels at most); strings are
-// validated in place and decoded only when asked for.
+// validated in place and decoded only when asked for. A header has at most
+// MaxHeaderMembers (16) members.
 package jose

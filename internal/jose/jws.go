@@ -42,6 +42,11 @@ func Known(alg Algorithm) bool {
 // AccessTokenType is the typ header of access tokens (RFC 9068).
 const AccessTokenType = "at+jwt"
 
+// MaxHeaderMembers is the most members a JOSE header may have. A header
+// has a handful (alg, kid, typ, perhaps cty or x5t); the cap bounds the work
+// spent on a header before its signature is checked.
+const MaxHeaderMembers = 16
+
 // ErrInvalidToken is what every refusal of a token wraps. The root package
 // re-exports it as sessionkit.ErrInvalidToken.
 var ErrInvalidToken = errors.New("sessionkit: invalid token")
@@ -335,7 +340,8 @@ type Header struct {
 }
 
 // Header decodes and reads the protected header: canonical base64url, a
-// JSON object as ScanObject reads it; alg a string other than "none" (in any case); kid and typ
+// JSON object as ScanObject reads it with at most MaxHeaderMembers
+// members; alg a string other than "none" (in any case); kid and typ
 // strings when present; no crit, no key-carrying members (jwk, jku, x5u,
 // x5c), no zip, no b64.
 func (c Compact) Header() (Header, error) {
@@ -349,7 +355,11 @@ func (c Compact) Header() (Header, error) {
 // parseHeader reads a decoded JOSE header; see Compact.Header.
 func parseHeader(raw string) (h Header, err error) {
 	var sawAlg bool
+	members := 0
 	err = ScanObject(raw, func(name string, v *Value) error {
+		if members++; members > MaxHeaderMembers {
+			return fmt.Errorf("more than %d members", MaxHeaderMembers)
+		}
 		switch name {
 		case "alg":
 			if v.Kind() != String {

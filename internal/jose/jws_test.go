@@ -130,6 +130,10 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	good := signed(t, k, priv, hdr(""), `{}`)
 	parts := strings.Split(good, ".")
+	many := ""
+	for i := range MaxHeaderMembers - 3 {
+		many += `,"h` + string(rune('a'+i)) + `":0`
+	}
 	tests := []struct {
 		name, tok, reason string
 	}{
@@ -170,6 +174,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"b64", signed(t, k, priv, hdr(`,"b64":true`), `{}`), "unencoded"},
 		{"duplicate header member", signed(t, k, priv, `{"alg":"RS256","alg":"RS256","kid":"`+k.KID()+`","typ":"at+jwt"}`, `{}`), "duplicate"},
 		{"header not an object", signed(t, k, priv, `["RS256"]`, `{}`), "not a JSON object"},
+		{"header members over the cap", signed(t, k, priv, hdr(many+`,"last":0`), `{}`), "more than 16 members"},
 		{"bad signature", parts[0] + "." + parts[1] + "." + b64.EncodeToString(make([]byte, 256)), "bad signature"},
 		{"signature of another length", parts[0] + "." + parts[1] + "." + b64.EncodeToString(make([]byte, 255)), "bad signature"},
 	}
@@ -185,6 +190,10 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Fatalf("Verify: %v, want ErrInvalidToken saying %q", err, tt.reason)
 			}
 		})
+	}
+	// The cap itself passes.
+	if _, err := Verify(signed(t, k, priv, hdr(many), `{}`), 8<<10, set, AccessTokenType); err != nil {
+		t.Fatalf("a header of exactly %d members: %v", MaxHeaderMembers, err)
 	}
 }
 
