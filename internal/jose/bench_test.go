@@ -42,10 +42,10 @@ func hostileDocs(size int) map[string]string {
 	}
 }
 
-// BenchmarkScanObjectHostile reads 48 KiB hostile documents (the header or
-// payload of a 64 KiB token); SetBytes makes the result MB/s.
+// BenchmarkScanObjectHostile reads 24 KiB hostile documents (the header or
+// payload of a 32 KiB token); SetBytes makes the result MB/s.
 func BenchmarkScanObjectHostile(b *testing.B) {
-	for name, doc := range hostileDocs(48 << 10) {
+	for name, doc := range hostileDocs(24 << 10) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(doc)))
 			b.ReportAllocs()

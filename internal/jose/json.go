@@ -525,6 +525,10 @@ value:
 		}
 		goto value
 	case c == '-' || '0' <= c && c <= '9':
+		if i+1 < len(b) && c != '-' && (b[i+1] == ',' || b[i+1] == ']' || b[i+1] == '}') {
+			i++ // a one-digit number
+			break
+		}
 		end, ok := number(b, i)
 		if !ok {
 			return errSyntax
