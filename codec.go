@@ -14,6 +14,14 @@ import (
 // decoding work.
 const DefaultMaxTokenSize = 8 << 10
 
+// MaxTokenSizeLimit is the largest Config.MaxTokenSize and
+// VerifierConfig.MaxTokenSize accept: 32 KiB. It admits the largest tokens
+// real issuers send (an Entra ID token with its 200 groups takes about
+// 13 KiB, and most HTTP proxies refuse a header line over 8 or 16 KiB)
+// and keeps the worst unsigned token an attacker can send within a few
+// signature checks' worth of work (see BENCHMARKS.md).
+const MaxTokenSizeLimit = 32 << 10
+
 // accessTokenType is the typ header of access tokens (RFC 9068).
 const accessTokenType = jose.AccessTokenType
 

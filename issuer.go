@@ -65,7 +65,7 @@ type Config struct {
 	// seconds, at most MaxLeeway; negative means none).
 	Leeway time.Duration
 	// MaxTokenSize caps the size of access tokens Verify reads (default
-	// DefaultMaxTokenSize).
+	// DefaultMaxTokenSize, at most MaxTokenSizeLimit).
 	MaxTokenSize int
 	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
 	// session check, so revocations only take effect when tokens expire.
@@ -276,6 +276,9 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if iss.maxTokenSize < 512 {
 		return bad("MaxTokenSize %d is too small", iss.maxTokenSize)
+	}
+	if iss.maxTokenSize > MaxTokenSizeLimit {
+		return bad("MaxTokenSize %d exceeds the maximum %d (MaxTokenSizeLimit)", iss.maxTokenSize, MaxTokenSizeLimit)
 	}
 	iss.caps = cfg.Store.Capabilities()
 	if lacking := (store.Versions | store.DenyList) &^ iss.caps; lacking != 0 && !iss.skipRevocation {

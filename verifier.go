@@ -36,7 +36,7 @@ type VerifierConfig struct {
 	// it; negative means none).
 	Leeway time.Duration
 	// MaxTokenSize caps tokens before any decoding (default
-	// DefaultMaxTokenSize).
+	// DefaultMaxTokenSize, at most MaxTokenSizeLimit).
 	MaxTokenSize int
 	// Store, when set, is the issuers' store (shared with the Issuer):
 	// Verify then also checks the jti deny-list, the subject's token version
@@ -207,6 +207,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if maxSize < 512 {
 		return bad("MaxTokenSize %d is too small", maxSize)
+	}
+	if maxSize > MaxTokenSizeLimit {
+		return bad("MaxTokenSize %d exceeds the maximum %d (MaxTokenSizeLimit)", maxSize, MaxTokenSizeLimit)
 	}
 	minTTL := orDefault(cfg.MinCacheTTL, DefaultMinCacheTTL)
 	maxTTL := orDefault(cfg.MaxCacheTTL, DefaultMaxCacheTTL)
