@@ -82,10 +82,14 @@
 // between two fetches an unknown kid is refused at once, so a flood of
 // tokens with random kids costs at most one fetch per interval. A failed
 // fetch is logged and the last good key set keeps verifying; with no key set
-// at all, Verify fails with [ErrKeysUnavailable]. Keys that are not for
-// signatures (use "enc"), symmetric (kty "oct"), private, RSA under 2048
-// bits, on another curve than P-256, or whose alg contradicts the key are
-// skipped with a log line and never used. HS256, HS384 and HS512 verify only
+// at all, Verify fails with [ErrKeysUnavailable]. The document is read as
+// strictly as a token: exact member names, no duplicate members at any
+// depth, valid UTF-8, canonical base64url key parameters; one that fails is
+// refused whole. Keys that are not for signatures (use other than "sig",
+// key_ops without "verify"), symmetric (kty "oct"), private, RSA under 2048
+// bits or with a public exponent under 3 or even, EC points not on P-256,
+// on another curve, or whose alg contradicts the key are skipped with a log
+// line and never used. HS256, HS384 and HS512 verify only
 // with secrets configured in [TrustedIssuer.HMACKeys], each at least as long
 // as its hash, and only when listed in [VerifierConfig.Algorithms].
 //

@@ -1,6 +1,6 @@
 // Package jose is sessionkit's strict codec for JOSE: compact JWS signing
-// and verification over crypto/*, the JSON reader behind headers and
-// claims, the JSON string writer, public JWK writing and RFC 7638
+// and verification over crypto/*, the JSON reader behind headers, claims
+// and keys, the JSON string writer, JWK reading and writing and RFC 7638
 // thumbprints. It has no dependency outside the standard library; the root
 // package calls it and re-exports ErrInvalidToken.
 //
@@ -9,11 +9,14 @@
 //   - Algorithm, Known and the algorithm constants; AccessTokenType;
 //     MaxHeaderMembers.
 //   - Key (a verification key: NewKey, NewHMACKey), AlgorithmFor (the key
-//     checks: types, sizes, curves), Thumbprint, MarshalJWK.
+//     checks: types, sizes, RSA exponent and modulus, P-256 points),
+//     Thumbprint, MarshalJWK.
 //   - Sign, Verify with a Resolver; Split and Compact (Header, Payload,
 //     Verify) for callers that look at a token before its signature, like
 //     the token endpoint's assertions and a multi-issuer Verifier.
 //   - ScanObject and Value, the strict JSON reader; AppendJSONString.
+//   - ParseJWK, JWK (ForSignatures, PublicKey) and ParseJWKSet, which read
+//     keys with the rules of ScanObject.
 //   - ErrInvalidToken, ErrUnknownKey, Malformed; IsBase64URLChar.
 //
 // # Cost

@@ -17,17 +17,27 @@ import (
 const MinRSABits = 2048
 
 // AlgorithmFor returns the algorithm a public key verifies with, refusing
-// key types, sizes and curves the codec does not accept: RSA moduli under
-// MinRSABits, EC keys on curves other than P-256, Ed25519 keys of the wrong
-// length. Messages name the problem, never key material.
+// key types, sizes and parameters the codec does not accept: RSA moduli
+// under MinRSABits or even, RSA public exponents under 3, even or over
+// 2^31-1, EC keys on curves other than P-256 or whose point is not on it,
+// Ed25519 keys of the wrong length. Messages name the problem, never key
+// material.
 func AlgorithmFor(pub crypto.PublicKey) (Algorithm, error) {
 	switch pk := pub.(type) {
 	case *rsa.PublicKey:
 		switch {
-		case pk == nil || pk.N == nil:
+		case pk == nil || pk.N == nil || pk.N.Sign() <= 0:
 			return "", errors.New("empty RSA key")
 		case pk.N.BitLen() < MinRSABits:
 			return "", fmt.Errorf("RSA key has %d bits; at least %d are required", pk.N.BitLen(), MinRSABits)
+		case pk.N.Bit(0) == 0:
+			return "", errors.New("RSA modulus is even")
+		case pk.E < 3:
+			return "", fmt.Errorf("RSA public exponent %d is too small; at least 3 is required", pk.E)
+		case pk.E%2 == 0:
+			return "", fmt.Errorf("RSA public exponent %d is even", pk.E)
+		case pk.E > 1<<31-1:
+			return "", errors.New("RSA public exponent is larger than 2^31-1")
 		}
 		return RS256, nil
 	case *ecdsa.PublicKey:
@@ -36,6 +46,9 @@ func AlgorithmFor(pub crypto.PublicKey) (Algorithm, error) {
 		}
 		if pk.Curve != elliptic.P256() {
 			return "", fmt.Errorf("unsupported curve %s; only P-256 (ES256)", pk.Curve.Params().Name)
+		}
+		if _, err := pk.ECDH(); err != nil {
+			return "", errors.New("EC key is not a point on P-256")
 		}
 		return ES256, nil
 	case ed25519.PublicKey:

@@ -3,12 +3,14 @@ package jose
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"strings"
 	"testing"
 
 	gojose "github.com/go-jose/go-jose/v4"
@@ -114,5 +116,58 @@ func TestNewKeyRefuses(t *testing.T) {
 		if _, err := NewKey(tt.alg, "k", tt.pub); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
+	}
+}
+
+// TestAlgorithmForRefusesWeakKeys: what can never verify safely is refused
+// when a key is registered, not only when a signature is checked.
+func TestAlgorithmForRefusesWeakKeys(t *testing.T) {
+	t.Parallel()
+	rk := testKeys()[RS256].(*rsa.PrivateKey)
+	ek := testKeys()[ES256].(*ecdsa.PrivateKey)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	even := new(big.Int).Add(rk.N, big.NewInt(1))
+	offCurve := &ecdsa.PublicKey{Curve: elliptic.P256(), X: ek.X, Y: new(big.Int).Add(ek.Y, big.NewInt(1))}
+	tests := []struct {
+		name string
+		pub  crypto.PublicKey
+		want string
+	}{
+		{"RSA e=1", &rsa.PublicKey{N: rk.N, E: 1}, "too small"},
+		{"RSA e=2", &rsa.PublicKey{N: rk.N, E: 2}, "too small"},
+		{"RSA e=0", &rsa.PublicKey{N: rk.N, E: 0}, "too small"},
+		{"RSA e negative", &rsa.PublicKey{N: rk.N, E: -3}, "too small"},
+		{"RSA e even", &rsa.PublicKey{N: rk.N, E: 65536}, "even"},
+		{"RSA e over 2^31-1", &rsa.PublicKey{N: rk.N, E: 1<<31 + 1}, "larger"},
+		{"RSA even modulus", &rsa.PublicKey{N: even, E: 65537}, "even"},
+		{"RSA 1024 bits", &small.PublicKey, "at least 2048"},
+		{"RSA without modulus", &rsa.PublicKey{E: 65537}, "empty"},
+		{"nil RSA", (*rsa.PublicKey)(nil), "empty"},
+		{"EC off the curve", offCurve, "not a point on P-256"},
+		{"EC at x=0,y=0", &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int), Y: new(big.Int)}, "not a point"},
+		{"EC coordinate over the field", &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).Lsh(big.NewInt(1), 256), Y: ek.Y}, "not a point"},
+		{"EC P-384", &p384.PublicKey, "P-384"},
+		{"nil EC", (*ecdsa.PublicKey)(nil), "empty"},
+		{"Ed25519 31 bytes", ed25519.PublicKey(make([]byte, 31)), "31 bytes"},
+		{"Ed25519 private key", testKeys()[EdDSA], "unsupported key type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := AlgorithmFor(tt.pub)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("AlgorithmFor: %v, want an error saying %q", err, tt.want)
+			}
+			if _, err := Thumbprint(tt.pub); err == nil {
+				t.Fatal("Thumbprint of a refused key")
+			}
+		})
 	}
 }
