@@ -164,6 +164,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"b64 false header", craft(t, k, hdr("RS256", `,"b64":false`), okPayload), ErrInvalidToken},
 		{"16 header members", craft(t, k, hdr("RS256", headerMembers(13)), okPayload), nil},
 		{"17 header members", craft(t, k, hdr("RS256", headerMembers(14)), okPayload), ErrInvalidToken},
+		{"header over 2 KiB", craft(t, k, hdr("RS256", `,"x":"`+strings.Repeat("x", 1600)+`"`), okPayload), ErrInvalidToken},
 		{"token over the size cap", big, ErrInvalidToken},
 		{"four segments", toks.AccessToken + ".x", ErrInvalidToken},
 		{"five segments (JWE)", "a.b.c.d.e", ErrInvalidToken},

@@ -105,6 +105,7 @@ var jwsRefusals = []difference{
 		return in.header != nil && deliberateJSONRefusal(in.header)
 	}},
 	{"header member cap", func(in *jwsInput) bool { return len(in.members) > MaxHeaderMembers }},
+	{"header size cap", func(in *jwsInput) bool { return len(in.segs[0]) > MaxHeaderSize }},
 	{"typ", func(in *jwsInput) bool {
 		typ, ok := in.stringMember("typ")
 		return !ok || !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType)
@@ -289,6 +290,7 @@ func jwsSeeds(t testing.TB) []jwsSeed {
 		jwsSeed{0, h(`,"x":"\ud800"`), claims, modeEncoded},                                             // lone surrogate
 		jwsSeed{0, h(`,"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40)), claims, modeEncoded}, // depth
 		jwsSeed{0, h(many), claims, modeEncoded},                                                        // 17 members
+		jwsSeed{0, h(`,"x":"` + strings.Repeat("x", 1600) + `"`), claims, modeEncoded},                  // over 2 KiB
 		jwsSeed{0, []byte(`{"alg":"RS256","kid":"` + kid + `"}`), claims, modeEncoded},                  // no typ
 		jwsSeed{0, []byte(`{"alg":"RS256","typ":"at+jwt"}`), claims, modeEncoded},                       // no kid
 		jwsSeed{0, []byte(`{"alg":"RS256","kid":"other","typ":"at+jwt"}`), claims, modeEncoded},         // another kid

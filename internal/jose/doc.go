@@ -7,7 +7,7 @@
 // The surface:
 //
 //   - Algorithm, Known and the algorithm constants; AccessTokenType;
-//     MaxHeaderMembers.
+//     MaxHeaderMembers, MaxHeaderSize.
 //   - Key (a verification key: NewKey, NewHMACKey), AlgorithmFor (the key
 //     checks: types, sizes, RSA exponent and modulus, P-256 points),
 //     Thumbprint, MarshalJWK.
@@ -27,7 +27,7 @@
 // puts the names of larger objects in a set of keyed 64-bit hashes; nesting
 // is read by one loop with a stack (32 levels at most); strings are
 // validated in place and decoded only when asked for. A header has at most
-// MaxHeaderMembers (16) members.
+// MaxHeaderMembers (16) members and MaxHeaderSize (2048) characters.
 //
 // # Differences from go-jose
 //
@@ -51,7 +51,8 @@
 //   - an empty payload segment;
 //   - JSON: invalid UTF-8 and lone surrogates (go-jose substitutes U+FFFD),
 //     duplicate member names at any depth, nesting deeper than 32 levels;
-//   - more than MaxHeaderMembers (16) header members;
+//   - more than MaxHeaderMembers (16) header members, a header segment
+//     longer than MaxHeaderSize (2048 characters);
 //   - typ: missing, not a string, or other than the expected type
 //     (compared without case, with or without "application/"); go-jose
 //     does not look at typ;

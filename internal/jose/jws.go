@@ -42,10 +42,16 @@ func Known(alg Algorithm) bool {
 // AccessTokenType is the typ header of access tokens (RFC 9068).
 const AccessTokenType = "at+jwt"
 
-// MaxHeaderMembers is the most members a JOSE header may have. A header
-// has a handful (alg, kid, typ, perhaps cty or x5t); the cap bounds the work
-// spent on a header before its signature is checked.
-const MaxHeaderMembers = 16
+// MaxHeaderMembers is the most members a JOSE header may have, and
+// MaxHeaderSize the longest header segment, in base64url characters (1.5
+// KiB of JSON). A header has a handful of short members (alg, kid, typ,
+// perhaps cty or x5t: a few hundred bytes, the members that could make it
+// long, jwk and x5c, being refused anyway); the caps bound the work spent
+// on a header before its signature is checked.
+const (
+	MaxHeaderMembers = 16
+	MaxHeaderSize    = 2 << 10
+)
 
 // ErrInvalidToken is what every refusal of a token wraps. The root package
 // re-exports it as sessionkit.ErrInvalidToken.
@@ -339,12 +345,15 @@ type Header struct {
 	Typ    string
 }
 
-// Header decodes and reads the protected header: canonical base64url, a
-// JSON object as ScanObject reads it with at most MaxHeaderMembers
-// members; alg a string other than "none" (in any case); kid and typ
+// Header decodes and reads the protected header: at most MaxHeaderSize
+// characters of canonical base64url, a JSON object as ScanObject reads it
+// with at most MaxHeaderMembers members; alg a string other than "none" (in any case); kid and typ
 // strings when present; no crit, no key-carrying members (jwk, jku, x5u,
 // x5c), no zip, no b64.
 func (c Compact) Header() (Header, error) {
+	if c.d1 > MaxHeaderSize {
+		return Header{}, Malformed("header: longer than 2048 characters")
+	}
 	raw, err := b64.DecodeString(c.token[:c.d1])
 	if err != nil {
 		return Header{}, Malformed("header is not canonical base64url")

@@ -175,6 +175,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"duplicate header member", signed(t, k, priv, `{"alg":"RS256","alg":"RS256","kid":"`+k.KID()+`","typ":"at+jwt"}`, `{}`), "duplicate"},
 		{"header not an object", signed(t, k, priv, `["RS256"]`, `{}`), "not a JSON object"},
 		{"header members over the cap", signed(t, k, priv, hdr(many+`,"last":0`), `{}`), "more than 16 members"},
+		{"header over 2 KiB", signed(t, k, priv, hdr(`,"x":"`+strings.Repeat("x", 1500)+`"`), `{}`), "longer than 2048"},
 		{"bad signature", parts[0] + "." + parts[1] + "." + b64.EncodeToString(make([]byte, 256)), "bad signature"},
 		{"signature of another length", parts[0] + "." + parts[1] + "." + b64.EncodeToString(make([]byte, 255)), "bad signature"},
 	}
@@ -191,9 +192,15 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 		})
 	}
-	// The cap itself passes.
+	// The caps themselves pass.
 	if _, err := Verify(signed(t, k, priv, hdr(many), `{}`), 8<<10, set, AccessTokenType); err != nil {
 		t.Fatalf("a header of exactly %d members: %v", MaxHeaderMembers, err)
+	}
+	h := hdr(`,"x":"` + strings.Repeat("x", MaxHeaderSize*3/4-len(hdr(`,"x":""`))) + `"`)
+	if tok := signed(t, k, priv, h, `{}`); strings.IndexByte(tok, '.') != MaxHeaderSize {
+		t.Fatalf("a header segment of %d characters", strings.IndexByte(tok, '.'))
+	} else if _, err := Verify(tok, 8<<10, set, AccessTokenType); err != nil {
+		t.Fatalf("a header segment of exactly %d characters: %v", MaxHeaderSize, err)
 	}
 }
 
