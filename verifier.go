@@ -426,11 +426,12 @@ func peekIssuer(token string, maxSize int) (string, error) {
 	return issuerOf(payload)
 }
 
-// issuerOf reads the iss claim of an unverified payload, strictly (the
-// whole object is read and must be valid), and nothing else.
+// issuerOf reads the iss claim of an unverified payload, and nothing else.
+// The whole object must be valid JSON; duplicate members are looked for
+// after the signature, when the claims are read.
 func issuerOf(payload string) (string, error) {
 	var iss string
-	err := jose.ScanObject(payload, func(name string, val *jose.Value) error {
+	err := jose.PeekObject(payload, func(name string, val *jose.Value) error {
 		if name == "iss" {
 			if val.Kind() != jose.String {
 				return errors.New("iss is not a string")

@@ -14,7 +14,9 @@
 //   - Sign, Verify with a Resolver; Split and Compact (Header, Payload,
 //     Verify) for callers that look at a token before its signature, like
 //     the token endpoint's assertions and a multi-issuer Verifier.
-//   - ScanObject and Value, the strict JSON reader; AppendJSONString.
+//   - ScanObject and Value, the strict JSON reader; PeekObject, the same
+//     without the duplicate check, for the iss of an unverified payload;
+//     AppendJSONString.
 //   - ParseJWK, JWK (ForSignatures, PublicKey) and ParseJWKSet, which read
 //     keys with the rules of ScanObject.
 //   - ErrInvalidToken, ErrUnknownKey, Malformed; IsBase64URLChar.

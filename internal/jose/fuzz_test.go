@@ -12,7 +12,8 @@ import (
 // accepts encoding/json accepts too and decodes to the same strings. What
 // encoding/json accepts and the reader refuses must be one of its
 // deliberate refusals: a duplicate name, invalid UTF-8 or a lone
-// surrogate, nesting deeper than 32 levels.
+// surrogate, nesting deeper than 32 levels. PeekObject agrees with
+// ScanObject but for duplicates.
 func FuzzScanObject(f *testing.F) {
 	f.Add([]byte(`{"alg":"RS256","kid":"k","typ":"at+jwt"}`))
 	f.Add([]byte(`{"iss":"a","aud":["x","y"],"exp":1e3,"iat":1,"ver":2,"x":{"y":[1,{"z":null}]}}`))
@@ -32,6 +33,11 @@ func FuzzScanObject(f *testing.F) {
 			}
 			return nil
 		})
+		peekErr := PeekObject(string(data), func(string, *Value) error { return nil })
+		// (ScanObject stops at a duplicate; PeekObject may find worse later.)
+		if err == nil && peekErr != nil || peekErr == nil && err != nil && !errors.Is(err, errDuplicate) {
+			t.Fatalf("PeekObject says %v, ScanObject %v", peekErr, err)
+		}
 		// Numbers as json.Number: the reader checks their syntax, not
 		// whether they fit a float64.
 		var std map[string]any

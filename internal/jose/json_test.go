@@ -91,6 +91,35 @@ func TestScanObject(t *testing.T) {
 	}
 }
 
+// TestPeekObject: the reader without its duplicate check, for unverified
+// payloads, refuses everything else ScanObject refuses.
+func TestPeekObject(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]error{
+		`{"iss":"a","iss":"b"}`: nil,
+		`{"x":{"a":1,"a":2}}`:   nil,
+		"{\"iss\":\"\xff\"}":    errSyntax,
+		`{"a":"\ud800"}`:        errSyntax,
+		`{"x":` + strings.Repeat("[", 33) + strings.Repeat("]", 33) + `}`: errDepth,
+		`{}x`: errTrailing,
+		`[]`:  errNotObject,
+	} {
+		var last string
+		err := PeekObject(in, func(name string, v *Value) error {
+			if name == "iss" {
+				last = v.Str()
+			}
+			return nil
+		})
+		if !errors.Is(err, want) {
+			t.Errorf("PeekObject(%q) = %v, want %v", in, err, want)
+		}
+		if in == `{"iss":"a","iss":"b"}` && last != "b" {
+			t.Errorf("both members reach the callback: last %q", last)
+		}
+	}
+}
+
 func TestValueAccessors(t *testing.T) {
 	t.Parallel()
 	in := `{"s":"plain","e":"a\u00e9\n\"","n":12.5,"aud":["x","\u0079"],"mixed":["x",1],"empty":[],"o":{"k":"v"},"\u0074":true}`
