@@ -94,6 +94,9 @@ func hostileSignature(b *testing.B) string {
 //   - header/<shape>: Issuer.Verify of a 32 KiB token whose header (alg,
 //     kid and typ right, so that the signature is checked too) is filled
 //     with shape;
+//   - header-2k/<shape>: the same with the header filled to 2048
+//     characters (the most a header may have) and the token to 32 KiB by
+//     a long claim, so that the whole token is hashed for the signature;
 //   - payload/<shape>: a multi-issuer Verifier (which reads the payload's
 //     iss before the signature) given a 32 KiB token with sessionkit's own
 //     header and the payload filled with shape;
@@ -122,7 +125,8 @@ func BenchmarkHostileToken(b *testing.B) {
 	fx := newOAuthFixture(b, false)
 	sig := hostileSignature(b)
 	okHeader := `"alg":"RS256","kid":"` + k.KeyID() + `","typ":"at+jwt"`
-	okPayload := b64.EncodeToString([]byte(`{"iss":"` + testIssuer + `","sub":"u","aud":"api","exp":9999999999,"iat":1,"jti":"j","sid":"s"}`))
+	okClaims := `{"iss":"` + testIssuer + `","sub":"u","aud":"api","exp":9999999999,"iat":1,"jti":"j","sid":"s"}`
+	okPayload := b64.EncodeToString([]byte(okClaims))
 	ownHeader := strings.SplitN(login(b, iss, "u1").AccessToken, ".", 2)[0]
 
 	b.Run("reference/valid-RS256", func(b *testing.B) {
@@ -163,6 +167,15 @@ func BenchmarkHostileToken(b *testing.B) {
 		b.Run("header/"+s.name, func(b *testing.B) {
 			budget := hostileTokenSize - len(okPayload) - len(sig) - 2
 			tok := b64.EncodeToString([]byte(s.fill(okHeader, budget))) + "." + okPayload + "." + sig
+			runHostile(b, tok, hostileTokenSize, func() error { _, err := iss.Verify(ctx, tok); return err })
+		})
+	}
+	for _, s := range hostileShapes {
+		b.Run("header-2k/"+s.name, func(b *testing.B) {
+			h := b64.EncodeToString([]byte(s.fill(okHeader, 2<<10)))
+			pad := strings.Repeat("p", (hostileTokenSize-len(h)-len(sig)-2)*3/4-len(okClaims)-16)
+			payload := b64.EncodeToString([]byte(okClaims[:len(okClaims)-1] + `,"pad":"` + pad + `"}`))
+			tok := h + "." + payload + "." + sig
 			runHostile(b, tok, hostileTokenSize, func() error { _, err := iss.Verify(ctx, tok); return err })
 		})
 	}
