@@ -43,16 +43,20 @@
 // # Verification
 //
 // [Issuer.Verify] is strict before it is clever. A token larger than
-// [Config.MaxTokenSize] (8 KiB) is refused before any decoding. Only the
-// compact serialization is read; base64url must be canonical; header and
-// claims are JSON objects without duplicate members or trailing bytes. The
-// algorithm must be on the allow-list, which is the algorithms of the key set,
-// and must be the algorithm of the key the kid names: "none" is never
+// [Config.MaxTokenSize] (8 KiB by default, at most [MaxTokenSizeLimit],
+// 32 KiB) is refused before any decoding. Only the compact serialization is
+// read; base64url must be canonical; header and claims are JSON objects
+// without duplicate members at any depth, invalid UTF-8 or trailing bytes, and
+// a header has at most 16 members and 2048 characters. Everything read before
+// the signature is checked is read in time linear in its size, so the worst
+// token an attacker can send costs a few signature checks (see BENCHMARKS.md).
+// The algorithm must be on the allow-list, which is the algorithms of the key
+// set, and must be the algorithm of the key the kid names: "none" is never
 // accepted, nor HMAC without an explicitly configured secret (a Verifier
-// option), so a token signed with our public key as an HMAC secret fails. Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip
-// and b64 are refused. Then iss must match, aud must include ours, exp, nbf
-// and iat are checked with a leeway (30 seconds by default, at most
-// [MaxLeeway]).
+// option), so a token signed with our public key as an HMAC secret fails.
+// Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip and b64
+// are refused. Then iss must match, aud must include ours, exp, nbf and iat
+// are checked with a leeway (30 seconds by default, at most [MaxLeeway]).
 //
 // Unless [Config.SkipRevocationCheck] is set, one store read then checks the
 // stateful part: the jti is not on the deny-list, the token's ver equals the
