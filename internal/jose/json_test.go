@@ -150,18 +150,19 @@ func TestValueAccessors(t *testing.T) {
 	if v := got["o"]; v.Raw() != `{"k":"v"}` {
 		t.Errorf("raw %q", v.Raw())
 	}
-	strs := func(name string) ([]string, bool) { v := got[name]; return v.Strings() }
-	if s, ok := strs("aud"); !ok || fmt.Sprint(s) != "[x y]" {
-		t.Errorf("aud: %q %v", s, ok)
-	}
-	if s, ok := strs("mixed"); ok || s != nil {
-		t.Errorf("mixed: %q %v", s, ok)
-	}
-	if s, ok := strs("empty"); !ok || s != nil {
-		t.Errorf("empty: %q %v", s, ok)
-	}
-	if s, ok := strs("s"); ok || s != nil {
-		t.Errorf("a string as Strings: %q %v", s, ok)
+	for name, want := range map[string]struct {
+		elems string
+		ok    bool
+	}{
+		"aud":   {"[x y]", true},
+		"mixed": {"[]", false},
+		"empty": {"[]", true},
+		"s":     {"[]", false},
+	} {
+		v := got[name]
+		if elems, ok := v.Strings(); ok != want.ok || fmt.Sprint(elems) != want.elems || !ok && elems != nil {
+			t.Errorf("%s: Strings() = %q, %v", name, elems, ok)
+		}
 	}
 }
 

@@ -130,11 +130,7 @@ func (k *JWK) PublicKey() (crypto.PublicKey, error) {
 	var pub crypto.PublicKey
 	switch k.Kty {
 	case "RSA":
-		n, err := jwkParam("n", k.n, 0)
-		if err != nil {
-			return nil, err
-		}
-		e, err := jwkParam("e", k.e, 0)
+		n, e, err := decodeParams("n", k.n, "e", k.e, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -151,11 +147,7 @@ func (k *JWK) PublicKey() (crypto.PublicKey, error) {
 		if k.crv != "P-256" {
 			return nil, fmt.Errorf("unsupported curve %q; only P-256 (ES256)", shorten(k.crv))
 		}
-		x, err := jwkParam("x", k.x, 32)
-		if err != nil {
-			return nil, err
-		}
-		y, err := jwkParam("y", k.y, 32)
+		x, y, err := decodeParams("x", k.x, "y", k.y, 32)
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +175,16 @@ func (k *JWK) PublicKey() (crypto.PublicKey, error) {
 		return nil, err
 	}
 	return pub, nil
+}
+
+// decodeParams decodes two parameters of a JWK with jwkParam.
+func decodeParams(name1, val1, name2, val2 string, size int) ([]byte, []byte, error) {
+	b1, err := jwkParam(name1, val1, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	b2, err := jwkParam(name2, val2, size)
+	return b1, b2, err
 }
 
 // jwkParam decodes the base64url parameter name of a JWK: present,
