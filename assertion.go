@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -83,15 +84,11 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 		return grantError("the assertion is invalid", cause)
 	}
 	now := iss.now()
-	d1, d2, err := splitCompact(token, maxAssertionSize)
+	jws, err := jose.Split(token, maxAssertionSize)
 	if err != nil {
 		return nil, fail(err)
 	}
-	rawHeader, err := b64.DecodeString(token[:d1])
-	if err != nil {
-		return nil, fail(errMalformed("header is not canonical base64url"))
-	}
-	h, hasKID, err := parseJOSEHeader(string(rawHeader))
+	h, err := jws.Header()
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -102,37 +99,36 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 	if alg != RS256 && alg != ES256 && alg != EdDSA {
 		return nil, fail(errMalformed("algorithm not allowed for assertions"))
 	}
-	// The payload is read before the signature only to find the client.
-	rawPayload, err := b64.DecodeString(token[d1+1 : d2])
-	if err != nil {
-		return nil, fail(errMalformed("payload is not canonical base64url"))
-	}
-	unverified, err := parseClaimsSet(string(rawPayload), false)
+	// The payload is read before the signature only to find the client:
+	// its iss, nothing else.
+	unverified, err := jws.Payload()
 	if err != nil {
 		return nil, fail(err)
 	}
-	if unverified.Issuer == "" {
-		return nil, fail(errMalformed("iss missing"))
+	clientID, err := issuerOf(unverified)
+	if err != nil {
+		return nil, fail(err)
 	}
-	client, err := clients.Client(ctx, unverified.Issuer)
+	client, err := clients.Client(ctx, clientID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, fail(errMalformed("unknown client"))
 	case err != nil:
 		return nil, unavailable(fmt.Errorf("client registry: %w", err))
-	case client == nil || client.ID != unverified.Issuer:
+	case client == nil || client.ID != clientID:
 		return nil, fail(errMalformed("unknown client"))
 	case validSubject(client.ID) != nil:
 		// A registry's ids become subjects and store names: the same
 		// rules as every subject (no control characters, bounded).
 		return nil, fail(errMalformed("unknown client (the registry's id is not a valid subject)"))
 	}
+	var payload string
 	verified := false
 	for _, k := range client.Keys {
-		if k.pub == nil || k.pub.alg != alg || (hasKID && k.pub.kid != h.Kid) {
+		if k.pub == nil || k.Algorithm() != alg || (h.HasKID && k.KeyID() != h.KID) {
 			continue
 		}
-		if _, err := verifySigned(token, d1, d2, k.pub); err == nil {
+		if payload, err = jws.Verify(k.pub); err == nil {
 			verified = true
 			break
 		}
@@ -140,9 +136,12 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 	if !verified {
 		return nil, fail(errMalformed("no registered key of the client verifies the signature"))
 	}
+	c, err := parseClaimsSet(payload, false)
+	if err != nil {
+		return nil, fail(err)
+	}
 
 	// The client proved itself: from here on, answers may say what is wrong.
-	c := unverified
 	leeway := iss.rules.leeway
 	bad := func(desc string) *oauthError {
 		if use == useClientAuth {

@@ -196,10 +196,10 @@ func BenchmarkMemstoreRotate(b *testing.B) {
 	}
 }
 
-// BenchmarkPeerGoJose is the same work through go-jose v4 (already our
-// dependency, for keys and JWKS): jwt.ParseSigned plus Claims for verify,
-// jose.NewSigner plus jwt.Signed for sign. It shows why the hot path has its
-// own codec.
+// BenchmarkPeerGoJose is the same work through go-jose v4 (already a test
+// dependency, the reference of the differential fuzz targets):
+// jwt.ParseSigned plus Claims for verify, jose.NewSigner plus jwt.Signed
+// for sign. It shows why the hot path has its own codec.
 func BenchmarkPeerGoJose(b *testing.B) {
 	for _, alg := range benchAlgs {
 		b.Run("verify/"+string(alg), func(b *testing.B) {

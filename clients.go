@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // ClientKey is a public key an OAuth client signs its assertions with
@@ -25,10 +25,11 @@ type ClientKey struct {
 }
 
 // NewClientKey wraps a client's public key (*rsa.PublicKey of at least 2048
-// bits, *ecdsa.PublicKey on P-256, or ed25519.PublicKey). The algorithm
-// follows from the key type. An empty kid means the RFC 7638 thumbprint;
-// assertions naming a kid must name this one, assertions without a kid are
-// tried against every key of the client with their algorithm.
+// bits with an odd public exponent of at least 3, *ecdsa.PublicKey whose
+// point is on P-256, or ed25519.PublicKey). The algorithm follows from the
+// key type. An empty kid means the RFC 7638 thumbprint; assertions naming a
+// kid must name this one, assertions without a kid are tried against every
+// key of the client with their algorithm.
 func NewClientKey(pub crypto.PublicKey, kid string) (ClientKey, error) {
 	alg, err := algorithmFor(pub)
 	if err != nil {
@@ -43,25 +44,36 @@ func NewClientKey(pub crypto.PublicKey, kid string) (ClientKey, error) {
 
 // ParseClientKey reads a client's public key from a PEM "PUBLIC KEY" block
 // (PKIX) or a JWK (a JSON object with kty, the public parameters and
-// optionally kid and alg). Private keys, symmetric keys, RSA under 2048 bits
-// and curves other than P-256 are refused. Errors wrap ErrInvalidConfig.
+// optionally kid, alg, use and key_ops), read as strictly as tokens are:
+// exact member names, no duplicates, canonical base64url. Private keys,
+// symmetric keys, keys not for signatures (use other than "sig", key_ops
+// without "verify"), RSA under 2048 bits or with a public exponent under 3
+// or even, and curves other than P-256 are refused. Errors wrap
+// ErrInvalidConfig.
 func ParseClientKey(data []byte) (ClientKey, error) {
 	data = bytes.TrimSpace(data)
 	switch {
 	case bytes.HasPrefix(data, []byte("{")):
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(data); err != nil {
+		jwk, err := jose.ParseJWK(string(data))
+		if err != nil {
 			return ClientKey{}, keyErr("not a usable JWK: %v", err)
 		}
-		if !jwk.IsPublic() {
-			return ClientKey{}, keyErr("the JWK holds a private or symmetric key; give the client's public key")
+		if jwk.Kty == "oct" {
+			return ClientKey{}, keyErr("the JWK holds a symmetric key; give the client's public key")
 		}
-		k, err := NewClientKey(jwk.Key, jwk.KeyID)
+		if err := jwk.ForSignatures(); err != nil {
+			return ClientKey{}, keyErr("the JWK is not for signatures: %v", err)
+		}
+		pub, err := jwk.PublicKey()
+		if err != nil {
+			return ClientKey{}, keyErr("not a usable JWK: %v", err)
+		}
+		k, err := NewClientKey(pub, jwk.KID)
 		if err != nil {
 			return ClientKey{}, err
 		}
-		if jwk.Algorithm != "" && Algorithm(jwk.Algorithm) != k.pub.alg {
-			return ClientKey{}, keyErr("the JWK's alg %q does not match its key (%s)", shorten(jwk.Algorithm), k.pub.alg)
+		if jwk.HasAlg && Algorithm(jwk.Alg) != k.Algorithm() {
+			return ClientKey{}, keyErr("the JWK's alg %q does not match its key (%s)", shorten(jwk.Alg), k.Algorithm())
 		}
 		return k, nil
 	case bytes.HasPrefix(data, []byte("-----BEGIN ")):
@@ -87,7 +99,7 @@ func (k ClientKey) KeyID() string {
 	if k.pub == nil {
 		return ""
 	}
-	return k.pub.kid
+	return k.pub.KID()
 }
 
 // Algorithm returns the algorithm the key verifies.
@@ -95,7 +107,7 @@ func (k ClientKey) Algorithm() Algorithm {
 	if k.pub == nil {
 		return ""
 	}
-	return k.pub.alg
+	return Algorithm(k.pub.Algorithm())
 }
 
 // Client is an OAuth client registered with the TokenEndpoint: a service
@@ -143,10 +155,10 @@ func NewMemoryClients(clients ...Client) (*MemoryClients, error) {
 			if k.pub == nil {
 				return nil, fmt.Errorf("%w: client %q has a zero ClientKey; use NewClientKey or ParseClientKey", ErrInvalidConfig, shorten(c.ID))
 			}
-			if seen[k.pub.kid] {
-				return nil, fmt.Errorf("%w: client %q has two keys with kid %q", ErrInvalidConfig, shorten(c.ID), shorten(k.pub.kid))
+			if seen[k.KeyID()] {
+				return nil, fmt.Errorf("%w: client %q has two keys with kid %q", ErrInvalidConfig, shorten(c.ID), shorten(k.KeyID()))
 			}
-			seen[k.pub.kid] = true
+			seen[k.KeyID()] = true
 		}
 		for _, s := range c.Scopes {
 			if !validScopeToken(s) {
@@ -209,7 +221,7 @@ func SignClientAssertion(key *SigningKey, clientID, audience string, now time.Ti
 	buf = append(buf, `,"jti":`...)
 	buf = appendJSONString(buf, b64.EncodeToString(jti[:]))
 	buf = append(buf, '}')
-	return signCompact(key, compactHeader(key.pub.alg, key.pub.kid, "JWT"), buf)
+	return signCompact(key, compactHeader(key.Algorithm(), key.KeyID(), "JWT"), buf)
 }
 
 // scopeWithin reports whether every scope of the space-separated requested

@@ -43,18 +43,23 @@
 // # Verification
 //
 // [Issuer.Verify] is strict before it is clever. A token larger than
-// [Config.MaxTokenSize] (8 KiB) is refused before any decoding. Only the
-// compact serialization is read; base64url must be canonical; header and
-// claims are JSON objects without duplicate members or trailing bytes. The
-// algorithm must be on the allow-list, which is the algorithms of the key set,
-// and must be the algorithm of the key the kid names: "none" is never
+// [Config.MaxTokenSize] (8 KiB by default, at most [MaxTokenSizeLimit],
+// 32 KiB) is refused before any decoding. Only the compact serialization is
+// read; base64url must be canonical; header and claims are JSON objects
+// without duplicate members at any depth, invalid UTF-8 or trailing bytes, and
+// a header has at most 16 members and 2048 characters. Everything read before
+// the signature is checked is read in time linear in its size, so the worst
+// token an attacker can send costs a few signature checks (see BENCHMARKS.md).
+// The algorithm must be on the allow-list, which is the algorithms of the key
+// set, and must be the algorithm of the key the kid names: "none" is never
 // accepted, nor HMAC without an explicitly configured secret (a Verifier
-// option), so a token signed with our public key as an HMAC secret fails. Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip
-// and b64 are refused. Then iss must match, aud must include ours, exp, nbf
-// and iat are checked with a leeway (30 seconds by default, at most
-// [MaxLeeway]). [Config.MaxTokenAge], when set, also bounds a token whatever
-// its exp says: a lifetime (exp - iat) beyond it is invalid, and a token
-// issued longer ago than it has expired.
+// option), so a token signed with our public key as an HMAC secret fails.
+// Headers that carry or point to keys (jwk, jku, x5u, x5c), crit, zip and b64
+// are refused. Then iss must match, aud must include ours, exp, nbf and iat
+// are checked with a leeway (30 seconds by default, at most [MaxLeeway]).
+// [Config.MaxTokenAge], when set, also bounds a token whatever its exp says:
+// a lifetime (exp - iat) beyond it is invalid, and a token issued longer ago
+// than it has expired.
 //
 // Unless [Config.SkipRevocationCheck] is set, one store read then checks the
 // stateful part: the jti is not on the deny-list, the token's ver equals the
@@ -86,10 +91,14 @@
 // between two fetches an unknown kid is refused at once, so a flood of
 // tokens with random kids costs at most one fetch per interval. A failed
 // fetch is logged and the last good key set keeps verifying; with no key set
-// at all, Verify fails with [ErrKeysUnavailable]. Keys that are not for
-// signatures (use "enc"), symmetric (kty "oct"), private, RSA under 2048
-// bits, on another curve than P-256, or whose alg contradicts the key are
-// skipped with a log line and never used. HS256, HS384 and HS512 verify only
+// at all, Verify fails with [ErrKeysUnavailable]. The document is read as
+// strictly as a token: exact member names, no duplicate members at any
+// depth, valid UTF-8, canonical base64url key parameters; one that fails is
+// refused whole. Keys that are not for signatures (use other than "sig",
+// key_ops without "verify"), symmetric (kty "oct"), private, RSA under 2048
+// bits or with a public exponent under 3 or even, EC points not on P-256,
+// on another curve, or whose alg contradicts the key are skipped with a log
+// line and never used. HS256, HS384 and HS512 verify only
 // with secrets configured in [TrustedIssuer.HMACKeys], each at least as long
 // as its hash, and only when listed in [VerifierConfig.Algorithms]. A kid
 // names one key: NewVerifier refuses an HMAC key whose KeyID a key of the

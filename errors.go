@@ -3,6 +3,7 @@ package sessionkit
 import (
 	"errors"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -12,7 +13,7 @@ var (
 	// ErrInvalidToken means a token is malformed, tampered, signed by an
 	// unknown key or algorithm, issued for someone else, or otherwise not one
 	// of ours. It says nothing about a session's state.
-	ErrInvalidToken = errors.New("sessionkit: invalid token")
+	ErrInvalidToken = jose.ErrInvalidToken
 	// ErrTokenExpired means an access token's exp has passed (beyond the
 	// leeway). Refreshing helps.
 	ErrTokenExpired = errors.New("sessionkit: token expired")

@@ -77,7 +77,7 @@ type Config struct {
 	// seconds, at most MaxLeeway; negative means none).
 	Leeway time.Duration
 	// MaxTokenSize caps the size of access tokens Verify reads (default
-	// DefaultMaxTokenSize).
+	// DefaultMaxTokenSize, at most MaxTokenSizeLimit).
 	MaxTokenSize int
 	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
 	// session check, so revocations only take effect when tokens expire.
@@ -314,6 +314,9 @@ func New(cfg Config) (*Issuer, error) {
 	if iss.maxTokenSize < 512 {
 		return bad("MaxTokenSize %d is too small", iss.maxTokenSize)
 	}
+	if iss.maxTokenSize > MaxTokenSizeLimit {
+		return bad("MaxTokenSize %d exceeds the maximum %d (MaxTokenSizeLimit)", iss.maxTokenSize, MaxTokenSizeLimit)
+	}
 	iss.caps = cfg.Store.Capabilities()
 	if lacking := (store.Versions | store.DenyList) &^ iss.caps; lacking != 0 && !iss.skipRevocation {
 		return bad("the store lacks %s, which Verify's revocation check needs: set SkipRevocationCheck", lacking)
@@ -461,7 +464,7 @@ func (iss *Issuer) mint(s *store.Session, version uint64, now time.Time) (string
 		exp = e
 	}
 	payload := iss.accessPayload(s, version, jti[:], now.Unix(), exp)
-	tok, err := signCompact(k, k.pub.header, payload)
+	tok, err := signCompact(k, k.pub.Header(), payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sessionkit: signing access token: %w", err)
 	}
@@ -515,7 +518,7 @@ func (iss *Issuer) fits(s *store.Session) error {
 	payload := iss.accessPayload(s, 1<<64-1, make([]byte, 16), widest, widest)
 	size := 0
 	for _, k := range iss.keys.load().byKID {
-		size = max(size, len(k.header)+b64.EncodedLen(len(payload))+b64.EncodedLen(signatureSize(k))+2)
+		size = max(size, len(k.Header())+b64.EncodedLen(len(payload))+b64.EncodedLen(k.SignatureSize())+2)
 	}
 	if size > iss.maxTokenSize {
 		return fmt.Errorf("%w: the access token would take %d bytes, more than MaxTokenSize (%d)", ErrInvalidConfig, size, iss.maxTokenSize)

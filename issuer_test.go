@@ -3,6 +3,7 @@ package sessionkit
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +99,8 @@ func TestNewValidates(t *testing.T) {
 		{"grace above cap", func(c *Config) { c.ReuseGrace = 61 * time.Second }},
 		{"leeway above cap", func(c *Config) { c.Leeway = 6 * time.Minute }},
 		{"tiny token cap", func(c *Config) { c.MaxTokenSize = 100 }},
+		{"token cap over the limit", func(c *Config) { c.MaxTokenSize = MaxTokenSizeLimit + 1 }},
+		{"token cap of 1 MiB", func(c *Config) { c.MaxTokenSize = 1 << 20 }},
 		{"store lacking capabilities", func(c *Config) { c.Store = limitedStore{st} }},
 		{"negative max token age", func(c *Config) { c.MaxTokenAge = -time.Second }},
 		{"max token age below the access ttl", func(c *Config) { c.MaxTokenAge = DefaultAccessTTL - time.Second }},
@@ -239,4 +242,38 @@ func decodeSegments(t testing.TB, tok string) (header, payload string) {
 		t.Fatal(err)
 	}
 	return string(h), string(p)
+}
+
+// TestMaxTokenSizeLimit: New and NewVerifier take MaxTokenSize up to the
+// limit and refuse anything above it, and the hostile-token benchmark
+// measures tokens of exactly the limit.
+func TestMaxTokenSizeLimit(t *testing.T) {
+	t.Parallel()
+	if hostileTokenSize != MaxTokenSizeLimit {
+		t.Fatalf("BenchmarkHostileToken measures %d-byte tokens, the limit is %d", hostileTokenSize, MaxTokenSizeLimit)
+	}
+	tests := []struct {
+		size int
+		ok   bool
+	}{
+		{MaxTokenSizeLimit, true},
+		{MaxTokenSizeLimit + 1, false},
+		{64 << 10, false},
+		{1 << 30, false},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.size), func(t *testing.T) {
+			t.Parallel()
+			cfg := Config{Issuer: testIssuer, Audience: []string{testAudience}, Keys: NewKeySet(testKey(t, RS256, 0)),
+				Store: memstore.New(), MaxTokenSize: tt.size}
+			if _, err := New(cfg); (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("New: %v", err)
+			}
+			vcfg := VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: cfg.Keys}},
+				Audience: cfg.Audience, MaxTokenSize: tt.size}
+			if _, err := NewVerifier(vcfg); (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("NewVerifier: %v", err)
+			}
+		})
+	}
 }

@@ -2,15 +2,11 @@ package sessionkit
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // This file turns key material a Verifier trusts (a JWK Set document, a
@@ -74,25 +70,25 @@ func newResolvedKeys(allow algSet, hmac, asym []*publicKey) (r *resolvedKeys, co
 	r = &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), allow: allow}
 	shared := make(map[string]bool) // kid -> both kinds carry it
 	for _, k := range hmac {
-		shared[k.kid] = false
+		shared[k.KID()] = false
 	}
 	for _, k := range asym {
-		if seen, ok := shared[k.kid]; ok && !seen {
-			shared[k.kid] = true
-			conflicts = append(conflicts, k.kid)
+		if seen, ok := shared[k.KID()]; ok && !seen {
+			shared[k.KID()] = true
+			conflicts = append(conflicts, k.KID())
 		}
 	}
 	for _, list := range [][]*publicKey{hmac, asym} {
 		for _, k := range list {
-			if !allow.has(k.alg) || shared[k.kid] {
+			if !allow.has(Algorithm(k.Algorithm())) || shared[k.KID()] {
 				continue
 			}
-			if _, dup := r.byKID[k.kid]; dup {
+			if _, dup := r.byKID[k.KID()]; dup {
 				continue
 			}
-			r.byKID[k.kid] = k
-			if k.header != "" {
-				r.byHeader[k.header] = k
+			r.byKID[k.KID()] = k
+			if k.Header() != "" {
+				r.byHeader[k.Header()] = k
 			}
 		}
 	}
@@ -109,51 +105,44 @@ func logKIDConflicts(ctx context.Context, log *slog.Logger, issuer string, confl
 	}
 }
 
-func (r *resolvedKeys) keyForHeader(seg string) *publicKey { return r.byHeader[seg] }
-func (r *resolvedKeys) keyForKID(kid string) *publicKey    { return r.byKID[kid] }
-func (r *resolvedKeys) allows(alg Algorithm) bool          { return r.allow.has(alg) }
+// KeyForHeader returns the key whose access-token header segment is seg.
+func (r *resolvedKeys) KeyForHeader(seg string) *publicKey { return r.byHeader[seg] }
+
+// KeyForKID returns the key with this kid.
+func (r *resolvedKeys) KeyForKID(kid string) *publicKey { return r.byKID[kid] }
+
+// Allows reports whether alg is in the allow-list.
+func (r *resolvedKeys) Allows(alg jose.Algorithm) bool { return r.allow.has(Algorithm(alg)) }
 
 var _ keyResolver = (*resolvedKeys)(nil)
 
 // maxJWKSKeys bounds how many keys of one JWKS document are kept.
 const maxJWKSKeys = 100
 
-// jwkMeta are the JWK members read before the key material itself.
-type jwkMeta struct {
-	Kty    string   `json:"kty"`
-	Kid    *string  `json:"kid"`
-	Use    *string  `json:"use"`
-	Alg    *string  `json:"alg"`
-	KeyOps []string `json:"key_ops"`
-}
-
 // parseJWKS reads a JWK Set (RFC 7517 §5) and returns the keys it may verify
-// with. Keys that are not for signatures (use other than "sig", key_ops
-// without "verify"), symmetric (kty "oct": a JWKS never supplies secrets),
-// private, of an unsupported type, size or curve, without a kid, with an alg
-// that does not match the key, or of an algorithm outside allow are skipped
-// with a log line and never used. A document that is not a JWK Set is an
-// error; so is one without a single usable key, so that a broken or emptied
-// document never replaces a working key set.
+// with. The document is read strictly (exact member names, no duplicates at
+// any depth, valid UTF-8): one that is not a JWK Set so read is an error.
+// Keys that are not for signatures (use other than "sig", key_ops without
+// "verify"), symmetric (kty "oct": a JWKS never supplies secrets), private,
+// of an unsupported type, size or curve, with weak parameters, without a
+// kid, with an alg that does not match the key, or of an algorithm outside
+// allow are skipped with a log line and never used. A document without a
+// single usable key is an error too, so that a broken or emptied document
+// never replaces a working key set.
 func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger, source string) ([]*publicKey, error) {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, errors.New("the document is not valid JSON")
-	}
-	if doc.Keys == nil {
-		return nil, errors.New(`the document has no "keys" array`)
+	raws, err := jose.ParseJWKSet(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("the document is not a valid JWK Set: %v", err)
 	}
 	var keys []*publicKey
 	seen := make(map[string]bool)
-	for i, raw := range doc.Keys {
+	for i, raw := range raws {
 		if len(keys) == maxJWKSKeys {
-			log.Warn("sessionkit: JWKS has too many keys; ignoring the rest", "jwks", source, "kept", maxJWKSKeys, "total", len(doc.Keys))
+			log.Warn("sessionkit: JWKS has too many keys; ignoring the rest", "jwks", source, "kept", maxJWKSKeys, "total", len(raws))
 			break
 		}
 		k, refused, reason := parseJWK(raw, allow)
-		if k != nil && seen[k.kid] {
+		if k != nil && seen[k.KID()] {
 			k, refused, reason = nil, true, "duplicate kid"
 		}
 		if k == nil {
@@ -164,11 +153,11 @@ func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger,
 			log.Log(ctx, level, "sessionkit: JWKS key ignored", "jwks", source, "index", i, "reason", reason)
 			continue
 		}
-		seen[k.kid] = true
+		seen[k.KID()] = true
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("none of the %d keys is usable", len(doc.Keys))
+		return nil, fmt.Errorf("none of the %d keys is usable", len(raws))
 	}
 	return keys, nil
 }
@@ -176,49 +165,38 @@ func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger,
 // parseJWK reads one JWK. It returns the key, or why it is not used: refused
 // (suspicious or malformed, logged as a warning) or merely not applicable
 // (another use or algorithm, logged at debug level).
-func parseJWK(raw json.RawMessage, allow algSet) (k *publicKey, refused bool, reason string) {
-	var m jwkMeta
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, true, "malformed JWK members"
+func parseJWK(raw string, allow algSet) (k *publicKey, refused bool, reason string) {
+	jwk, err := jose.ParseJWK(raw)
+	if err != nil {
+		return nil, true, "malformed JWK members: " + err.Error()
 	}
-	if m.Use != nil && *m.Use != "sig" {
-		return nil, false, fmt.Sprintf("use %q is not sig", shorten(*m.Use))
+	if err := jwk.ForSignatures(); err != nil {
+		return nil, false, err.Error()
 	}
-	if m.KeyOps != nil && !slices.Contains(m.KeyOps, "verify") {
-		return nil, false, "key_ops does not include verify"
-	}
-	if m.Kty == "oct" {
+	if jwk.Kty == "oct" {
 		return nil, true, "symmetric (oct) key: shared secrets never come from a JWKS"
 	}
-	if m.Kid == nil || *m.Kid == "" {
+	if jwk.KID == "" {
 		return nil, true, "no kid"
 	}
-	kid := *m.Kid
-	if len(kid) > 256 {
+	if len(jwk.KID) > 256 {
 		return nil, true, "kid longer than 256 bytes"
 	}
-	var jwk jose.JSONWebKey
-	if err := jwk.UnmarshalJSON(raw); err != nil {
-		return nil, true, "unsupported or malformed key (kty " + shorten(m.Kty) + ")"
-	}
-	if !jwk.IsPublic() {
-		return nil, true, "private key material in a public key set"
-	}
-	pub := jwk.Key
-	if pk, ok := pub.(ed25519.PublicKey); ok && len(pk) != ed25519.PublicKeySize {
-		return nil, true, "malformed Ed25519 key"
+	pub, err := jwk.PublicKey()
+	if err != nil {
+		return nil, true, "unsupported or malformed key (kty " + shorten(jwk.Kty) + "): " + err.Error()
 	}
 	alg, err := algorithmFor(pub)
 	if err != nil {
 		return nil, true, trimConfigPrefix(err)
 	}
-	if m.Alg != nil && Algorithm(*m.Alg) != alg {
-		return nil, false, fmt.Sprintf("alg %q is not one this key type is verified with (%s)", shorten(*m.Alg), alg)
+	if jwk.HasAlg && Algorithm(jwk.Alg) != alg {
+		return nil, false, fmt.Sprintf("alg %q is not one this key type is verified with (%s)", shorten(jwk.Alg), alg)
 	}
 	if !allow.has(alg) {
 		return nil, false, fmt.Sprintf("algorithm %s is not in the allow-list", alg)
 	}
-	k, err = newPublicKey(alg, kid, pub)
+	k, err = newPublicKey(alg, jwk.KID, pub)
 	if err != nil {
 		return nil, true, trimConfigPrefix(err)
 	}

@@ -302,7 +302,7 @@ func TestJWKSFirstFetchFailing(t *testing.T) {
 		{"HTTP 500", func(*testing.T, *KeySet) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "x", 500) })
 		}, "answered 500"},
-		{"not JSON", func(*testing.T, *KeySet) http.Handler { return staticJWKS([]byte("<html>"), "") }, "not valid JSON"},
+		{"not JSON", func(*testing.T, *KeySet) http.Handler { return staticJWKS([]byte("<html>"), "") }, "not a valid JWK Set: not a JSON object"},
 		{"no keys member", func(*testing.T, *KeySet) http.Handler { return staticJWKS([]byte(`{"kees":[]}`), "") }, `no \"keys\"`},
 		{"empty keys", func(*testing.T, *KeySet) http.Handler { return staticJWKS([]byte(`{"keys":[]}`), "") }, "none of the 0 keys"},
 		{"over 1 MiB", func(t *testing.T, ks *KeySet) http.Handler {

@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -22,7 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // Algorithm is a JWS signature algorithm sessionkit signs and verifies with.
@@ -47,7 +46,7 @@ const (
 )
 
 // minRSABits is the smallest RSA modulus sessionkit signs or verifies with.
-const minRSABits = 2048
+const minRSABits = jose.MinRSABits
 
 // JWKSMaxAge is how long verifiers may cache the JWKS: the max-age of the
 // Cache-Control header KeySet.ServeHTTP sends. It is also the time a fleet
@@ -177,29 +176,29 @@ func (k *SigningKey) MarshalPEM() ([]byte, error) {
 
 // KeyID returns the key id: the RFC 7638 JWK thumbprint (SHA-256,
 // base64url) of the public key. Tokens carry it in their kid header.
-func (k *SigningKey) KeyID() string { return k.pub.kid }
+func (k *SigningKey) KeyID() string { return k.pub.KID() }
 
 // Algorithm returns the algorithm the key signs with.
-func (k *SigningKey) Algorithm() Algorithm { return k.pub.alg }
+func (k *SigningKey) Algorithm() Algorithm { return Algorithm(k.pub.Algorithm()) }
 
 // Public returns the public key: *rsa.PublicKey, *ecdsa.PublicKey or
 // ed25519.PublicKey.
 func (k *SigningKey) Public() crypto.PublicKey {
-	if pk, ok := k.pub.key.(ed25519.PublicKey); ok {
+	if pk, ok := k.pub.Public().(ed25519.PublicKey); ok {
 		return slices.Clone(pk)
 	}
-	return k.pub.key
+	return k.pub.Public()
 }
 
 // Format implements fmt.Formatter so that printing a SigningKey, with any
 // verb, shows its algorithm and key id and never private material.
 func (k SigningKey) Format(f fmt.State, _ rune) {
-	_, _ = fmt.Fprintf(f, "sessionkit.SigningKey{alg: %s, kid: %s}", k.pub.alg, k.pub.kid)
+	_, _ = fmt.Fprintf(f, "sessionkit.SigningKey{alg: %s, kid: %s}", k.pub.Algorithm(), k.pub.KID())
 }
 
 // valid reports whether k came from newSigningKey (not nil, not zero).
 func (k *SigningKey) valid() bool {
-	return k != nil && k.priv != nil && k.pub.key != nil && len(k.jwk) > 0
+	return k != nil && k.priv != nil && k.pub.Public() != nil && len(k.jwk) > 0
 }
 
 // newSigningKey validates priv, infers its algorithm and computes its key
@@ -237,7 +236,7 @@ func newSigningKey(priv crypto.Signer) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	jwk, err := json.Marshal(jose.JSONWebKey{Key: pk.key, KeyID: pk.kid, Algorithm: string(alg), Use: "sig"})
+	jwk, err := jose.MarshalJWK(pk)
 	if err != nil {
 		return nil, keyErr("cannot encode the public key as a JWK: %v", err)
 	}
@@ -245,66 +244,26 @@ func newSigningKey(priv crypto.Signer) (*SigningKey, error) {
 }
 
 // algorithmFor returns the algorithm a public key is used with, refusing
-// key types, sizes and curves sessionkit does not accept.
+// key types, sizes, curves and parameters sessionkit does not accept (see
+// jose.AlgorithmFor).
 func algorithmFor(pub crypto.PublicKey) (Algorithm, error) {
-	switch pk := pub.(type) {
-	case *rsa.PublicKey:
-		if pk == nil || pk.N == nil {
-			return "", keyErr("empty RSA key")
-		}
-		if bits := pk.N.BitLen(); bits < minRSABits {
-			return "", keyErr("RSA key has %d bits; at least %d are required", bits, minRSABits)
-		}
-		return RS256, nil
-	case *ecdsa.PublicKey:
-		if pk == nil || pk.Curve == nil || pk.X == nil || pk.Y == nil {
-			return "", keyErr("empty EC key")
-		}
-		if pk.Curve != elliptic.P256() {
-			return "", keyErr("unsupported curve %s; only P-256 (ES256)", pk.Curve.Params().Name)
-		}
-		return ES256, nil
-	case ed25519.PublicKey:
-		if len(pk) != ed25519.PublicKeySize {
-			return "", keyErr("Ed25519 public key has %d bytes; want %d", len(pk), ed25519.PublicKeySize)
-		}
-		return EdDSA, nil
-	default:
-		return "", keyErr("unsupported key type %T; use RSA, ECDSA P-256 or Ed25519", pub)
+	alg, err := jose.AlgorithmFor(pub)
+	if err != nil {
+		return "", keyErr("%v", err)
 	}
+	return Algorithm(alg), nil
 }
 
 // newPublicKey returns a verification key for alg after checking that pub
-// suits it (type, RSA size, P-256). An empty kid becomes the RFC 7638
-// thumbprint of pub. The header is the one sessionkit emits for access
-// tokens signed by this key.
+// suits it (type, RSA size and exponent, P-256 point). An empty kid becomes
+// the RFC 7638 thumbprint of pub. The header is the one sessionkit emits for
+// access tokens signed by this key.
 func newPublicKey(alg Algorithm, kid string, pub crypto.PublicKey) (*publicKey, error) {
-	got, err := algorithmFor(pub)
+	k, err := jose.NewKey(jose.Algorithm(alg), kid, pub)
 	if err != nil {
-		return nil, err
+		return nil, keyErr("%v", err)
 	}
-	if got != alg {
-		return nil, keyErr("a %T cannot be used with %q", pub, string(alg))
-	}
-	if pk, ok := pub.(ed25519.PublicKey); ok {
-		pub = slices.Clone(pk)
-	}
-	if kid == "" {
-		if kid, err = thumbprint(pub); err != nil {
-			return nil, err
-		}
-	}
-	return &publicKey{alg: alg, kid: kid, key: pub, header: compactHeader(alg, kid, accessTokenType)}, nil
-}
-
-// thumbprint returns the RFC 7638 JWK thumbprint of pub: SHA-256, base64url.
-func thumbprint(pub crypto.PublicKey) (string, error) {
-	jwk := jose.JSONWebKey{Key: pub}
-	sum, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return "", keyErr("cannot compute the key thumbprint: %v", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(sum), nil
+	return k, nil
 }
 
 // KeySet holds the current signing key and older keys kept for
@@ -335,7 +294,7 @@ type keySnapshot struct {
 	signing  *SigningKey
 	keys     []*SigningKey // published keys, oldest first
 	byKID    map[string]*publicKey
-	byHeader map[string]*publicKey // keyed by publicKey.header
+	byHeader map[string]*publicKey // keyed by publicKey.Header()
 	algs     []Algorithm           // distinct algorithms of the published keys: the allow-list
 	jwks     []byte                // the JWKS document
 	etag     string                // strong ETag of jwks, quoted
@@ -370,10 +329,10 @@ func newSnapshot(signing *SigningKey, keys []*SigningKey) *keySnapshot {
 	}
 	jwks := []byte(`{"keys":[`)
 	for i, k := range ordered {
-		s.byKID[k.pub.kid] = &k.pub
-		s.byHeader[k.pub.header] = &k.pub
-		if !slices.Contains(s.algs, k.pub.alg) {
-			s.algs = append(s.algs, k.pub.alg)
+		s.byKID[k.pub.KID()] = &k.pub
+		s.byHeader[k.pub.Header()] = &k.pub
+		if !slices.Contains(s.algs, k.Algorithm()) {
+			s.algs = append(s.algs, k.Algorithm())
 		}
 		if i > 0 {
 			jwks = append(jwks, ',')
@@ -386,19 +345,19 @@ func newSnapshot(signing *SigningKey, keys []*SigningKey) *keySnapshot {
 	return s
 }
 
-// keyForHeader returns the key whose access-token header segment is seg.
-func (s *keySnapshot) keyForHeader(seg string) *publicKey { return s.byHeader[seg] }
+// KeyForHeader returns the key whose access-token header segment is seg.
+func (s *keySnapshot) KeyForHeader(seg string) *publicKey { return s.byHeader[seg] }
 
-// keyForKID returns the published key with this kid.
-func (s *keySnapshot) keyForKID(kid string) *publicKey { return s.byKID[kid] }
+// KeyForKID returns the published key with this kid.
+func (s *keySnapshot) KeyForKID(kid string) *publicKey { return s.byKID[kid] }
 
-// allows reports whether some published key uses alg.
-func (s *keySnapshot) allows(alg Algorithm) bool { return slices.Contains(s.algs, alg) }
+// Allows reports whether some published key uses alg.
+func (s *keySnapshot) Allows(alg jose.Algorithm) bool { return slices.Contains(s.algs, Algorithm(alg)) }
 
 // find returns the published key with this kid.
 func (s *keySnapshot) find(kid string) *SigningKey {
 	for _, k := range s.keys {
-		if k.pub.kid == kid {
+		if k.pub.KID() == kid {
 			return k
 		}
 	}
@@ -438,7 +397,7 @@ func (ks *KeySet) Publish(next *SigningKey) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	cur := ks.load()
-	if cur.find(next.pub.kid) != nil {
+	if cur.find(next.pub.KID()) != nil {
 		return nil
 	}
 	ks.snap.Store(newSnapshot(cur.signing, append(slices.Clip(cur.keys), next)))
@@ -473,7 +432,7 @@ func (ks *KeySet) Rotate(next *SigningKey) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	cur := ks.load()
-	switch k := cur.find(next.pub.kid); {
+	switch k := cur.find(next.pub.KID()); {
 	case k == nil:
 		ks.snap.Store(newSnapshot(next, append(slices.Clip(cur.keys), next)))
 	case k != cur.signing:
@@ -491,7 +450,7 @@ func (ks *KeySet) Retire(kid string) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	cur := ks.load()
-	if cur.signing != nil && cur.signing.pub.kid == kid {
+	if cur.signing != nil && cur.signing.pub.KID() == kid {
 		return keyErr("Retire: key %q is the current signing key; Promote another key first", kid)
 	}
 	k := cur.find(kid)
@@ -512,7 +471,7 @@ func (ks *KeySet) Retire(kid string) error {
 // is none.
 func (ks *KeySet) SigningKeyID() string {
 	if s := ks.load().signing; s != nil {
-		return s.pub.kid
+		return s.pub.KID()
 	}
 	return ""
 }
@@ -522,7 +481,7 @@ func (ks *KeySet) KeyIDs() []string {
 	keys := ks.load().keys
 	ids := make([]string, len(keys))
 	for i, k := range keys {
-		ids[i] = k.pub.kid
+		ids[i] = k.pub.KID()
 	}
 	return ids
 }

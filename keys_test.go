@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // keyAlgs are the algorithms, in the order testKey caches them.
@@ -105,20 +107,20 @@ func TestGenerateSigningKey(t *testing.T) {
 			if got, want := k.KeyID(), rfc7638Thumbprint(t, k.Public()); got != want {
 				t.Fatalf("KeyID() = %q, want RFC 7638 thumbprint %q", got, want)
 			}
-			if want := compactHeader(alg, k.KeyID(), accessTokenType); k.pub.header != want {
-				t.Fatalf("header = %q, want %q", k.pub.header, want)
+			if want := compactHeader(alg, k.KeyID(), accessTokenType); k.pub.Header() != want {
+				t.Fatalf("header = %q, want %q", k.pub.Header(), want)
 			}
 			if other := testKey(t, alg, 1); other.KeyID() == k.KeyID() {
 				t.Fatal("two generated keys share a kid")
 			}
 			// The key signs, and its public half verifies.
-			tok, err := signCompact(k, k.pub.header, []byte(`{"sub":"u1"}`))
+			tok, err := signCompact(k, k.pub.Header(), []byte(`{"sub":"u1"}`))
 			if err != nil {
 				t.Fatalf("signCompact: %v", err)
 			}
-			p, err := verifyCompact(tok, DefaultMaxTokenSize, NewKeySet(k).load(), accessTokenType)
-			if err != nil || string(p.payload) != `{"sub":"u1"}` {
-				t.Fatalf("verifyCompact: %v", err)
+			payload, err := jose.Verify(tok, DefaultMaxTokenSize, NewKeySet(k).load(), accessTokenType)
+			if err != nil || payload != `{"sub":"u1"}` {
+				t.Fatalf("jose.Verify: %v", err)
 			}
 			// Printing never shows private material.
 			for _, verb := range []string{"%v", "%+v", "%#v", "%d", "%x", "%s"} {
@@ -152,14 +154,14 @@ func TestKeyIDRFC7638Example(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newPublicKey: %v", err)
 	}
-	if pk.kid != want {
-		t.Fatalf("kid = %q, want %q", pk.kid, want)
+	if pk.KID() != want {
+		t.Fatalf("kid = %q, want %q", pk.KID(), want)
 	}
 	if got := rfc7638Thumbprint(t, pub); got != want {
 		t.Fatalf("hand-made thumbprint = %q, want %q", got, want)
 	}
-	if pk.header != compactHeader(RS256, want, accessTokenType) {
-		t.Fatalf("header = %q", pk.header)
+	if pk.Header() != compactHeader(RS256, want, accessTokenType) {
+		t.Fatalf("header = %q", pk.Header())
 	}
 }
 
@@ -242,7 +244,7 @@ func TestParseSigningKeyPEM(t *testing.T) {
 			if k.KeyID() != tt.want.KeyID() || k.Algorithm() != tt.want.Algorithm() {
 				t.Fatalf("got %s/%s, want %s/%s", k.Algorithm(), k.KeyID(), tt.want.Algorithm(), tt.want.KeyID())
 			}
-			if _, err := signCompact(k, k.pub.header, []byte(`{}`)); err != nil {
+			if _, err := signCompact(k, k.pub.Header(), []byte(`{}`)); err != nil {
 				t.Fatalf("parsed key cannot sign: %v", err)
 			}
 		})
@@ -351,11 +353,11 @@ func TestMarshalPEMRoundTrip(t *testing.T) {
 // keyVerifies reports whether ks verifies a token signed by k.
 func keyVerifies(t *testing.T, ks *KeySet, k *SigningKey) bool {
 	t.Helper()
-	tok, err := signCompact(k, k.pub.header, []byte(`{"sub":"u1"}`))
+	tok, err := signCompact(k, k.pub.Header(), []byte(`{"sub":"u1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = verifyCompact(tok, DefaultMaxTokenSize, ks.load(), accessTokenType)
+	_, err = jose.Verify(tok, DefaultMaxTokenSize, ks.load(), accessTokenType)
 	return err == nil
 }
 
@@ -377,12 +379,12 @@ func TestKeySetRotation(t *testing.T) {
 		s := ks.load()
 		for _, k := range []*SigningKey{a, b, c} {
 			published := slices.Contains(kids, k.KeyID())
-			if (s.keyForKID(k.KeyID()) != nil) != published ||
-				(s.keyForHeader(k.pub.header) != nil) != published ||
+			if (s.KeyForKID(k.KeyID()) != nil) != published ||
+				(s.KeyForHeader(k.pub.Header()) != nil) != published ||
 				keyVerifies(t, ks, k) != published {
 				t.Fatalf("%s: key %s published=%v, but lookups disagree", step, k.Algorithm(), published)
 			}
-			if published && !s.allows(k.Algorithm()) {
+			if published && !s.Allows(jose.Algorithm(k.Algorithm())) {
 				t.Fatalf("%s: %s not allowed", step, k.Algorithm())
 			}
 		}
@@ -463,7 +465,7 @@ func TestKeySetEmpty(t *testing.T) {
 		"nil KeySet (read-only)": nilSet,
 	} {
 		s := ks.load()
-		if s == nil || s.signing != nil || s.keyForKID("") != nil || s.keyForHeader("") != nil || s.allows(RS256) {
+		if s == nil || s.signing != nil || s.KeyForKID("") != nil || s.KeyForHeader("") != nil || s.Allows(jose.RS256) {
 			t.Fatalf("%s: empty set resolves something", name)
 		}
 		if ks.SigningKeyID() != "" || len(ks.KeyIDs()) != 0 {
@@ -721,17 +723,17 @@ func TestKeySetConcurrentRotation(t *testing.T) {
 				}
 				s := ks.load()
 				k := s.signing
-				if k == nil || s.keyForKID(k.KeyID()) != &k.pub || s.keyForHeader(k.pub.header) != &k.pub || !s.allows(k.Algorithm()) {
+				if k == nil || s.KeyForKID(k.KeyID()) != &k.pub || s.KeyForHeader(k.pub.Header()) != &k.pub || !s.Allows(jose.Algorithm(k.Algorithm())) {
 					t.Error("snapshot does not verify its own signing key")
 					return
 				}
 				if r == 0 && i%16 == 0 {
-					tok, err := signCompact(k, k.pub.header, []byte(`{}`))
+					tok, err := signCompact(k, k.pub.Header(), []byte(`{}`))
 					if err != nil {
 						t.Error(err)
 						return
 					}
-					if _, err := verifyCompact(tok, DefaultMaxTokenSize, s, accessTokenType); err != nil {
+					if _, err := jose.Verify(tok, DefaultMaxTokenSize, s, accessTokenType); err != nil {
 						t.Errorf("verify with the signing snapshot: %v", err)
 						return
 					}
@@ -797,10 +799,10 @@ func FuzzParseSigningKeyPEM(f *testing.F) {
 			t.Fatalf("MarshalPEM of a parsed key: %v", err)
 		}
 		back, err := ParseSigningKeyPEM(out)
-		if err != nil || back.KeyID() != k.KeyID() || !knownAlgorithm(k.Algorithm()) {
+		if err != nil || back.KeyID() != k.KeyID() || !jose.Known(jose.Algorithm(k.Algorithm())) {
 			t.Fatalf("round trip: %v", err)
 		}
-		if _, err := signCompact(k, k.pub.header, []byte(`{}`)); err != nil {
+		if _, err := signCompact(k, k.pub.Header(), []byte(`{}`)); err != nil {
 			t.Fatalf("parsed key cannot sign: %v", err)
 		}
 	})

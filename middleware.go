@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // TokenVerifier is anything that verifies access tokens: *Issuer and
@@ -242,7 +244,7 @@ func bearerToken(h string) (token string, ok bool) {
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func validB64Token(s string) bool {
 	i := 0
-	for i < len(s) && (b64URLChar[s[i]] || strings.IndexByte(".~+/", s[i]) >= 0) {
+	for i < len(s) && (jose.IsBase64URLChar(s[i]) || strings.IndexByte(".~+/", s[i]) >= 0) {
 		i++
 	}
 	if i == 0 {

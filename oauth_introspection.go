@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -180,11 +181,11 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 // too old or too long-lived for Verify may still be revoked, for verifiers
 // without that bound) and returns its claims.
 func (iss *Issuer) parseOwnAccessToken(tok string, now time.Time) (*Claims, error) {
-	p, err := verifyCompact(tok, iss.maxTokenSize, iss.keys.load(), accessTokenType)
+	payload, err := jose.Verify(tok, iss.maxTokenSize, iss.keys.load(), accessTokenType)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseClaims(p.payload)
+	c, err := parseClaims(payload)
 	if err != nil {
 		return nil, err
 	}

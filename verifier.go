@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -44,7 +45,7 @@ type VerifierConfig struct {
 	// it; negative means none).
 	Leeway time.Duration
 	// MaxTokenSize caps tokens before any decoding (default
-	// DefaultMaxTokenSize).
+	// DefaultMaxTokenSize, at most MaxTokenSizeLimit).
 	MaxTokenSize int
 	// Store, when set, is the issuers' store (shared with the Issuer):
 	// Verify then also checks the jti deny-list, the subject's token version
@@ -234,6 +235,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if maxSize < 512 {
 		return bad("MaxTokenSize %d is too small", maxSize)
 	}
+	if maxSize > MaxTokenSizeLimit {
+		return bad("MaxTokenSize %d exceeds the maximum %d (MaxTokenSizeLimit)", maxSize, MaxTokenSizeLimit)
+	}
 	minTTL := orDefault(cfg.MinCacheTTL, DefaultMinCacheTTL)
 	maxTTL := orDefault(cfg.MaxCacheTTL, DefaultMaxCacheTTL)
 	interval := orDefault(cfg.RefetchInterval, DefaultRefetchInterval)
@@ -287,7 +291,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			return bad("Issuers[%d]: %v", i, err)
 		}
 		for _, k := range hmacKeys {
-			hmacAlgs |= algBit(k.alg)
+			hmacAlgs |= algBit(Algorithm(k.Algorithm()))
 		}
 		ti := &trustedIssuer{
 			rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway, maxAge: cfg.MaxTokenAge},
@@ -307,8 +311,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			}
 		case t.Keys != nil:
 			for j, h := range hmacKeys {
-				if t.Keys.load().find(h.kid) != nil {
-					return bad("Issuers[%d]: HMACKeys[%d]: KeyID %q is also the kid of a key of Keys: a kid must name one key", i, j, h.kid)
+				if t.Keys.load().find(h.KID()) != nil {
+					return bad("Issuers[%d]: HMACKeys[%d]: KeyID %q is also the kid of a key of Keys: a kid must name one key", i, j, h.KID())
 				}
 			}
 			ti.local = &localKeys{ks: t.Keys, allow: allow, hmac: hmacKeys, issuer: t.Issuer, log: log}
@@ -348,7 +352,7 @@ func hmacPublicKeys(keys []HMACKey, allow algSet) ([]*publicKey, error) {
 			return nil, fmt.Errorf("HMACKeys[%d]: a %s secret needs at least %d bytes, has %d", j, k.Algorithm, hmacMinSecret(k.Algorithm), len(k.Secret))
 		}
 		seen[k.KeyID] = true
-		out = append(out, &publicKey{alg: k.Algorithm, kid: k.KeyID, secret: append([]byte(nil), k.Secret...)})
+		out = append(out, jose.NewHMACKey(jose.Algorithm(k.Algorithm), k.KeyID, k.Secret))
 	}
 	return out, nil
 }
@@ -482,21 +486,28 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // pick the issuer whose keys verify it. verifyAccess checks iss again after
 // the signature.
 func peekIssuer(token string, maxSize int) (string, error) {
-	d1, d2, err := splitCompact(token, maxSize)
+	jws, err := jose.Split(token, maxSize)
 	if err != nil {
 		return "", err
 	}
-	payload, err := b64.DecodeString(token[d1+1 : d2])
+	payload, err := jws.Payload()
 	if err != nil {
-		return "", errMalformed("payload is not canonical base64url")
+		return "", err
 	}
+	return issuerOf(payload)
+}
+
+// issuerOf reads the iss claim of an unverified payload, and nothing else.
+// The whole object must be valid JSON; duplicate members are looked for
+// after the signature, when the claims are read.
+func issuerOf(payload string) (string, error) {
 	var iss string
-	err = scanObject(string(payload), func(name string, val *jsonValue) error {
+	err := jose.PeekObject(payload, func(name string, val *jose.Value) error {
 		if name == "iss" {
-			if !val.isString() {
+			if val.Kind() != jose.String {
 				return errors.New("iss is not a string")
 			}
-			iss = val.str
+			iss = val.Str()
 		}
 		return nil
 	})

@@ -216,6 +216,7 @@ func TestNewVerifierValidates(t *testing.T) {
 		{"negative TTL", func(c *VerifierConfig) { c.MinCacheTTL = -1 }, "negative"},
 		{"tiny MaxTokenSize", func(c *VerifierConfig) { c.MaxTokenSize = 10 }, "too small"},
 		{"negative MaxTokenAge", func(c *VerifierConfig) { c.MaxTokenAge = -time.Minute }, "MaxTokenAge"},
+		{"MaxTokenSize over the limit", func(c *VerifierConfig) { c.MaxTokenSize = MaxTokenSizeLimit + 1 }, "MaxTokenSizeLimit"},
 		{"duplicate issuer", func(c *VerifierConfig) {
 			c.Issuer, c.JWKSURL = "", ""
 			c.Issuers = []TrustedIssuer{{Issuer: "a", JWKSURL: "https://a/j"}, {Issuer: "a", JWKSURL: "https://b/j"}}

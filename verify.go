@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -87,37 +88,37 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 	c := new(Claims)
 	var extra map[string]json.RawMessage
 	var sawExp, sawIat bool
-	err := scanObject(payload, func(name string, v *jsonValue) error {
+	err := jose.ScanObject(payload, func(name string, v *jose.Value) error {
 		switch name {
 		case "iss", "sub", "jti", "sid", "scope", "client_id":
-			if !v.isString() {
+			if v.Kind() != jose.String {
 				return fmt.Errorf("%s is not a string", name)
 			}
 			switch name {
 			case "iss":
-				c.Issuer = v.str
+				c.Issuer = v.Str()
 			case "sub":
-				c.Subject = v.str
+				c.Subject = v.Str()
 			case "jti":
-				c.ID = v.str
+				c.ID = v.Str()
 			case "sid":
-				c.SessionID = v.str
+				c.SessionID = v.Str()
 			case "scope":
-				c.Scope = v.str
+				c.Scope = v.Str()
 			case "client_id":
-				c.ClientID = v.str
+				c.ClientID = v.Str()
 			}
 		case "aud":
-			switch {
-			case v.kind == jsonString:
-				c.Audience = []string{v.str}
-			case v.kind == jsonArray && v.allStrings:
-				c.Audience = v.strs
+			switch aud, ok := v.Strings(); {
+			case v.Kind() == jose.String:
+				c.Audience = []string{v.Str()}
+			case ok:
+				c.Audience = aud
 			default:
 				return errors.New("aud is not a string or an array of strings")
 			}
 		case "exp", "iat", "nbf":
-			n, ok := numericDate(v)
+			n, ok := v.NumericDate()
 			if !ok {
 				return fmt.Errorf("%s is not a valid NumericDate", name)
 			}
@@ -131,10 +132,10 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 				c.NotBefore = t
 			}
 		case "ver":
-			if v.kind != jsonNumber {
+			if v.Kind() != jose.Number {
 				return errors.New("ver is not a number")
 			}
-			n, err := strconv.ParseUint(v.raw, 10, 64)
+			n, err := strconv.ParseUint(v.Raw(), 10, 64)
 			if err != nil {
 				return errors.New("ver is not a non-negative integer")
 			}
@@ -143,7 +144,7 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 			if extra == nil {
 				extra = make(map[string]json.RawMessage)
 			}
-			extra[name] = json.RawMessage(v.raw)
+			extra[name] = json.RawMessage(v.Raw())
 		}
 		return nil
 	})
@@ -235,11 +236,11 @@ func audienceMatches(have, want []string) bool {
 // verifyAccess is the stateless verification shared by Issuer.Verify and
 // Verifier: signature with an allowed key, typ, claims syntax and rules.
 func verifyAccess(token string, maxSize int, keys keyResolver, rules *claimRules, now time.Time) (*Claims, error) {
-	p, err := verifyCompact(token, maxSize, keys, accessTokenType)
+	payload, err := jose.Verify(token, maxSize, keys, accessTokenType)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseClaims(p.payload)
+	c, err := parseClaims(payload)
 	if err != nil {
 		return nil, err
 	}

@@ -23,12 +23,20 @@ import (
 // own algorithm, so that only the defect under test can make it fail.
 func craft(t testing.TB, k *SigningKey, header, payload string) string {
 	t.Helper()
-	input := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	sig, err := k.sign([]byte(input))
+	tok, err := signCompact(k, b64.EncodeToString([]byte(header)), []byte(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return input + "." + b64.EncodeToString(sig)
+	return tok
+}
+
+// headerMembers returns n extra header members ,"h0":0,"h1":0,...
+func headerMembers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `,"h%d":0`, i)
+	}
+	return b.String()
 }
 
 // hsToken signs header.payload with HMAC keyed by secret (the classic
@@ -161,6 +169,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"crit header, empty", craft(t, k, hdr("RS256", `,"crit":[]`), okPayload), ErrInvalidToken},
 		{"zip header", craft(t, k, hdr("RS256", `,"zip":"DEF"`), okPayload), ErrInvalidToken},
 		{"b64 false header", craft(t, k, hdr("RS256", `,"b64":false`), okPayload), ErrInvalidToken},
+		{"16 header members", craft(t, k, hdr("RS256", headerMembers(13)), okPayload), nil},
+		{"17 header members", craft(t, k, hdr("RS256", headerMembers(14)), okPayload), ErrInvalidToken},
+		{"header over 2 KiB", craft(t, k, hdr("RS256", `,"x":"`+strings.Repeat("x", 1600)+`"`), okPayload), ErrInvalidToken},
 		{"token over the size cap", big, ErrInvalidToken},
 		{"four segments", toks.AccessToken + ".x", ErrInvalidToken},
 		{"five segments (JWE)", "a.b.c.d.e", ErrInvalidToken},

@@ -1,0 +1,442 @@
+package jose
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"math/big"
+	"strings"
+)
+
+// Algorithm is a JWS algorithm ("alg" header value) the codec knows.
+type Algorithm string
+
+// The algorithms the codec signs and verifies with. HS* keys verify only.
+const (
+	RS256 Algorithm = "RS256"
+	ES256 Algorithm = "ES256"
+	EdDSA Algorithm = "EdDSA"
+	HS256 Algorithm = "HS256"
+	HS384 Algorithm = "HS384"
+	HS512 Algorithm = "HS512"
+)
+
+// Known reports whether the codec implements alg.
+func Known(alg Algorithm) bool {
+	switch alg {
+	case RS256, ES256, EdDSA, HS256, HS384, HS512:
+		return true
+	}
+	return false
+}
+
+// AccessTokenType is the typ header of access tokens (RFC 9068).
+const AccessTokenType = "at+jwt"
+
+// MaxHeaderMembers is the most members a JOSE header may have, and
+// MaxHeaderSize the longest header segment, in base64url characters (1.5
+// KiB of JSON). A header has a handful of short members (alg, kid, typ,
+// perhaps cty or x5t: a few hundred bytes, the members that could make it
+// long, jwk and x5c, being refused anyway); the caps bound the work spent
+// on a header before its signature is checked.
+const (
+	MaxHeaderMembers = 16
+	MaxHeaderSize    = 2 << 10
+)
+
+// ErrInvalidToken is what every refusal of a token wraps. The root package
+// re-exports it as sessionkit.ErrInvalidToken.
+var ErrInvalidToken = errors.New("sessionkit: invalid token")
+
+// Malformed returns an error wrapping ErrInvalidToken with a reason.
+// Reasons never include token bytes.
+func Malformed(reason string) error {
+	return fmt.Errorf("%w: %s", ErrInvalidToken, reason)
+}
+
+// ErrUnknownKey is Verify's answer for an allowed algorithm whose kid no
+// key has: the one failure a remote key set answers with a refetch.
+var ErrUnknownKey = Malformed("unknown key id")
+
+// b64 is the only base64 the codec reads and writes: base64url without
+// padding, canonical (unused bits zero).
+var b64 = base64.RawURLEncoding.Strict()
+
+// b64Char marks the characters of the base64url alphabet (for callers
+// checking other base64url strings).
+var b64Char = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
+
+// IsBase64URLChar reports whether c is in the base64url alphabet.
+func IsBase64URLChar(c byte) bool { return b64Char[c] }
+
+// Key is a verification key: algorithm, key id and public half, or, for
+// HS256/HS384/HS512 only, a shared secret. It is immutable; build it with
+// NewKey or NewHMACKey.
+type Key struct {
+	alg    Algorithm
+	kid    string
+	pub    crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey (P-256), ed25519.PublicKey; nil for HMAC
+	secret []byte           // the HMAC secret of an HS* key; nil otherwise
+	header string           // the access-token header segment of this key; "" for HMAC
+}
+
+// NewHMACKey returns a key that verifies alg (HS256, HS384 or HS512) with
+// a copy of secret. The caller checks the secret's length.
+func NewHMACKey(alg Algorithm, kid string, secret []byte) *Key {
+	return &Key{alg: alg, kid: kid, secret: append([]byte(nil), secret...)}
+}
+
+// Algorithm returns the one algorithm the key verifies with.
+func (k *Key) Algorithm() Algorithm { return k.alg }
+
+// KID returns the key id.
+func (k *Key) KID() string { return k.kid }
+
+// Public returns the public key; nil for an HMAC key.
+func (k *Key) Public() crypto.PublicKey { return k.pub }
+
+// IsHMAC reports whether the key is a shared secret.
+func (k *Key) IsHMAC() bool { return k.secret != nil }
+
+// Header returns the base64url header segment sessionkit emits for access
+// tokens signed by this key; a token carrying exactly it skips header
+// parsing. It is "" for HMAC keys.
+func (k *Key) Header() string { return k.header }
+
+// SignatureSize returns the length of the key's raw JWS signatures.
+func (k *Key) SignatureSize() int {
+	switch pk := k.pub.(type) {
+	case *rsa.PublicKey:
+		return pk.Size()
+	case *ecdsa.PublicKey:
+		return 64
+	case ed25519.PublicKey:
+		return ed25519.SignatureSize
+	}
+	return hmacHash(k.alg)().Size()
+}
+
+// CompactHeader returns the base64url header segment {"alg","kid","typ"}
+// in this order.
+func CompactHeader(alg Algorithm, kid, typ string) string {
+	var buf []byte
+	buf = append(buf, `{"alg":`...)
+	buf = AppendJSONString(buf, string(alg))
+	buf = append(buf, `,"kid":`...)
+	buf = AppendJSONString(buf, kid)
+	buf = append(buf, `,"typ":`...)
+	buf = AppendJSONString(buf, typ)
+	buf = append(buf, '}')
+	return b64.EncodeToString(buf)
+}
+
+// Sign signs payload (raw JSON) with priv, the private half of k, under
+// the header segment header, and returns the compact JWS.
+func Sign(k *Key, priv crypto.Signer, header string, payload []byte) (string, error) {
+	buf := make([]byte, 0, len(header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(k.SignatureSize()))
+	buf = append(buf, header...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	sig, err := sign(k.alg, priv, buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// sign produces the raw JWS signature of input.
+func sign(alg Algorithm, priv crypto.Signer, input []byte) ([]byte, error) {
+	switch alg {
+	case RS256:
+		if sk, ok := priv.(*rsa.PrivateKey); ok {
+			d := sha256.Sum256(input)
+			return rsa.SignPKCS1v15(nil, sk, crypto.SHA256, d[:])
+		}
+	case ES256:
+		if sk, ok := priv.(*ecdsa.PrivateKey); ok {
+			d := sha256.Sum256(input)
+			r, s, err := ecdsa.Sign(rand.Reader, sk, d[:])
+			if err != nil {
+				return nil, err
+			}
+			out := make([]byte, 64)
+			r.FillBytes(out[:32])
+			s.FillBytes(out[32:])
+			return out, nil
+		}
+	case EdDSA:
+		if sk, ok := priv.(ed25519.PrivateKey); ok {
+			return ed25519.Sign(sk, input), nil
+		}
+	}
+	return nil, errors.New("the private key does not match its algorithm")
+}
+
+// verify checks sig over input with k, using k's own algorithm only.
+func (k *Key) verify(input, sig []byte) bool {
+	switch k.alg {
+	case RS256:
+		pub, ok := k.pub.(*rsa.PublicKey)
+		if !ok || len(sig) != pub.Size() {
+			return false
+		}
+		d := sha256.Sum256(input)
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig) == nil
+	case ES256:
+		pub, ok := k.pub.(*ecdsa.PublicKey)
+		if !ok || len(sig) != 64 {
+			return false
+		}
+		d := sha256.Sum256(input)
+		r := new(big.Int).SetBytes(sig[:32])
+		s := new(big.Int).SetBytes(sig[32:])
+		return ecdsa.Verify(pub, d[:], r, s)
+	case EdDSA:
+		pub, ok := k.pub.(ed25519.PublicKey)
+		if !ok || len(sig) != ed25519.SignatureSize {
+			return false
+		}
+		return ed25519.Verify(pub, input, sig)
+	case HS256, HS384, HS512:
+		if k.pub != nil || len(k.secret) == 0 {
+			return false
+		}
+		mac := hmac.New(hmacHash(k.alg), k.secret)
+		mac.Write(input)
+		return hmac.Equal(mac.Sum(nil), sig) // constant time
+	}
+	return false
+}
+
+// hmacHash is the hash function of an HS* algorithm.
+func hmacHash(alg Algorithm) func() hash.Hash {
+	switch alg {
+	case HS384:
+		return sha512.New384
+	case HS512:
+		return sha512.New
+	default:
+		return sha256.New
+	}
+}
+
+// Resolver finds verification keys for Verify.
+type Resolver interface {
+	// KeyForHeader returns the key whose exact header segment (Key.Header)
+	// this is, or nil.
+	KeyForHeader(seg string) *Key
+	// KeyForKID returns the key with this kid, or nil.
+	KeyForKID(kid string) *Key
+	// Allows reports whether alg is in the allow-list.
+	Allows(alg Algorithm) bool
+}
+
+// Verify splits a compact JWS, checks its header and its signature, and
+// returns the decoded payload, unparsed. It enforces the size cap before
+// any decoding, the header rules (see Compact.Header), a kid naming a key
+// of keys, an allowed algorithm that is the key's own, and the typ header
+// (typ or "application/"+typ, case-insensitively). A token whose header
+// segment is exactly a key's Header skips header parsing when typ is
+// AccessTokenType.
+func Verify(token string, maxSize int, keys Resolver, typ string) (string, error) {
+	c, err := Split(token, maxSize)
+	if err != nil {
+		return "", err
+	}
+	k := keys.KeyForHeader(token[:c.d1])
+	if k == nil || typ != AccessTokenType {
+		h, err := c.Header()
+		if err != nil {
+			return "", err
+		}
+		if !h.HasKID {
+			return "", Malformed("header: kid missing")
+		}
+		if !typeIs(h.Typ, typ) {
+			return "", Malformed("wrong token type (typ header)")
+		}
+		if !Known(h.Alg) || !keys.Allows(h.Alg) {
+			return "", Malformed("algorithm not allowed")
+		}
+		if k = keys.KeyForKID(h.KID); k == nil {
+			return "", ErrUnknownKey
+		}
+		if k.alg != h.Alg {
+			return "", Malformed("algorithm does not match the key")
+		}
+	}
+	return c.Verify(k)
+}
+
+// typeIs reports whether the typ header value h is want or
+// "application/"+want, ignoring case (RFC 7515 §4.1.9).
+func typeIs(h, want string) bool {
+	const app = "application/"
+	if len(h) == len(app)+len(want) && strings.EqualFold(h[:len(app)], app) {
+		h = h[len(app):]
+	}
+	return strings.EqualFold(h, want)
+}
+
+// Compact is a compact JWS whose shape Split has checked; nothing in it is
+// decoded or verified yet.
+type Compact struct {
+	token  string
+	d1, d2 int // the positions of the two dots
+}
+
+// Split checks the shape of a compact JWS before any decoding: the size
+// cap, exactly two dots (JWS JSON serialization and JWE are refused), no
+// empty segment, no CR or LF (which the base64 decoder would skip). Every
+// other byte outside the base64url alphabet fails the decoding of its
+// segment, which nothing is used without.
+func Split(token string, maxSize int) (Compact, error) {
+	if len(token) > maxSize {
+		return Compact{}, Malformed("token exceeds the size limit")
+	}
+	if len(token) == 0 {
+		return Compact{}, Malformed("empty token")
+	}
+	if token[0] == '{' {
+		return Compact{}, Malformed("JWS JSON serialization is not accepted")
+	}
+	d1 := strings.IndexByte(token, '.')
+	if d1 < 0 {
+		return Compact{}, Malformed("not a compact JWS")
+	}
+	d2 := strings.IndexByte(token[d1+1:], '.')
+	if d2 < 0 {
+		return Compact{}, Malformed("not a compact JWS")
+	}
+	d2 += d1 + 1
+	if strings.IndexByte(token[d2+1:], '.') >= 0 {
+		return Compact{}, Malformed("too many segments (JWE or garbage)")
+	}
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+		return Compact{}, Malformed("character outside the base64url alphabet")
+	}
+	if d1 == 0 || d2 == d1+1 || d2 == len(token)-1 {
+		return Compact{}, Malformed("empty segment")
+	}
+	return Compact{token: token, d1: d1, d2: d2}, nil
+}
+
+// Header is a JOSE header read strictly by Compact.Header.
+type Header struct {
+	Alg    Algorithm
+	KID    string
+	HasKID bool // kid was present (Verify requires it)
+	Typ    string
+}
+
+// Header decodes and reads the protected header: at most MaxHeaderSize
+// characters of canonical base64url, a JSON object as ScanObject reads it
+// with at most MaxHeaderMembers members; alg a string other than "none" (in any case); kid and typ
+// strings when present; no crit, no key-carrying members (jwk, jku, x5u,
+// x5c), no zip, no b64.
+func (c Compact) Header() (Header, error) {
+	if c.d1 > MaxHeaderSize {
+		return Header{}, Malformed("header: longer than 2048 characters")
+	}
+	raw, err := b64.DecodeString(c.token[:c.d1])
+	if err != nil {
+		return Header{}, Malformed("header is not canonical base64url")
+	}
+	return parseHeader(string(raw))
+}
+
+// parseHeader reads a decoded JOSE header; see Compact.Header.
+func parseHeader(raw string) (h Header, err error) {
+	var sawAlg bool
+	members := 0
+	err = ScanObject(raw, func(name string, v *Value) error {
+		if members++; members > MaxHeaderMembers {
+			return fmt.Errorf("more than %d members", MaxHeaderMembers)
+		}
+		switch name {
+		case "alg":
+			if v.Kind() != String {
+				return errors.New("alg is not a string")
+			}
+			h.Alg, sawAlg = Algorithm(v.Str()), true
+			if strings.EqualFold(string(h.Alg), "none") {
+				return errors.New(`alg "none" is not accepted`)
+			}
+		case "kid":
+			if v.Kind() != String {
+				return errors.New("kid is not a string")
+			}
+			h.KID, h.HasKID = v.Str(), true
+		case "typ":
+			if v.Kind() != String {
+				return errors.New("typ is not a string")
+			}
+			h.Typ = v.Str()
+		case "crit":
+			return errors.New("crit header is not supported")
+		case "jwk", "jku", "x5u", "x5c":
+			return errors.New("embedded or remote key headers are never trusted")
+		case "zip":
+			return errors.New("compressed payloads are not accepted")
+		case "b64":
+			return errors.New("unencoded payloads are not accepted")
+		}
+		return nil
+	})
+	if err != nil {
+		return Header{}, Malformed("header: " + err.Error())
+	}
+	if !sawAlg {
+		return Header{}, Malformed("header: alg missing")
+	}
+	return h, nil
+}
+
+// Payload decodes the payload without verifying anything: for picking the
+// key that verifies it, never for trusting it.
+func (c Compact) Payload() (string, error) {
+	raw, err := b64.DecodeString(c.token[c.d1+1 : c.d2])
+	if err != nil {
+		return "", Malformed("payload is not canonical base64url")
+	}
+	return string(raw), nil
+}
+
+// Verify checks the signature with k (its own algorithm only, whatever the
+// header says) and returns the decoded payload.
+func (c Compact) Verify(k *Key) (string, error) {
+	token, d1, d2 := c.token, c.d1, c.d2
+	// One buffer: the token's bytes, then the decoded signature and payload.
+	buf := make([]byte, 0, len(token)+b64.DecodedLen(len(token)-d2-1)+b64.DecodedLen(d2-d1-1))
+	buf = append(buf, token...)
+	input, pbytes, sbytes := buf[:d2], buf[d1+1:d2], buf[d2+1:]
+	buf, err := b64.AppendDecode(buf, sbytes)
+	if err != nil {
+		return "", Malformed("signature is not canonical base64url")
+	}
+	if !k.verify(input, buf[len(token):]) {
+		return "", Malformed("bad signature")
+	}
+	n := len(buf)
+	buf, err = b64.AppendDecode(buf, pbytes)
+	if err != nil {
+		return "", Malformed("payload is not canonical base64url")
+	}
+	return string(buf[n:]), nil
+}
