@@ -47,6 +47,11 @@ func FuzzScanObject(f *testing.F) {
 		if stdErr == nil && (dec.More() || !json.Valid(data)) {
 			stdErr = errors.New("trailing data")
 		}
+		if stdErr == nil && std == nil {
+			// null (with any white space) decodes into a map as nil
+			// without an error: not an object all the same.
+			stdErr = errors.New("not an object")
+		}
 		if err != nil {
 			if stdErr == nil && !deliberateJSONRefusal(data) {
 				t.Fatalf("refused what encoding/json reads, for no documented reason: %v", err)
