@@ -9,9 +9,6 @@ require (
 	golang.org/x/crypto v0.54.0
 )
 
-require (
-	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
-	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
-)
+require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 
 replace github.com/sessionkit/sessionkit => ../
