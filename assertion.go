@@ -136,7 +136,7 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 	if !verified {
 		return nil, fail(errMalformed("no registered key of the client verifies the signature"))
 	}
-	c, err := parseClaimsSet(payload, false)
+	c, err := parseClaimsSet(payload, false, false)
 	if err != nil {
 		return nil, fail(err)
 	}

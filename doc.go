@@ -108,6 +108,52 @@
 // the lifetime and age of the tokens accepted, for issuers that mint
 // long-lived ones.
 //
+// # Other issuers
+//
+// A Verifier also checks the access tokens of standard issuers, each with
+// a one-line, explicit setting. By default it accepts only "typ": "at+jwt",
+// the type RFC 9068 §2.1 gives JWT access tokens and the one sessionkit
+// issues: explicit typing (RFC 8725 §3.11) is what keeps an issuer's ID
+// tokens, logout tokens or any other JWT it signs from passing for an
+// access token at an API that trusts its keys (RFC 9068 §4 asks resource
+// servers to check it). Many issuers still send the generic "JWT", or no
+// typ at all; [VerifierConfig.TokenTypes] (or [TrustedIssuer.TokenTypes]
+// per issuer) admits them, compared as RFC 7515 §4.1.9 says (without case,
+// "application/" optional), an empty string admitting tokens without typ.
+// Widening it trades that defence for compatibility: do it only for the
+// issuer that needs it, and keep the audience check specific (an ID token's
+// aud is the client id, not the API). A refused type's error names the
+// setting. The lines, with the issuer's identifier as iss says it:
+//
+//	// Auth0 (the default "JWT" profile; its RFC 9068 profile needs nothing)
+//	{Issuer: "https://tenant.eu.auth0.com/", TokenTypes: []string{"JWT"}}
+//	// Keycloak ("JWT"; "at+jwt" when the client is set to RFC 9068 tokens)
+//	{Issuer: "https://sso.example.com/realms/acme", TokenTypes: []string{"JWT"}}
+//	// Okta, a custom authorization server (no typ)
+//	{Issuer: "https://acme.okta.com/oauth2/default", TokenTypes: []string{""}}
+//	// Entra ID, v1 and v2 tokens ("JWT", scopes in scp, ver "1.0"/"2.0")
+//	{Issuer: "https://login.microsoftonline.com/<tenant>/v2.0", TokenTypes: []string{"JWT"}}
+//	// Ory Hydra ("JWT")
+//	{Issuer: "https://hydra.example.com/", TokenTypes: []string{"JWT"}}
+//	// Spring Authorization Server (no typ, or "JWT")
+//	{Issuer: "https://auth.example.com", TokenTypes: []string{"JWT", ""}}
+//	// Node jose, golang-jwt, jwx, go-jose services (whatever they set)
+//	{Issuer: "https://svc.example.com", TokenTypes: []string{"JWT", ""}}
+//
+// Their claims are read as they come: scope as a space-separated string or
+// an array of strings, scp (Entra ID, Okta) when scope is absent, both
+// giving [Claims.Scope] for [Claims.HasScope] and [RequireScope]; jti, nbf
+// and ver optional unless a check needs them (a Verifier with a Store needs
+// jti for the deny-list and sessionkit's numeric ver), a ver that is not
+// sessionkit's (Entra ID's "2.0") kept in [Claims.Extra] with every claim
+// sessionkit does not interpret. [VerifierConfig.Algorithms] admits RS384,
+// RS512, PS256, PS384, PS512, ES384 and ES512 besides the default RS256,
+// ES256 and EdDSA; each key verifies with its own algorithm only (its JWK's
+// alg, or its type's default: RS256 for RSA keys, as the JWKS of issuers
+// that omit alg are meant). A token without kid verifies when the issuer's
+// key set holds exactly one usable key of its algorithm, and is refused
+// otherwise.
+//
 // [Middleware] puts any [TokenVerifier] ([Issuer] or [Verifier]) in front
 // of an http.Handler. It reads the token from "Authorization: Bearer", from
 // the access cookie when [MiddlewareOptions.Cookies] is set, or, opt-in only,

@@ -337,7 +337,7 @@ func New(cfg Config) (*Issuer, error) {
 	if err := iss.initCookies(cfg.Cookies); err != nil {
 		return nil, err
 	}
-	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, maxAge: cfg.MaxTokenAge}
+	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, requireJTI: true, strictVersion: true, maxAge: cfg.MaxTokenAge}
 	if len(iss.audience) == 1 {
 		iss.audJSON = appendJSONString(nil, iss.audience[0])
 	} else {

@@ -13,23 +13,18 @@ import (
 // local KeySet, configured HMAC secrets) into one immutable keyResolver.
 
 // algSet is an algorithm allow-list as a bit set.
-type algSet uint8
+type algSet uint16
+
+// knownAlgorithms are the algorithms a Verifier can allow, in their bit
+// order.
+var knownAlgorithms = [...]Algorithm{RS256, ES256, EdDSA, HS256, HS384, HS512, RS384, RS512, PS256, PS384, PS512, ES384, ES512}
 
 // algBit is a's bit in an algSet; 0 for algorithms the codec does not know.
 func algBit(a Algorithm) algSet {
-	switch a {
-	case RS256:
-		return 1 << 0
-	case ES256:
-		return 1 << 1
-	case EdDSA:
-		return 1 << 2
-	case HS256:
-		return 1 << 3
-	case HS384:
-		return 1 << 4
-	case HS512:
-		return 1 << 5
+	for i, k := range knownAlgorithms {
+		if a == k {
+			return 1 << i
+		}
 	}
 	return 0
 }
@@ -57,7 +52,10 @@ func hmacMinSecret(a Algorithm) int {
 type resolvedKeys struct {
 	byKID    map[string]*publicKey
 	byHeader map[string]*publicKey
-	allow    algSet
+	// byAlg holds, for each algorithm, its key when it has exactly one
+	// (nil when several): the key of a token without kid.
+	byAlg map[jose.Algorithm]*publicKey
+	allow algSet
 }
 
 // newResolvedKeys indexes an issuer's configured HMAC keys and its
@@ -67,7 +65,7 @@ type resolvedKeys struct {
 // to log (see TrustedIssuer.HMACKeys). Within one list the first key of a
 // kid wins (the lists come without duplicates).
 func newResolvedKeys(allow algSet, hmac, asym []*publicKey) (r *resolvedKeys, conflicts []string) {
-	r = &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), allow: allow}
+	r = &resolvedKeys{byKID: make(map[string]*publicKey), byHeader: make(map[string]*publicKey), byAlg: make(map[jose.Algorithm]*publicKey), allow: allow}
 	shared := make(map[string]bool) // kid -> both kinds carry it
 	for _, k := range hmac {
 		shared[k.KID()] = false
@@ -90,6 +88,11 @@ func newResolvedKeys(allow algSet, hmac, asym []*publicKey) (r *resolvedKeys, co
 			if k.Header() != "" {
 				r.byHeader[k.Header()] = k
 			}
+			if _, several := r.byAlg[k.Algorithm()]; several {
+				r.byAlg[k.Algorithm()] = nil
+			} else {
+				r.byAlg[k.Algorithm()] = k
+			}
 		}
 	}
 	return r, conflicts
@@ -110,6 +113,10 @@ func (r *resolvedKeys) KeyForHeader(seg string) *publicKey { return r.byHeader[s
 
 // KeyForKID returns the key with this kid.
 func (r *resolvedKeys) KeyForKID(kid string) *publicKey { return r.byKID[kid] }
+
+// KeyForAlg returns the issuer's one key of alg; nil when it has none or
+// several.
+func (r *resolvedKeys) KeyForAlg(alg jose.Algorithm) *publicKey { return r.byAlg[alg] }
 
 // Allows reports whether alg is in the allow-list.
 func (r *resolvedKeys) Allows(alg jose.Algorithm) bool { return r.allow.has(Algorithm(alg)) }
@@ -186,12 +193,19 @@ func parseJWK(raw string, allow algSet) (k *publicKey, refused bool, reason stri
 	if err != nil {
 		return nil, true, "unsupported or malformed key (kty " + shorten(jwk.Kty) + "): " + err.Error()
 	}
-	alg, err := algorithmFor(pub)
+	def, err := jose.AlgorithmFor(pub)
 	if err != nil {
-		return nil, true, trimConfigPrefix(err)
+		return nil, true, err.Error()
 	}
-	if jwk.HasAlg && Algorithm(jwk.Alg) != alg {
-		return nil, false, fmt.Sprintf("alg %q is not one this key type is verified with (%s)", shorten(jwk.Alg), alg)
+	// A key verifies with one algorithm: its alg member's, or without one
+	// the default of its type (RS256 for RSA keys, as every issuer that
+	// omits alg signs: Entra ID's JWKS has none).
+	alg := Algorithm(def)
+	if jwk.HasAlg {
+		if !jose.Fits(jose.Algorithm(jwk.Alg), def) {
+			return nil, false, fmt.Sprintf("alg %q is not one this key type is verified with", shorten(jwk.Alg))
+		}
+		alg = Algorithm(jwk.Alg)
 	}
 	if !allow.has(alg) {
 		return nil, false, fmt.Sprintf("algorithm %s is not in the allow-list", alg)

@@ -425,8 +425,8 @@ func TestJWKSRefusesUnusableKeys(t *testing.T) {
 	}
 	log := f.log.String()
 	for _, want := range []string{
-		`use \"enc\" is not sig`, "key_ops does not include verify", `alg \"PS256\"`,
-		"private key material", "at least 2048 are required", "P-384", "symmetric (oct) key",
+		`use \"enc\" is not sig`, "key_ops does not include verify", "algorithm PS256 is not in the allow-list",
+		"private key material", "at least 2048 are required", "algorithm ES384 is not in the allow-list", "symmetric (oct) key",
 		"unsupported or malformed key (kty RSA)", "kty XYZ", "malformed JWK members", "no kid", "duplicate kid",
 	} {
 		if !strings.Contains(log, want) {

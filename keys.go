@@ -27,12 +27,30 @@ import (
 // Algorithm is a JWS signature algorithm sessionkit signs and verifies with.
 type Algorithm string
 
-// The supported algorithms. RS256 is the default.
+// The supported algorithms. RS256 is the default. sessionkit signs with
+// RS256, ES256 and EdDSA; a Verifier verifies the others too when they are
+// listed in VerifierConfig.Algorithms (tokens of other issuers), each key
+// with its own algorithm only.
 const (
 	// RS256 is RSASSA-PKCS1-v1_5 with SHA-256, RSA keys of at least 2048 bits.
 	RS256 Algorithm = "RS256"
+	// RS384 is RSASSA-PKCS1-v1_5 with SHA-384 (verification only).
+	RS384 Algorithm = "RS384"
+	// RS512 is RSASSA-PKCS1-v1_5 with SHA-512 (verification only).
+	RS512 Algorithm = "RS512"
+	// PS256 is RSASSA-PSS with SHA-256, MGF1 with SHA-256 and a 32-byte
+	// salt (RFC 7518 §3.5; verification only).
+	PS256 Algorithm = "PS256"
+	// PS384 is RSASSA-PSS with SHA-384 (verification only).
+	PS384 Algorithm = "PS384"
+	// PS512 is RSASSA-PSS with SHA-512 (verification only).
+	PS512 Algorithm = "PS512"
 	// ES256 is ECDSA on P-256 with SHA-256.
 	ES256 Algorithm = "ES256"
+	// ES384 is ECDSA on P-384 with SHA-384 (verification only).
+	ES384 Algorithm = "ES384"
+	// ES512 is ECDSA on P-521 with SHA-512 (verification only).
+	ES512 Algorithm = "ES512"
 	// EdDSA is Ed25519.
 	EdDSA Algorithm = "EdDSA"
 	// HS256 is HMAC with SHA-256. sessionkit never signs with it; a Verifier
@@ -243,13 +261,19 @@ func newSigningKey(priv crypto.Signer) (*SigningKey, error) {
 	return &SigningKey{pub: *pk, priv: priv, jwk: jwk}, nil
 }
 
-// algorithmFor returns the algorithm a public key is used with, refusing
-// key types, sizes, curves and parameters sessionkit does not accept (see
-// jose.AlgorithmFor).
+// algorithmFor returns the algorithm sessionkit signs with a key of pub's
+// type, and client assertions are checked with: RS256, ES256 or EdDSA. It
+// refuses key types, sizes, curves and parameters sessionkit does not
+// accept (see jose.AlgorithmFor), and the curves it only verifies.
 func algorithmFor(pub crypto.PublicKey) (Algorithm, error) {
 	alg, err := jose.AlgorithmFor(pub)
 	if err != nil {
 		return "", keyErr("%v", err)
+	}
+	if ec, ok := pub.(*ecdsa.PublicKey); ok && Algorithm(alg) != ES256 {
+		// P-384 and P-521 keys verify other issuers' tokens (from a
+		// JWKS); sessionkit signs, and checks assertions, with P-256 only.
+		return "", keyErr("unsupported curve %s; only P-256 (ES256)", ec.Curve.Params().Name)
 	}
 	return Algorithm(alg), nil
 }
@@ -350,6 +374,11 @@ func (s *keySnapshot) KeyForHeader(seg string) *publicKey { return s.byHeader[se
 
 // KeyForKID returns the published key with this kid.
 func (s *keySnapshot) KeyForKID(kid string) *publicKey { return s.byKID[kid] }
+
+// KeyForAlg returns nil: sessionkit's own tokens always name their key, and
+// Issuer.Verify requires it (a Verifier over a KeySet resolves through
+// resolvedKeys, which answers it).
+func (s *keySnapshot) KeyForAlg(jose.Algorithm) *publicKey { return nil }
 
 // Allows reports whether some published key uses alg.
 func (s *keySnapshot) Allows(alg jose.Algorithm) bool { return slices.Contains(s.algs, Algorithm(alg)) }

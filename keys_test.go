@@ -118,7 +118,7 @@ func TestGenerateSigningKey(t *testing.T) {
 			if err != nil {
 				t.Fatalf("signCompact: %v", err)
 			}
-			payload, err := jose.Verify(tok, DefaultMaxTokenSize, NewKeySet(k).load(), accessTokenType)
+			payload, err := jose.Verify(tok, DefaultMaxTokenSize, NewKeySet(k).load(), jose.AccessTokens)
 			if err != nil || payload != `{"sub":"u1"}` {
 				t.Fatalf("jose.Verify: %v", err)
 			}
@@ -357,7 +357,7 @@ func keyVerifies(t *testing.T, ks *KeySet, k *SigningKey) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = jose.Verify(tok, DefaultMaxTokenSize, ks.load(), accessTokenType)
+	_, err = jose.Verify(tok, DefaultMaxTokenSize, ks.load(), jose.AccessTokens)
 	return err == nil
 }
 
@@ -733,7 +733,7 @@ func TestKeySetConcurrentRotation(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					if _, err := jose.Verify(tok, DefaultMaxTokenSize, s, accessTokenType); err != nil {
+					if _, err := jose.Verify(tok, DefaultMaxTokenSize, s, jose.AccessTokens); err != nil {
 						t.Errorf("verify with the signing snapshot: %v", err)
 						return
 					}

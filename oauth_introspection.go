@@ -181,7 +181,7 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 // too old or too long-lived for Verify may still be revoked, for verifiers
 // without that bound) and returns its claims.
 func (iss *Issuer) parseOwnAccessToken(tok string, now time.Time) (*Claims, error) {
-	payload, err := jose.Verify(tok, iss.maxTokenSize, iss.keys.load(), accessTokenType)
+	payload, err := jose.Verify(tok, iss.maxTokenSize, iss.keys.load(), jose.AccessTokens)
 	if err != nil {
 		return nil, err
 	}

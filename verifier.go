@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,11 +29,23 @@ type VerifierConfig struct {
 	Issuers []TrustedIssuer
 	// Audience is required: a token's aud must name one of these.
 	Audience []string
-	// Algorithms is the allow-list (default RS256, ES256 and EdDSA). Each
-	// key verifies only with its own algorithm. HS256, HS384 and HS512 are
+	// Algorithms is the allow-list (default RS256, ES256 and EdDSA). RS384,
+	// RS512, PS256, PS384, PS512, ES384 and ES512 verify when listed here,
+	// for issuers that sign with them. Each key verifies only with its own
+	// algorithm: a JWK's alg member, or without one its type's default
+	// (RS256 for RSA, the curve's ES* for EC). HS256, HS384 and HS512 are
 	// accepted only when listed here and only with secrets configured in
 	// TrustedIssuer.HMACKeys, never from a JWKS.
 	Algorithms []Algorithm
+	// TokenTypes are the accepted values of the typ header, for every
+	// trusted issuer without TokenTypes of its own (default {"at+jwt"}, the
+	// RFC 9068 type sessionkit issues). Compared as RFC 7515 §4.1.9 says:
+	// without case, the "application/" prefix optional. An empty string
+	// admits tokens without typ. Widen it only for issuers whose access
+	// tokens carry another typ (see "Other issuers" in the package
+	// documentation): the typ is what keeps an ID token or another JWT of
+	// the same issuer from passing for an access token.
+	TokenTypes []string
 	// MaxTokenAge, when set, bounds the tokens Verify accepts whatever
 	// their exp says, for issuers that mint longer-lived tokens than this
 	// service wants to trust: a token whose lifetime (exp - iat) exceeds it
@@ -106,6 +119,9 @@ type TrustedIssuer struct {
 	// (never key material) is logged each time such a key set is taken
 	// into use, until one of the two keys goes.
 	HMACKeys []HMACKey
+	// TokenTypes, when set, replaces VerifierConfig.TokenTypes for this
+	// issuer (same rules).
+	TokenTypes []string
 	// LegacyUnscopedStore reads VerifierConfig.Store for this issuer under
 	// the names sessionkit used before issuer scoping; set it exactly when
 	// the Issuer itself has Config.LegacyUnscopedStore.
@@ -137,6 +153,7 @@ type Verifier struct {
 // trustedIssuer is one issuer's claim rules and key source.
 type trustedIssuer struct {
 	rules  claimRules
+	policy *jose.Policy  // typ and kid rules of its tokens' headers
 	scope  scope.Scope   // names the issuer's records in VerifierConfig.Store
 	remote *remoteKeys   // JWKS URL
 	local  *localKeys    // local KeySet
@@ -219,7 +236,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	var allow algSet
 	for _, a := range algs {
 		if algBit(a) == 0 {
-			return bad("Algorithms: unsupported algorithm %q (use RS256, ES256, EdDSA, HS256, HS384 or HS512)", shorten(string(a)))
+			return bad("Algorithms: unsupported algorithm %q (use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384 or HS512)", shorten(string(a)))
 		}
 		allow |= algBit(a)
 	}
@@ -293,9 +310,17 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		for _, k := range hmacKeys {
 			hmacAlgs |= algBit(Algorithm(k.Algorithm()))
 		}
+		policy, err := tokenPolicy(cfg.TokenTypes, t.TokenTypes)
+		if err != nil {
+			return bad("Issuers[%d]: %v", i, err)
+		}
 		ti := &trustedIssuer{
-			rules: claimRules{issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway, maxAge: cfg.MaxTokenAge},
-			scope: scope.New(t.Issuer, t.LegacyUnscopedStore),
+			rules: claimRules{
+				issuer: t.Issuer, audience: append([]string(nil), cfg.Audience...), leeway: leeway, maxAge: cfg.MaxTokenAge,
+				requireJTI: cfg.Store != nil, // the deny-list keys on it
+			},
+			policy: policy,
+			scope:  scope.New(t.Issuer, t.LegacyUnscopedStore),
 		}
 		switch {
 		case t.JWKSURL != "" && t.Keys != nil:
@@ -332,6 +357,29 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.single = v.byIssuer[issuers[0].Issuer]
 	}
 	return v, nil
+}
+
+// tokenPolicy is the header policy of a trusted issuer: its own
+// TokenTypes, or the Verifier's, or {"at+jwt"}; a kid optional when the
+// issuer has one key of the token's algorithm.
+func tokenPolicy(verifierTypes, issuerTypes []string) (*jose.Policy, error) {
+	types, field := issuerTypes, "TokenTypes"
+	if len(types) == 0 {
+		types, field = verifierTypes, "VerifierConfig.TokenTypes"
+	}
+	if len(types) == 0 {
+		types = []string{accessTokenType}
+	}
+	for _, t := range types {
+		if len(t) > 255 || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			return nil, fmt.Errorf("%s: %q is not a media type (visible ASCII, at most 255 bytes)", field, shorten(t))
+		}
+	}
+	return &jose.Policy{
+		Types:       slices.Clone(types),
+		KIDOptional: true,
+		TypesHint:   "list it in TrustedIssuer.TokenTypes or VerifierConfig.TokenTypes to accept it (an empty string admits tokens without typ)",
+	}, nil
 }
 
 // hmacPublicKeys validates configured HMAC keys.
@@ -437,10 +485,13 @@ func originPort(u *url.URL) string {
 //
 // The checks are Issuer.Verify's, from the same code: size cap, compact
 // serialization, an allowed algorithm with a key of the issuer the token's
-// iss names (each key only with its own algorithm), typ "at+jwt", iss, aud,
-// exp/nbf/iat with the leeway; then, when a Store is configured, the
-// deny-list, token version and session liveness. A kid the cached JWKS
-// lacks triggers one rate-limited, single-flight refetch.
+// iss names (each key only with its own algorithm; without kid, its one key
+// of the algorithm), a typ of the issuer's TokenTypes (default "at+jwt"),
+// iss, aud, exp/nbf/iat with the leeway; then, when a Store is configured,
+// jti, the deny-list, token version and session liveness. Without a Store,
+// jti and ver are optional (tokens of other issuers; see "Other issuers" in
+// the package documentation). A kid the cached JWKS lacks triggers one
+// rate-limited, single-flight refetch.
 //
 // Errors wrap ErrInvalidToken, ErrTokenExpired, ErrTokenRevoked,
 // ErrKeysUnavailable (no keys could be fetched: a server-side problem) or
@@ -461,14 +512,14 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := verifyAccess(token, v.maxTokenSize, keys, &ti.rules, now)
+	c, err := verifyAccess(token, v.maxTokenSize, keys, ti.policy, &ti.rules, now)
 	if errors.Is(err, errUnknownKey) && ti.remote != nil {
 		fresh, ferr := ti.remote.refetch(ctx)
 		switch {
 		case ferr != nil:
 			return nil, ferr
 		case fresh != nil && fresh != keys:
-			c, err = verifyAccess(token, v.maxTokenSize, fresh, &ti.rules, v.clock())
+			c, err = verifyAccess(token, v.maxTokenSize, fresh, ti.policy, &ti.rules, v.clock())
 		}
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/internal/scope"
@@ -73,24 +74,48 @@ func (c *Claims) HasScope(s string) bool {
 // application claims may not use them.
 var registeredClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true,
-	"jti": true, "sid": true, "ver": true, "scope": true, "client_id": true,
+	"jti": true, "sid": true, "ver": true, "scope": true, "scp": true, "client_id": true,
 	"cnf": true, "act": true, "azp": true,
 }
 
-// parseClaims reads an access token's claims set strictly. Registered claims
-// must have their JSON types; the rest lands in Extra. exp and iat are
-// required.
-func parseClaims(payload string) (*Claims, error) { return parseClaimsSet(payload, true) }
+// parseClaims reads an access token's claims set strictly, as the Issuer
+// does its own: parseClaimsSet with iat required and a strict ver.
+func parseClaims(payload string) (*Claims, error) { return parseClaimsSet(payload, true, true) }
 
-// parseClaimsSet is parseClaims with iat optional unless requireIat is set
-// (RFC 7523 assertions need only exp).
-func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
+// parseClaimsSet reads a claims set strictly: registered claims must have
+// their JSON types, the rest lands in Extra. exp is required, iat only
+// with requireIat (RFC 7523 assertions need only exp). scope is a
+// space-separated string or an array of scope strings; scp (the same
+// shapes, Entra ID's and Okta's) stands for it when scope is absent and
+// lands in Extra otherwise. ver, with strictVersion, must be a
+// non-negative integer when present (sessionkit's token version); without,
+// any other ver (Entra ID's "2.0") lands in Extra and the token has no
+// version, which the stateful check refuses.
+func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, error) {
 	c := new(Claims)
 	var extra map[string]json.RawMessage
-	var sawExp, sawIat bool
+	var sawExp, sawIat, sawScope bool
+	var scp *string // scp, when present, joined
+	var scpRaw string
+	addExtra := func(name, raw string) {
+		if extra == nil {
+			extra = make(map[string]json.RawMessage)
+		}
+		extra[name] = json.RawMessage(raw)
+	}
 	err := jose.ScanObject(payload, func(name string, v *jose.Value) error {
 		switch name {
-		case "iss", "sub", "jti", "sid", "scope", "client_id":
+		case "scope", "scp":
+			joined, err := scopeClaim(name, v)
+			if err != nil {
+				return err
+			}
+			if name == "scope" {
+				c.Scope, sawScope = joined, true
+			} else {
+				scp, scpRaw = &joined, v.Raw()
+			}
+		case "iss", "sub", "jti", "sid", "client_id":
 			if v.Kind() != jose.String {
 				return fmt.Errorf("%s is not a string", name)
 			}
@@ -103,8 +128,6 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 				c.ID = v.Str()
 			case "sid":
 				c.SessionID = v.Str()
-			case "scope":
-				c.Scope = v.Str()
 			case "client_id":
 				c.ClientID = v.Str()
 			}
@@ -132,19 +155,17 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 				c.NotBefore = t
 			}
 		case "ver":
-			if v.Kind() != jose.Number {
-				return errors.New("ver is not a number")
-			}
 			n, err := strconv.ParseUint(v.Raw(), 10, 64)
-			if err != nil {
+			switch {
+			case v.Kind() == jose.Number && err == nil:
+				c.Version, c.hasVersion = n, true
+			case strictVersion:
 				return errors.New("ver is not a non-negative integer")
+			default:
+				addExtra(name, v.Raw())
 			}
-			c.Version, c.hasVersion = n, true
 		default:
-			if extra == nil {
-				extra = make(map[string]json.RawMessage)
-			}
-			extra[name] = json.RawMessage(v.Raw())
+			addExtra(name, v.Raw())
 		}
 		return nil
 	})
@@ -156,6 +177,12 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 	}
 	if !sawIat && requireIat {
 		return nil, errMalformed("claims: iat missing")
+	}
+	switch {
+	case scp != nil && !sawScope:
+		c.Scope = *scp
+	case scp != nil:
+		addExtra("scp", scpRaw)
 	}
 	if extra != nil {
 		c.Extra = make(map[string]any, len(extra))
@@ -170,12 +197,38 @@ func parseClaimsSet(payload string, requireIat bool) (*Claims, error) {
 	return c, nil
 }
 
+// scopeClaim reads a scope claim (scope or scp): a space-separated string,
+// or an array of scope strings (non-empty, without white space), which it
+// joins with spaces.
+func scopeClaim(name string, v *jose.Value) (string, error) {
+	if v.Kind() == jose.String {
+		return v.Str(), nil
+	}
+	list, ok := v.Strings()
+	if !ok {
+		return "", fmt.Errorf("%s is not a string or an array of strings", name)
+	}
+	for _, s := range list {
+		if s == "" || strings.ContainsFunc(s, unicode.IsSpace) {
+			return "", fmt.Errorf("%s has an element that is empty or holds white space", name)
+		}
+	}
+	return strings.Join(list, " "), nil
+}
+
 // claimRules are the checks every verifier applies after the signature.
 type claimRules struct {
 	issuer   string
 	audience []string
 	leeway   time.Duration
 	maxAge   time.Duration // MaxTokenAge; 0: no bound
+	// requireJTI refuses a token without jti: always for the Issuer's own
+	// tokens, for a Verifier's when it has a store (the deny-list keys on
+	// it).
+	requireJTI bool
+	// strictVersion refuses a ver that is not a non-negative integer (the
+	// Issuer's own tokens); otherwise it lands in Claims.Extra.
+	strictVersion bool
 }
 
 // check applies the time, issuer and audience rules to c at now.
@@ -196,7 +249,7 @@ func (r *claimRules) check(c *Claims, now time.Time) error {
 	if c.Subject == "" {
 		return errMalformed("sub missing")
 	}
-	if c.ID == "" {
+	if c.ID == "" && r.requireJTI {
 		return errMalformed("jti missing")
 	}
 	if r.maxAge > 0 {
@@ -234,13 +287,14 @@ func audienceMatches(have, want []string) bool {
 }
 
 // verifyAccess is the stateless verification shared by Issuer.Verify and
-// Verifier: signature with an allowed key, typ, claims syntax and rules.
-func verifyAccess(token string, maxSize int, keys keyResolver, rules *claimRules, now time.Time) (*Claims, error) {
-	payload, err := jose.Verify(token, maxSize, keys, accessTokenType)
+// Verifier: signature with an allowed key, the header policy (typ, kid),
+// claims syntax and rules.
+func verifyAccess(token string, maxSize int, keys keyResolver, policy *jose.Policy, rules *claimRules, now time.Time) (*Claims, error) {
+	payload, err := jose.Verify(token, maxSize, keys, policy)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseClaims(payload)
+	c, err := parseClaimsSet(payload, true, rules.strictVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +376,7 @@ func (iss *Issuer) Verify(ctx context.Context, token string) (*Claims, error) {
 // verify is Verify with the stateful checks made when stateful is set.
 func (iss *Issuer) verify(ctx context.Context, token string, stateful bool) (*Claims, error) {
 	now := iss.now()
-	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), &iss.rules, now)
+	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), jose.AccessTokens, &iss.rules, now)
 	if err != nil {
 		return nil, err
 	}

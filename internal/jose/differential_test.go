@@ -222,7 +222,7 @@ func compareJWS(t testing.TB, sel uint8, header, payload []byte, mode uint8) (st
 		token = string(header)
 	}
 	set := keys{list: []*Key{k}, allow: []Algorithm{alg}}
-	ours, oursErr := Verify(token, maxSize, set, AccessTokenType)
+	ours, oursErr := Verify(token, maxSize, set, AccessTokens)
 	var theirs []byte
 	jws, theirsErr := gojose.ParseSigned(token, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(alg)})
 	if theirsErr == nil {

@@ -118,8 +118,8 @@ func (k *JWK) ForSignatures() error {
 }
 
 // PublicKey decodes the key's public parameters: *rsa.PublicKey (kty RSA,
-// n and e, at most 4096 bits), *ecdsa.PublicKey (kty EC, crv P-256, x and y
-// of 32 bytes each) or ed25519.PublicKey (kty OKP, crv Ed25519, x of 32
+// n and e, at most 4096 bits), *ecdsa.PublicKey (kty EC, crv P-256, P-384
+// or P-521, x and y of the curve's full width) or ed25519.PublicKey (kty OKP, crv Ed25519, x of 32
 // bytes). Every parameter must be canonical base64url. It refuses private
 // members, symmetric keys, other key types and curves, and what
 // AlgorithmFor refuses (weak RSA parameters, points off the curve).
@@ -144,17 +144,26 @@ func (k *JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		pub = &rsa.PublicKey{N: nn, E: int(new(big.Int).SetBytes(e).Int64())}
 	case "EC":
-		if k.crv != "P-256" {
-			return nil, fmt.Errorf("unsupported curve %q; only P-256 (ES256)", shorten(k.crv))
+		var curve elliptic.Curve
+		var dh ecdh.Curve
+		switch k.crv {
+		case "P-256":
+			curve, dh = elliptic.P256(), ecdh.P256()
+		case "P-384":
+			curve, dh = elliptic.P384(), ecdh.P384()
+		case "P-521":
+			curve, dh = elliptic.P521(), ecdh.P521()
+		default:
+			return nil, fmt.Errorf("unsupported curve %q; P-256, P-384 or P-521", shorten(k.crv))
 		}
-		x, y, err := decodeParams("x", k.x, "y", k.y, 32)
+		x, y, err := decodeParams("x", k.x, "y", k.y, coordSize(curve))
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ecdh.P256().NewPublicKey(slices.Concat([]byte{4}, x, y)); err != nil {
-			return nil, errors.New("EC key is not a point on P-256")
+		if _, err := dh.NewPublicKey(slices.Concat([]byte{4}, x, y)); err != nil {
+			return nil, fmt.Errorf("EC key is not a point on %s", k.crv)
 		}
-		pub = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		pub = &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 	case "OKP":
 		if k.crv != "Ed25519" {
 			return nil, fmt.Errorf("unsupported curve %q; only Ed25519 (EdDSA)", shorten(k.crv))

@@ -20,10 +20,18 @@ import (
 // Algorithm is a JWS algorithm ("alg" header value) the codec knows.
 type Algorithm string
 
-// The algorithms the codec signs and verifies with. HS* keys verify only.
+// The algorithms the codec signs and verifies with (RFC 7518 §3, RFC 8037).
+// It signs with RS256, ES256 and EdDSA; the others verify only.
 const (
 	RS256 Algorithm = "RS256"
+	RS384 Algorithm = "RS384"
+	RS512 Algorithm = "RS512"
+	PS256 Algorithm = "PS256"
+	PS384 Algorithm = "PS384"
+	PS512 Algorithm = "PS512"
 	ES256 Algorithm = "ES256"
+	ES384 Algorithm = "ES384"
+	ES512 Algorithm = "ES512"
 	EdDSA Algorithm = "EdDSA"
 	HS256 Algorithm = "HS256"
 	HS384 Algorithm = "HS384"
@@ -33,10 +41,38 @@ const (
 // Known reports whether the codec implements alg.
 func Known(alg Algorithm) bool {
 	switch alg {
-	case RS256, ES256, EdDSA, HS256, HS384, HS512:
+	case RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512:
 		return true
 	}
 	return false
+}
+
+// algHash is the hash of an RS*, PS*, ES* or HS* algorithm.
+func algHash(alg Algorithm) crypto.Hash {
+	switch alg {
+	case RS384, PS384, ES384, HS384:
+		return crypto.SHA384
+	case RS512, PS512, ES512, HS512:
+		return crypto.SHA512
+	default:
+		return crypto.SHA256
+	}
+}
+
+// digest hashes input with h (SHA-256, SHA-384 or SHA-512) into buf, so
+// that the digest needs no heap allocation.
+func digest(h crypto.Hash, input []byte, buf *[sha512.Size]byte) []byte {
+	switch h {
+	case crypto.SHA384:
+		*(*[sha512.Size384]byte)(buf[:]) = sha512.Sum384(input)
+		return buf[:sha512.Size384]
+	case crypto.SHA512:
+		*buf = sha512.Sum512(input)
+		return buf[:]
+	default:
+		*(*[sha256.Size]byte)(buf[:]) = sha256.Sum256(input)
+		return buf[:sha256.Size]
+	}
 }
 
 // AccessTokenType is the typ header of access tokens (RFC 9068).
@@ -89,7 +125,7 @@ func IsBase64URLChar(c byte) bool { return b64Char[c] }
 type Key struct {
 	alg    Algorithm
 	kid    string
-	pub    crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey (P-256), ed25519.PublicKey; nil for HMAC
+	pub    crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey (P-256, P-384, P-521), ed25519.PublicKey; nil for HMAC
 	secret []byte           // the HMAC secret of an HS* key; nil otherwise
 	header string           // the access-token header segment of this key; "" for HMAC
 }
@@ -123,7 +159,7 @@ func (k *Key) SignatureSize() int {
 	case *rsa.PublicKey:
 		return pk.Size()
 	case *ecdsa.PublicKey:
-		return 64
+		return 2 * coordSize(pk.Curve)
 	case ed25519.PublicKey:
 		return ed25519.SignatureSize
 	}
@@ -190,23 +226,35 @@ func sign(alg Algorithm, priv crypto.Signer, input []byte) ([]byte, error) {
 
 // verify checks sig over input with k, using k's own algorithm only.
 func (k *Key) verify(input, sig []byte) bool {
+	var d [sha512.Size]byte
 	switch k.alg {
-	case RS256:
+	case RS256, RS384, RS512:
 		pub, ok := k.pub.(*rsa.PublicKey)
 		if !ok || len(sig) != pub.Size() {
 			return false
 		}
-		d := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig) == nil
-	case ES256:
-		pub, ok := k.pub.(*ecdsa.PublicKey)
-		if !ok || len(sig) != 64 {
+		h := algHash(k.alg)
+		return rsa.VerifyPKCS1v15(pub, h, digest(h, input, &d), sig) == nil
+	case PS256, PS384, PS512:
+		pub, ok := k.pub.(*rsa.PublicKey)
+		if !ok || len(sig) != pub.Size() {
 			return false
 		}
-		d := sha256.Sum256(input)
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(pub, d[:], r, s)
+		// RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+		h := algHash(k.alg)
+		return rsa.VerifyPSS(pub, h, digest(h, input, &d), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}) == nil
+	case ES256, ES384, ES512:
+		pub, ok := k.pub.(*ecdsa.PublicKey)
+		if !ok {
+			return false
+		}
+		n := coordSize(pub.Curve)
+		if len(sig) != 2*n {
+			return false
+		}
+		r := new(big.Int).SetBytes(sig[:n])
+		s := new(big.Int).SetBytes(sig[n:])
+		return ecdsa.Verify(pub, digest(algHash(k.alg), input, &d), r, s)
 	case EdDSA:
 		pub, ok := k.pub.(ed25519.PublicKey)
 		if !ok || len(sig) != ed25519.SignatureSize {
@@ -243,39 +291,96 @@ type Resolver interface {
 	KeyForHeader(seg string) *Key
 	// KeyForKID returns the key with this kid, or nil.
 	KeyForKID(kid string) *Key
+	// KeyForAlg returns the one key that verifies alg, or nil when there
+	// is none or more than one: the key of a header without kid.
+	KeyForAlg(alg Algorithm) *Key
 	// Allows reports whether alg is in the allow-list.
 	Allows(alg Algorithm) bool
 }
 
+// Policy is what Verify requires of a header besides an allowed algorithm
+// that is its key's own. The zero Policy admits nothing.
+type Policy struct {
+	// Types are the accepted values of the typ header, compared as RFC
+	// 7515 §4.1.9 says (without case, "application/" optional); an empty
+	// string admits a header without typ.
+	Types []string
+	// KIDOptional admits a header without kid when the Resolver holds
+	// exactly one key of the token's algorithm (KeyForAlg).
+	KIDOptional bool
+	// TypesHint ends the message of a refused typ: what admits it.
+	TypesHint string
+}
+
+// AccessTokens is the Policy of sessionkit's own access tokens: typ at+jwt
+// and a kid.
+var AccessTokens = &Policy{Types: []string{AccessTokenType}}
+
+// admits reports whether the typ of h is one of p.Types.
+func (p *Policy) admits(h *Header) bool {
+	for _, t := range p.Types {
+		if t == "" && !h.HasTyp || t != "" && h.HasTyp && typeIs(h.Typ, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownHeader reports whether p admits sessionkit's own access-token header
+// (typ at+jwt, a kid), which a Key's Header is.
+func (p *Policy) ownHeader() bool {
+	return p.admits(&Header{Typ: AccessTokenType, HasTyp: true})
+}
+
+// typeError is the refusal of h's typ under p.
+func (p *Policy) typeError(h *Header) error {
+	what := "typ header missing"
+	if h.HasTyp {
+		what = fmt.Sprintf("typ %q", shorten(h.Typ))
+	}
+	msg := "wrong token type (" + what + ")"
+	if p.TypesHint != "" {
+		msg += ": " + p.TypesHint
+	}
+	return Malformed(msg)
+}
+
 // Verify splits a compact JWS, checks its header and its signature, and
 // returns the decoded payload, unparsed. It enforces the size cap before
-// any decoding, the header rules (see Compact.Header), a kid naming a key
-// of keys, an allowed algorithm that is the key's own, and the typ header
-// (typ or "application/"+typ, case-insensitively). A token whose header
-// segment is exactly a key's Header skips header parsing when typ is
-// AccessTokenType.
-func Verify(token string, maxSize int, keys Resolver, typ string) (string, error) {
+// any decoding, the header rules (see Compact.Header), the policy's typ and
+// kid rules, a kid naming a key of keys (or, when the policy allows, no kid
+// and exactly one key of the algorithm), and an allowed algorithm that is
+// the key's own. A token whose header segment is exactly a key's Header
+// skips header parsing when the policy admits sessionkit's own header.
+func Verify(token string, maxSize int, keys Resolver, p *Policy) (string, error) {
 	c, err := Split(token, maxSize)
 	if err != nil {
 		return "", err
 	}
 	k := keys.KeyForHeader(token[:c.d1])
-	if k == nil || typ != AccessTokenType {
+	if k == nil || !p.ownHeader() {
 		h, err := c.Header()
 		if err != nil {
 			return "", err
 		}
-		if !h.HasKID {
-			return "", Malformed("header: kid missing")
-		}
-		if !typeIs(h.Typ, typ) {
-			return "", Malformed("wrong token type (typ header)")
+		if !p.admits(&h) {
+			return "", p.typeError(&h)
 		}
 		if !Known(h.Alg) || !keys.Allows(h.Alg) {
 			return "", Malformed("algorithm not allowed")
 		}
-		if k = keys.KeyForKID(h.KID); k == nil {
-			return "", ErrUnknownKey
+		switch {
+		case h.HasKID:
+			k = keys.KeyForKID(h.KID)
+			if k == nil {
+				return "", ErrUnknownKey
+			}
+		case !p.KIDOptional:
+			return "", Malformed("header: kid missing")
+		default:
+			if k = keys.KeyForAlg(h.Alg); k == nil {
+				return "", Malformed("header: kid missing, and the issuer has no single key for the algorithm")
+			}
 		}
 		if k.alg != h.Alg {
 			return "", Malformed("algorithm does not match the key")
@@ -341,8 +446,9 @@ func Split(token string, maxSize int) (Compact, error) {
 type Header struct {
 	Alg    Algorithm
 	KID    string
-	HasKID bool // kid was present (Verify requires it)
+	HasKID bool // kid was present
 	Typ    string
+	HasTyp bool // typ was present
 }
 
 // Header decodes and reads the protected header: at most MaxHeaderSize
@@ -387,7 +493,7 @@ func parseHeader(raw string) (h Header, err error) {
 			if v.Kind() != String {
 				return errors.New("typ is not a string")
 			}
-			h.Typ = v.Str()
+			h.Typ, h.HasTyp = v.Str(), true
 		case "crit":
 			return errors.New("crit header is not supported")
 		case "jwk", "jku", "x5u", "x5c":

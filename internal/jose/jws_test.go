@@ -67,6 +67,19 @@ func (s keys) KeyForKID(kid string) *Key {
 	return nil
 }
 
+func (s keys) KeyForAlg(alg Algorithm) *Key {
+	var one *Key
+	for _, k := range s.list {
+		if k.Algorithm() == alg {
+			if one != nil {
+				return nil
+			}
+			one = k
+		}
+	}
+	return one
+}
+
 func (s keys) Allows(alg Algorithm) bool {
 	for _, a := range s.allow {
 		if a == alg {
@@ -97,7 +110,7 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p, err := Verify(tok, 8<<10, set, AccessTokenType); err != nil || p != `{"sub":"u"}` {
+			if p, err := Verify(tok, 8<<10, set, AccessTokens); err != nil || p != `{"sub":"u"}` {
 				t.Fatalf("own header: %q %v", p, err)
 			}
 			if len(strings.Split(tok, ".")[2]) != b64.EncodedLen(k.SignatureSize()) {
@@ -105,15 +118,15 @@ func TestSignVerify(t *testing.T) {
 			}
 			// The same header written otherwise goes through parsing.
 			other := signed(t, k, priv, `{"typ":"application/AT+JWT","kid":"`+k.KID()+`","alg":"`+string(alg)+`"}`, `{}`)
-			if _, err := Verify(other, 8<<10, set, AccessTokenType); err != nil {
+			if _, err := Verify(other, 8<<10, set, AccessTokens); err != nil {
 				t.Fatalf("parsed header: %v", err)
 			}
 			// Another type.
 			jwt := signed(t, k, priv, `{"alg":"`+string(alg)+`","kid":"`+k.KID()+`","typ":"JWT"}`, `{}`)
-			if _, err := Verify(jwt, 8<<10, set, "JWT"); err != nil {
+			if _, err := Verify(jwt, 8<<10, set, &Policy{Types: []string{"JWT"}}); err != nil {
 				t.Fatalf("typ JWT: %v", err)
 			}
-			if _, err := Verify(jwt, 8<<10, set, AccessTokenType); !errors.Is(err, ErrInvalidToken) {
+			if _, err := Verify(jwt, 8<<10, set, AccessTokens); !errors.Is(err, ErrInvalidToken) {
 				t.Fatalf("typ JWT as an access token: %v", err)
 			}
 		})
@@ -186,20 +199,20 @@ func TestVerifyRefuses(t *testing.T) {
 			if tt.name == "size cap" {
 				max = len(good) - 1
 			}
-			_, err := Verify(tt.tok, max, set, AccessTokenType)
+			_, err := Verify(tt.tok, max, set, AccessTokens)
 			if !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), tt.reason) {
 				t.Fatalf("Verify: %v, want ErrInvalidToken saying %q", err, tt.reason)
 			}
 		})
 	}
 	// The caps themselves pass.
-	if _, err := Verify(signed(t, k, priv, hdr(many), `{}`), 8<<10, set, AccessTokenType); err != nil {
+	if _, err := Verify(signed(t, k, priv, hdr(many), `{}`), 8<<10, set, AccessTokens); err != nil {
 		t.Fatalf("a header of exactly %d members: %v", MaxHeaderMembers, err)
 	}
 	h := hdr(`,"x":"` + strings.Repeat("x", MaxHeaderSize*3/4-len(hdr(`,"x":""`))) + `"`)
 	if tok := signed(t, k, priv, h, `{}`); strings.IndexByte(tok, '.') != MaxHeaderSize {
 		t.Fatalf("a header segment of %d characters", strings.IndexByte(tok, '.'))
-	} else if _, err := Verify(tok, 8<<10, set, AccessTokenType); err != nil {
+	} else if _, err := Verify(tok, 8<<10, set, AccessTokens); err != nil {
 		t.Fatalf("a header segment of exactly %d characters: %v", MaxHeaderSize, err)
 	}
 }
@@ -244,11 +257,11 @@ func TestHMAC(t *testing.T) {
 		input := b64.EncodeToString([]byte(`{"alg":"`+string(alg)+`","kid":"h","typ":"at+jwt"}`)) + "." + b64.EncodeToString([]byte(`{}`))
 		mac := hmacSum(alg, secret, input)
 		set := keys{list: []*Key{k}, allow: []Algorithm{alg}}
-		if _, err := Verify(input+"."+b64.EncodeToString(mac), 8<<10, set, AccessTokenType); err != nil {
+		if _, err := Verify(input+"."+b64.EncodeToString(mac), 8<<10, set, AccessTokens); err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
 		mac[0] ^= 1
-		if _, err := Verify(input+"."+b64.EncodeToString(mac), 8<<10, set, AccessTokenType); err == nil {
+		if _, err := Verify(input+"."+b64.EncodeToString(mac), 8<<10, set, AccessTokens); err == nil {
 			t.Fatalf("%s: a wrong MAC verified", alg)
 		}
 	}

@@ -16,11 +16,13 @@ import (
 // MinRSABits is the smallest RSA modulus the codec signs or verifies with.
 const MinRSABits = 2048
 
-// AlgorithmFor returns the algorithm a public key verifies with, refusing
-// key types, sizes and parameters the codec does not accept: RSA moduli
-// under MinRSABits or even, RSA public exponents under 3, even or over
-// 2^31-1, EC keys on curves other than P-256 or whose point is not on it,
-// Ed25519 keys of the wrong length. Messages name the problem, never key
+// AlgorithmFor returns the default algorithm of a public key, refusing key
+// types, sizes and parameters the codec does not accept: RSA moduli under
+// MinRSABits or even, RSA public exponents under 3, even or over 2^31-1, EC
+// keys on curves other than P-256, P-384 and P-521 or whose point is not on
+// the curve, Ed25519 keys of the wrong length. The default is RS256 for RSA
+// keys (which Fits also admits for RS384, RS512 and PS*), ES256, ES384 or
+// ES512 by curve, EdDSA for Ed25519. Messages name the problem, never key
 // material.
 func AlgorithmFor(pub crypto.PublicKey) (Algorithm, error) {
 	switch pk := pub.(type) {
@@ -44,32 +46,70 @@ func AlgorithmFor(pub crypto.PublicKey) (Algorithm, error) {
 		if pk == nil || pk.Curve == nil || pk.X == nil || pk.Y == nil {
 			return "", errors.New("empty EC key")
 		}
-		if pk.Curve != elliptic.P256() {
-			return "", fmt.Errorf("unsupported curve %s; only P-256 (ES256)", pk.Curve.Params().Name)
+		alg := curveAlgorithm(pk.Curve)
+		if alg == "" {
+			return "", fmt.Errorf("unsupported curve %s; P-256 (ES256), P-384 (ES384) or P-521 (ES512)", pk.Curve.Params().Name)
 		}
 		if _, err := pk.ECDH(); err != nil {
-			return "", errors.New("EC key is not a point on P-256")
+			return "", fmt.Errorf("EC key is not a point on %s", pk.Curve.Params().Name)
 		}
-		return ES256, nil
+		return alg, nil
 	case ed25519.PublicKey:
 		if len(pk) != ed25519.PublicKeySize {
 			return "", fmt.Errorf("Ed25519 public key has %d bytes; want %d", len(pk), ed25519.PublicKeySize)
 		}
 		return EdDSA, nil
 	default:
-		return "", fmt.Errorf("unsupported key type %T; use RSA, ECDSA P-256 or Ed25519", pub)
+		return "", fmt.Errorf("unsupported key type %T; use RSA, ECDSA (P-256, P-384, P-521) or Ed25519", pub)
+	}
+}
+
+// curveAlgorithm is the ECDSA algorithm of a curve; "" for other curves.
+func curveAlgorithm(c elliptic.Curve) Algorithm {
+	switch c {
+	case elliptic.P256():
+		return ES256
+	case elliptic.P384():
+		return ES384
+	case elliptic.P521():
+		return ES512
+	}
+	return ""
+}
+
+// curveName is the JWK crv of a curve AlgorithmFor accepts.
+func curveName(c elliptic.Curve) string { return c.Params().Name }
+
+// coordSize is the width of a coordinate (and of r and s in a JWS
+// signature) on curve c, in bytes.
+func coordSize(c elliptic.Curve) int { return (c.Params().BitSize + 7) / 8 }
+
+// Fits reports whether a key AlgorithmFor accepts, whose default algorithm
+// is def, may verify alg: each RSA key one RS* or PS* algorithm, each EC
+// key its curve's, an Ed25519 key EdDSA.
+func Fits(alg, def Algorithm) bool {
+	switch def {
+	case RS256:
+		switch alg {
+		case RS256, RS384, RS512, PS256, PS384, PS512:
+			return true
+		}
+		return false
+	default:
+		return alg == def
 	}
 }
 
 // NewKey returns a verification key for alg after checking that pub suits
-// it (AlgorithmFor). An empty kid becomes the RFC 7638 thumbprint of pub.
-// The key's Header is the one sessionkit emits for access tokens it signs.
+// it (AlgorithmFor and Fits). An empty kid becomes the RFC 7638 thumbprint
+// of pub. The key's Header is the one sessionkit emits for access tokens
+// it signs.
 func NewKey(alg Algorithm, kid string, pub crypto.PublicKey) (*Key, error) {
-	got, err := AlgorithmFor(pub)
+	def, err := AlgorithmFor(pub)
 	if err != nil {
 		return nil, err
 	}
-	if got != alg {
+	if !Fits(alg, def) {
 		return nil, fmt.Errorf("a %T cannot be used with %q", pub, string(alg))
 	}
 	if pk, ok := pub.(ed25519.PublicKey); ok {
@@ -102,10 +142,11 @@ func publicParams(pub crypto.PublicKey) (jwkParams, error) {
 		e := big.NewInt(int64(pk.E)).Bytes()
 		return jwkParams{kty: "RSA", n: b64.EncodeToString(pk.N.Bytes()), e: b64.EncodeToString(e)}, nil
 	case *ecdsa.PublicKey:
-		var x, y [32]byte
-		pk.X.FillBytes(x[:])
-		pk.Y.FillBytes(y[:])
-		return jwkParams{kty: "EC", crv: "P-256", x: b64.EncodeToString(x[:]), y: b64.EncodeToString(y[:])}, nil
+		n := coordSize(pk.Curve)
+		x, y := make([]byte, n), make([]byte, n)
+		pk.X.FillBytes(x)
+		pk.Y.FillBytes(y)
+		return jwkParams{kty: "EC", crv: curveName(pk.Curve), x: b64.EncodeToString(x), y: b64.EncodeToString(y)}, nil
 	default:
 		return jwkParams{kty: "OKP", crv: "Ed25519", x: b64.EncodeToString(pub.(ed25519.PublicKey))}, nil
 	}

@@ -125,7 +125,7 @@ func TestAlgorithmForRefusesWeakKeys(t *testing.T) {
 	t.Parallel()
 	rk := testKeys()[RS256].(*rsa.PrivateKey)
 	ek := testKeys()[ES256].(*ecdsa.PrivateKey)
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestAlgorithmForRefusesWeakKeys(t *testing.T) {
 		{"EC off the curve", offCurve, "not a point on P-256"},
 		{"EC at x=0,y=0", &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int), Y: new(big.Int)}, "not a point"},
 		{"EC coordinate over the field", &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).Lsh(big.NewInt(1), 256), Y: ek.Y}, "not a point"},
-		{"EC P-384", &p384.PublicKey, "P-384"},
+		{"EC P-224", &p224.PublicKey, "P-224"},
 		{"nil EC", (*ecdsa.PublicKey)(nil), "empty"},
 		{"Ed25519 31 bytes", ed25519.PublicKey(make([]byte, 31)), "31 bytes"},
 		{"Ed25519 private key", testKeys()[EdDSA], "unsupported key type"},
