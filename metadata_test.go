@@ -35,6 +35,17 @@ func metadataDoc(t *testing.T, h http.Handler) map[string]any {
 	return doc
 }
 
+// metadataIssuer is a test Issuer with this identifier ("": testIssuer).
+func metadataIssuer(t *testing.T, issuer string) *Issuer {
+	t.Helper()
+	iss, _ := newTestIssuer(t, func(c *Config) {
+		if issuer != "" {
+			c.Issuer = issuer
+		}
+	})
+	return iss
+}
+
 func TestMetadataDocument(t *testing.T) {
 	t.Parallel()
 	algs := []any{"RS256", "ES256", "EdDSA"}
@@ -100,11 +111,7 @@ func TestMetadataDocument(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			iss, _ := newTestIssuer(t, func(c *Config) {
-				if tt.issuer != "" {
-					c.Issuer = tt.issuer
-				}
-			})
+			iss := metadataIssuer(t, tt.issuer)
 			got := metadataDoc(t, iss.MetadataHandler(tt.cfg))
 			if !reflect.DeepEqual(got, tt.want) {
 				gotJSON, _ := json.MarshalIndent(got, "", "  ")
@@ -179,11 +186,7 @@ func TestMetadataHandlerRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			iss, _ := newTestIssuer(t, func(c *Config) {
-				if tt.issuer != "" {
-					c.Issuer = tt.issuer
-				}
-			})
+			iss := metadataIssuer(t, tt.issuer)
 			defer func() {
 				err, _ := recover().(error)
 				if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "MetadataHandler") || !strings.Contains(err.Error(), tt.want) {
@@ -199,63 +202,9 @@ func TestMetadataHTTP(t *testing.T) {
 	t.Parallel()
 	iss, _ := newTestIssuer(t, nil)
 	h := iss.MetadataHandler(MetadataConfig{TokenURL: "/oauth/token"})
-	first := getMetadata(h, http.MethodGet)
-	etag := first.Header().Get("ETag")
-	if len(etag) < 10 || etag[0] != '"' || etag[len(etag)-1] != '"' {
-		t.Fatalf("ETag %q is not a strong, quoted entity tag", etag)
-	}
+	checkServesDocument(t, h, "public, max-age=3600", h.(*metadataHandler).doc)
+	etag := getMetadata(h, http.MethodGet).Header().Get("ETag")
 	if other := getMetadata(iss.MetadataHandler(MetadataConfig{}), http.MethodGet).Header().Get("ETag"); other == etag {
 		t.Fatal("two different documents share an ETag")
-	}
-	tests := []struct {
-		name        string
-		method      string
-		ifNoneMatch []string
-		code        int
-		body        bool
-	}{
-		{"GET", http.MethodGet, nil, http.StatusOK, true},
-		{"HEAD", http.MethodHead, nil, http.StatusOK, false},
-		{"POST", http.MethodPost, nil, http.StatusMethodNotAllowed, false},
-		{"PUT", http.MethodPut, nil, http.StatusMethodNotAllowed, false},
-		{"OPTIONS", http.MethodOptions, nil, http.StatusMethodNotAllowed, false},
-		{"If-None-Match", http.MethodGet, []string{etag}, http.StatusNotModified, false},
-		{"If-None-Match weak", http.MethodGet, []string{"W/" + etag}, http.StatusNotModified, false},
-		{"If-None-Match list", http.MethodGet, []string{`"a", ` + etag}, http.StatusNotModified, false},
-		{"If-None-Match HEAD", http.MethodHead, []string{etag}, http.StatusNotModified, false},
-		{"If-None-Match other", http.MethodGet, []string{`"other"`}, http.StatusOK, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			rec := getMetadata(h, tt.method, tt.ifNoneMatch...)
-			hd := rec.Header()
-			if rec.Code != tt.code {
-				t.Fatalf("status %d, want %d", rec.Code, tt.code)
-			}
-			if tt.code == http.StatusMethodNotAllowed {
-				if hd.Get("Allow") != "GET, HEAD" {
-					t.Fatalf("Allow %q", hd.Get("Allow"))
-				}
-				return
-			}
-			if hd.Get("Cache-Control") != "public, max-age=3600" || hd.Get("ETag") != etag {
-				t.Fatalf("Cache-Control %q, ETag %q", hd.Get("Cache-Control"), hd.Get("ETag"))
-			}
-			if tt.code == http.StatusOK {
-				if hd.Get("Content-Type") != "application/json" || hd.Get("X-Content-Type-Options") != "nosniff" {
-					t.Fatalf("Content-Type %q, X-Content-Type-Options %q", hd.Get("Content-Type"), hd.Get("X-Content-Type-Options"))
-				}
-				if hd.Get("Content-Length") != first.Header().Get("Content-Length") {
-					t.Fatalf("Content-Length %q, GET's %q", hd.Get("Content-Length"), first.Header().Get("Content-Length"))
-				}
-			}
-			if got := rec.Body.Len() > 0; got != tt.body {
-				t.Fatalf("body %q, want a body: %v", rec.Body, tt.body)
-			}
-			if tt.body && rec.Body.String() != first.Body.String() {
-				t.Fatal("the document changed between requests")
-			}
-		})
 	}
 }
