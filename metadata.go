@@ -118,7 +118,8 @@ type metadataHandler struct {
 //   - With cfg.Scopes: scopes_supported.
 //
 // The signing algorithms of access tokens are not announced: no registered
-// member says them, and the JWKS names each key's alg.
+// member says them, the JWKS names each key's alg, and a list built here
+// would go stale when a rotation changes the algorithm.
 //
 // Mount it at both well-known locations: RFC 8414 clients read
 // /.well-known/oauth-authorization-server, OpenID Connect ones (go-oidc,
