@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ const maxAssertionSize = 8 << 10
 // assertion jtis: one namespace per client, so that no client can burn
 // another's jti, and none shared with anything else.
 const assertionNamespace = "sessionkit/assertion/"
+
+// assertionAlgorithms are the algorithms a client's assertion may be
+// signed with, as the authorization-server metadata announces them.
+var assertionAlgorithms = []Algorithm{RS256, ES256, EdDSA}
 
 // oauthError is an RFC 6749 §5.2 error answer. desc never contains token
 // material; before a signature has verified it says nothing that tells
@@ -96,7 +101,7 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 		return nil, fail(errMalformed("typ is not JWT"))
 	}
 	alg := Algorithm(h.Alg)
-	if alg != RS256 && alg != ES256 && alg != EdDSA {
+	if !slices.Contains(assertionAlgorithms, alg) {
 		return nil, fail(errMalformed("algorithm not allowed for assertions"))
 	}
 	// The payload is read before the signature only to find the client:

@@ -196,6 +196,15 @@
 // [Issuer.RevocationEndpoint] (RFC 7009) and [Issuer.IntrospectionEndpoint]
 // (RFC 7662) complete the set.
 //
+// [Issuer.MetadataHandler] publishes the authorization-server metadata (RFC
+// 8414): the issuer identifier, the JWKS and whichever of these endpoints
+// are mounted, with the grants and client authentication each really
+// accepts. Mounted at /.well-known/oauth-authorization-server and
+// /.well-known/openid-configuration, it lets other services, and OAuth and
+// OpenID Connect libraries such as go-oidc, find the keys and endpoints from
+// the issuer URL alone. It names no authorization endpoint and no ID-token
+// algorithms: an Issuer is not an OpenID provider.
+//
 // # Rotation and reuse
 //
 // Every [Issuer.Refresh] rotates: the presented refresh token is spent, a new

@@ -364,8 +364,7 @@ func newSnapshot(signing *SigningKey, keys []*SigningKey) *keySnapshot {
 		jwks = append(jwks, k.jwk...)
 	}
 	s.jwks = append(jwks, "]}"...)
-	sum := sha256.Sum256(s.jwks)
-	s.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	s.etag = strongETag(s.jwks)
 	return s
 }
 
@@ -522,25 +521,40 @@ func (ks *KeySet) KeyIDs() []string {
 // and a strong ETag; a matching If-None-Match answers 304 Not Modified.
 // Mount it at /.well-known/jwks.json.
 func (ks *KeySet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := ks.load()
+	serveJSONDocument(w, r, s.jwks, s.etag, cacheControl)
+}
+
+// strongETag is the quoted strong entity tag of a document: a hash of its
+// bytes.
+func strongETag(doc []byte) string {
+	sum := sha256.Sum256(doc)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+}
+
+// serveJSONDocument answers a GET or HEAD request for a public JSON
+// document (the JWKS, the authorization-server metadata) with its
+// Cache-Control and strong ETag, and 304 Not Modified for a matching
+// If-None-Match; other methods get 405 with Allow.
+func serveJSONDocument(w http.ResponseWriter, r *http.Request, doc []byte, etag, cacheControl string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	s := ks.load()
 	h := w.Header()
 	h.Set("Cache-Control", cacheControl)
-	h.Set("ETag", s.etag)
-	if etagMatches(r.Header.Values("If-None-Match"), s.etag) {
+	h.Set("ETag", etag)
+	if etagMatches(r.Header.Values("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(s.jwks)))
+	h.Set("Content-Length", strconv.Itoa(len(doc)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(s.jwks)
+		_, _ = w.Write(doc)
 	}
 }
 

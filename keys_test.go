@@ -1,6 +1,7 @@
 package sessionkit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -592,11 +593,20 @@ func TestJWKSMembers(t *testing.T) {
 func TestJWKSHTTP(t *testing.T) {
 	t.Parallel()
 	ks := NewKeySet(testKey(t, ES256, 1))
-	etag := getJWKS(t, ks).Header().Get("ETag")
+	checkServesDocument(t, ks, "public, max-age=300", ks.load().jwks)
+}
+
+// checkServesDocument checks how h serves the public JSON document doc:
+// GET and HEAD only (405 with Allow, no caching headers), cacheControl, a
+// strong ETag, and 304 for each form of a matching If-None-Match.
+func checkServesDocument(t *testing.T, handler http.Handler, cacheControl string, doc []byte) {
+	t.Helper()
+	first := httptest.NewRecorder()
+	handler.ServeHTTP(first, httptest.NewRequest(http.MethodGet, "/", nil))
+	etag := first.Header().Get("ETag")
 	if len(etag) < 10 || etag[0] != '"' || etag[len(etag)-1] != '"' || strings.HasPrefix(etag, "W/") {
 		t.Fatalf("ETag %q is not a strong, quoted entity tag", etag)
 	}
-	const cacheControl = "public, max-age=300"
 	tests := []struct {
 		name        string
 		method      string
@@ -609,6 +619,7 @@ func TestJWKSHTTP(t *testing.T) {
 		{"POST", http.MethodPost, nil, http.StatusMethodNotAllowed, false},
 		{"PUT", http.MethodPut, nil, http.StatusMethodNotAllowed, false},
 		{"DELETE", http.MethodDelete, nil, http.StatusMethodNotAllowed, false},
+		{"OPTIONS", http.MethodOptions, nil, http.StatusMethodNotAllowed, false},
 		{"If-None-Match exact", http.MethodGet, []string{etag}, http.StatusNotModified, false},
 		{"If-None-Match weak", http.MethodGet, []string{"W/" + etag}, http.StatusNotModified, false},
 		{"If-None-Match list", http.MethodGet, []string{`"a", W/"b",` + etag}, http.StatusNotModified, false},
@@ -624,12 +635,12 @@ func TestJWKSHTTP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(tt.method, "/.well-known/jwks.json", nil)
+			req := httptest.NewRequest(tt.method, "/", nil)
 			for _, v := range tt.ifNoneMatch {
 				req.Header.Add("If-None-Match", v)
 			}
 			rec := httptest.NewRecorder()
-			ks.ServeHTTP(rec, req)
+			handler.ServeHTTP(rec, req)
 			h := rec.Header()
 			if rec.Code != tt.code {
 				t.Fatalf("status %d, want %d", rec.Code, tt.code)
@@ -650,12 +661,15 @@ func TestJWKSHTTP(t *testing.T) {
 				t.Fatalf("body of %d bytes, want body=%v", rec.Body.Len(), tt.body)
 			}
 			if tt.code == http.StatusOK {
-				if h.Get("Content-Type") != "application/json" {
-					t.Fatalf("Content-Type %q", h.Get("Content-Type"))
+				if h.Get("Content-Type") != "application/json" || h.Get("X-Content-Type-Options") != "nosniff" {
+					t.Fatalf("Content-Type %q, X-Content-Type-Options %q", h.Get("Content-Type"), h.Get("X-Content-Type-Options"))
 				}
-				if want := fmt.Sprint(len(ks.load().jwks)); h.Get("Content-Length") != want {
+				if want := fmt.Sprint(len(doc)); h.Get("Content-Length") != want {
 					t.Fatalf("Content-Length %q, want %s", h.Get("Content-Length"), want)
 				}
+			}
+			if tt.body && !bytes.Equal(rec.Body.Bytes(), doc) {
+				t.Fatalf("body %q, want %q", rec.Body, doc)
 			}
 		})
 	}

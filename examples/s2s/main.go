@@ -1,7 +1,8 @@
 // Command s2s shows server-to-server authentication without a user: service
-// A signs a short JWT with its own private key (RFC 7523), trades it at the
-// auth server's token endpoint for an access token, and calls service B,
-// which verifies the token through the auth server's JWKS.
+// A finds the auth server's token endpoint in its metadata (RFC 8414),
+// signs a short JWT with its own private key (RFC 7523), trades it there
+// for an access token, and calls service B, which verifies the token
+// through the auth server's JWKS.
 //
 // It starts the auth server and service B on 127.0.0.1, plays service A
 // against them and prints each step.
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +40,8 @@ func run() error {
 		return err
 	}
 
-	// The auth server: an Issuer, its JWKS and the OAuth token endpoint.
+	// The auth server: an Issuer, its JWKS, the OAuth token endpoint and
+	// the metadata that names them.
 	authL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -68,6 +71,9 @@ func run() error {
 	authMux := http.NewServeMux()
 	authMux.Handle("GET /.well-known/jwks.json", iss.Keys())
 	authMux.Handle("POST /oauth/token", iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients}))
+	md := iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token", InsecureAllowHTTP: true}) // plain http on 127.0.0.1
+	authMux.Handle("GET /.well-known/oauth-authorization-server", md)
+	authMux.Handle("GET /.well-known/openid-configuration", md)
 	defer serveOn(authL, authMux)()
 
 	// Service B: trusts the auth server's JWKS and needs invoices:read.
@@ -94,12 +100,19 @@ func run() error {
 	fmt.Printf("auth server %s\nservice B   %s\n", authURL, bURL)
 
 	// Service A.
+	fmt.Println("\n0. Service A reads the auth server's metadata")
+	tokenURL, err := discover(authURL)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   token_endpoint %s\n", tokenURL)
+
 	fmt.Println("\n1. Service A signs an assertion (iss = sub = service-a, aud = the issuer) and trades it")
 	assertion, err := sessionkit.SignClientAssertion(serviceKey, "service-a", authURL, time.Now(), time.Minute)
 	if err != nil {
 		return err
 	}
-	status, answer := tokenRequest(authURL, assertion)
+	status, answer := tokenRequest(tokenURL, assertion)
 	fmt.Printf("   %d token_type=%v expires_in=%v scope=%v\n", status, answer["token_type"], answer["expires_in"], answer["scope"])
 	token, _ := answer["access_token"].(string)
 	if token == "" {
@@ -110,7 +123,7 @@ func run() error {
 	call(bURL, token)
 
 	fmt.Println("\n3. The same assertion again: its jti was used, so it is refused")
-	status, answer = tokenRequest(authURL, assertion)
+	status, answer = tokenRequest(tokenURL, assertion)
 	fmt.Printf("   %d %v: %v\n", status, answer["error"], answer["error_description"])
 
 	fmt.Println("\n4. Service B without a token")
@@ -118,9 +131,32 @@ func run() error {
 	return nil
 }
 
+// discover reads the RFC 8414 metadata of the issuer authURL and returns
+// its token endpoint, after checking that the document speaks for that
+// issuer and that the endpoint takes the jwt-bearer grant.
+func discover(authURL string) (string, error) {
+	resp, err := http.Get(authURL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var md struct {
+		Issuer     string   `json:"issuer"`
+		Token      string   `json:"token_endpoint"`
+		GrantTypes []string `json:"grant_types_supported"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		return "", fmt.Errorf("metadata: %w", err)
+	}
+	if md.Issuer != authURL || md.Token == "" || !slices.Contains(md.GrantTypes, sessionkit.GrantTypeJWTBearer) {
+		return "", fmt.Errorf("metadata of %s does not offer the jwt-bearer grant: %+v", authURL, md)
+	}
+	return md.Token, nil
+}
+
 // tokenRequest posts the jwt-bearer grant and decodes the JSON answer.
-func tokenRequest(authURL, assertion string) (int, map[string]any) {
-	resp, err := http.PostForm(authURL+"/oauth/token", url.Values{
+func tokenRequest(tokenURL, assertion string) (int, map[string]any) {
+	resp, err := http.PostForm(tokenURL, url.Values{
 		"grant_type": {sessionkit.GrantTypeJWTBearer},
 		"assertion":  {assertion},
 	})

@@ -14,6 +14,8 @@
 //	GET, DELETE /auth/sessions  Issuer.SessionsHandler
 //	GET  /api/me, /api/hello    the protected API (sessionkit.Middleware)
 //	GET  /.well-known/jwks.json the public keys, for other services
+//	GET  /.well-known/oauth-authorization-server, /.well-known/openid-configuration
+//	                            Issuer.MetadataHandler: where other services find those keys
 package app
 
 import (
@@ -129,6 +131,10 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /api/me", api(http.HandlerFunc(s.me)))
 	mux.Handle("GET /api/hello", api(sessionkit.RequireScope("hello")(http.HandlerFunc(s.hello))))
 	mux.Handle("GET /.well-known/jwks.json", iss.Keys())
+	// No OAuth endpoints here: the metadata only leads verifiers to the JWKS.
+	md := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: cfg.InsecureHTTP})
+	mux.Handle("GET /.well-known/oauth-authorization-server", md)
+	mux.Handle("GET /.well-known/openid-configuration", md)
 	return demo.SecurityHeaders(mux), nil
 }
 

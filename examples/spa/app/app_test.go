@@ -160,3 +160,31 @@ func TestSPAServerInsecureHTTP(t *testing.T) {
 		t.Fatalf("hello: %d", status)
 	}
 }
+
+// TestSPAMetadata: other services find the demo's JWKS through its
+// authorization-server metadata, at both well-known locations.
+func TestSPAMetadata(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		insecure bool
+	}{{"https", false}, {"http", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c := newSite(t, tt.insecure)
+			for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+				code, body := call(t, srv, c, "GET", path, "", "none")
+				var md map[string]any
+				if err := json.Unmarshal([]byte(body), &md); code != http.StatusOK || err != nil {
+					t.Fatalf("GET %s: %d %q", path, code, body)
+				}
+				if md["issuer"] != srv.URL || md["jwks_uri"] != srv.URL+"/.well-known/jwks.json" || md["token_endpoint"] != nil {
+					t.Fatalf("GET %s: %v", path, md)
+				}
+			}
+			if code, body := call(t, srv, c, "GET", "/.well-known/jwks.json", "", "none"); code != http.StatusOK || !strings.Contains(body, `"keys"`) {
+				t.Fatalf("GET jwks_uri: %d %q", code, body)
+			}
+		})
+	}
+}
