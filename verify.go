@@ -95,8 +95,8 @@ func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, er
 	c := new(Claims)
 	var extra map[string]json.RawMessage
 	var sawExp, sawIat, sawScope bool
-	var scp *string // scp, when present, joined
-	var scpRaw string
+	var scp, scpRaw string // scp, when present: joined, and as sent
+	var sawScp bool
 	addExtra := func(name, raw string) {
 		if extra == nil {
 			extra = make(map[string]json.RawMessage)
@@ -113,7 +113,7 @@ func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, er
 			if name == "scope" {
 				c.Scope, sawScope = joined, true
 			} else {
-				scp, scpRaw = &joined, v.Raw()
+				scp, scpRaw, sawScp = joined, v.Raw(), true
 			}
 		case "iss", "sub", "jti", "sid", "client_id":
 			if v.Kind() != jose.String {
@@ -179,9 +179,9 @@ func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, er
 		return nil, errMalformed("claims: iat missing")
 	}
 	switch {
-	case scp != nil && !sawScope:
-		c.Scope = *scp
-	case scp != nil:
+	case sawScp && !sawScope:
+		c.Scope = scp
+	case sawScp:
 		addExtra("scp", scpRaw)
 	}
 	if extra != nil {

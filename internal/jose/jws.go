@@ -59,22 +59,6 @@ func algHash(alg Algorithm) crypto.Hash {
 	}
 }
 
-// digest hashes input with h (SHA-256, SHA-384 or SHA-512) into buf, so
-// that the digest needs no heap allocation.
-func digest(h crypto.Hash, input []byte, buf *[sha512.Size]byte) []byte {
-	switch h {
-	case crypto.SHA384:
-		*(*[sha512.Size384]byte)(buf[:]) = sha512.Sum384(input)
-		return buf[:sha512.Size384]
-	case crypto.SHA512:
-		*buf = sha512.Sum512(input)
-		return buf[:]
-	default:
-		*(*[sha256.Size]byte)(buf[:]) = sha256.Sum256(input)
-		return buf[:sha256.Size]
-	}
-}
-
 // AccessTokenType is the typ header of access tokens (RFC 9068).
 const AccessTokenType = "at+jwt"
 
@@ -226,7 +210,6 @@ func sign(alg Algorithm, priv crypto.Signer, input []byte) ([]byte, error) {
 
 // verify checks sig over input with k, using k's own algorithm only.
 func (k *Key) verify(input, sig []byte) bool {
-	var d [sha512.Size]byte
 	switch k.alg {
 	case RS256, RS384, RS512:
 		pub, ok := k.pub.(*rsa.PublicKey)
@@ -234,7 +217,8 @@ func (k *Key) verify(input, sig []byte) bool {
 			return false
 		}
 		h := algHash(k.alg)
-		return rsa.VerifyPKCS1v15(pub, h, digest(h, input, &d), sig) == nil
+		var buf [sha512.Size]byte
+		return rsa.VerifyPKCS1v15(pub, h, digest(h, input, &buf), sig) == nil
 	case PS256, PS384, PS512:
 		pub, ok := k.pub.(*rsa.PublicKey)
 		if !ok || len(sig) != pub.Size() {
@@ -242,7 +226,8 @@ func (k *Key) verify(input, sig []byte) bool {
 		}
 		// RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
 		h := algHash(k.alg)
-		return rsa.VerifyPSS(pub, h, digest(h, input, &d), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}) == nil
+		var buf [sha512.Size]byte // escapes: VerifyPSS keeps its digest
+		return rsa.VerifyPSS(pub, h, digest(h, input, &buf), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 	case ES256, ES384, ES512:
 		pub, ok := k.pub.(*ecdsa.PublicKey)
 		if !ok {
@@ -252,9 +237,10 @@ func (k *Key) verify(input, sig []byte) bool {
 		if len(sig) != 2*n {
 			return false
 		}
+		var buf [sha512.Size]byte
 		r := new(big.Int).SetBytes(sig[:n])
 		s := new(big.Int).SetBytes(sig[n:])
-		return ecdsa.Verify(pub, digest(algHash(k.alg), input, &d), r, s)
+		return ecdsa.Verify(pub, digest(algHash(k.alg), input, &buf), r, s)
 	case EdDSA:
 		pub, ok := k.pub.(ed25519.PublicKey)
 		if !ok || len(sig) != ed25519.SignatureSize {
@@ -270,6 +256,21 @@ func (k *Key) verify(input, sig []byte) bool {
 		return hmac.Equal(mac.Sum(nil), sig) // constant time
 	}
 	return false
+}
+
+// digest hashes input with h (SHA-256, SHA-384 or SHA-512) into buf.
+func digest(h crypto.Hash, input []byte, buf *[sha512.Size]byte) []byte {
+	switch h {
+	case crypto.SHA384:
+		*(*[sha512.Size384]byte)(buf[:]) = sha512.Sum384(input)
+		return buf[:sha512.Size384]
+	case crypto.SHA512:
+		*buf = sha512.Sum512(input)
+		return buf[:]
+	default:
+		*(*[sha256.Size]byte)(buf[:]) = sha256.Sum256(input)
+		return buf[:sha256.Size]
+	}
 }
 
 // hmacHash is the hash function of an HS* algorithm.
