@@ -34,11 +34,16 @@
 // The [KeySet] holds the signing key and older keys that still verify. It
 // serves its public keys as a JWKS document (RFC 7517) with caching headers,
 // so that other services verify tokens without sharing a secret. To rotate
-// across a fleet, [KeySet.Publish] the next key, wait [JWKSMaxAge] so every
+// across a fleet, [KeySet.Publish] the next key, wait until every
 // verifier's cache has it, then [KeySet.Promote] it; [KeySet.Rotate] does
-// both at once for a single process. Retire an old key only once the last
-// token it signed has expired: AccessTTL plus the leeway after it stopped
-// signing.
+// both at once for a single process. The wait is the longest time any
+// verifier keeps a JWKS, and at least [JWKSMaxAge], the max-age the JWKS is
+// served with: some verifiers keep it longer whatever max-age says (jwx's
+// jwk.Cache keeps it at least 15 minutes by default) and not all refetch
+// when a token names a kid they lack; a sessionkit [Verifier] does, at most
+// once per [VerifierConfig.RefetchInterval]. Retire an old key only once the
+// last token it signed has expired: AccessTTL plus the leeway after it
+// stopped signing.
 //
 // # Verification
 //
@@ -84,14 +89,18 @@
 // cached for the response's Cache-Control max-age, clamped between
 // [VerifierConfig.MinCacheTTL] and [VerifierConfig.MaxCacheTTL] (5 minutes
 // and 24 hours), then revalidated with its ETag. A token whose kid the cache
-// lacks triggers a refetch, so a rotation at the issuer is picked up without
-// a restart; that refetch is single-flight (concurrent callers share one
-// request, each waiting only as long as its own context allows) and
-// rate-limited to one per [VerifierConfig.RefetchInterval] (30 seconds), and
-// between two fetches an unknown kid is refused at once, so a flood of
-// tokens with random kids costs at most one fetch per interval. A failed
-// fetch is logged and the last good key set keeps verifying; with no key set
-// at all, Verify fails with [ErrKeysUnavailable]. The document is read as
+// lacks triggers a refetch at once, so a rotation at the issuer is picked up
+// without a restart, even right after the cache was filled; that refetch is
+// single-flight (concurrent callers share one request, each waiting only as
+// long as its own context allows) and rate-limited to one per
+// [VerifierConfig.RefetchInterval] (30 seconds), counting only refetches for
+// unknown kids, and between two of them an unknown kid is refused at once,
+// so a flood of tokens with random kids costs at most one fetch per
+// interval. Refreshing an expired set, or retrying after a failure, waits an
+// interval after the last fetch of any kind, so one issuer costs at most two
+// fetches per interval. A failed fetch is logged and the last good key set
+// keeps verifying; with no key set at all, Verify fails with
+// [ErrKeysUnavailable]. The document is read as
 // strictly as a token: exact member names, no duplicate members at any
 // depth, valid UTF-8, canonical base64url key parameters; one that fails is
 // refused whole. Keys that are not for signatures (use other than "sig",

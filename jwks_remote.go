@@ -21,8 +21,8 @@ const (
 	DefaultMinCacheTTL = 5 * time.Minute
 	// DefaultMaxCacheTTL is the longest time a fetched JWKS is kept.
 	DefaultMaxCacheTTL = 24 * time.Hour
-	// DefaultRefetchInterval is the least time between two fetches of one
-	// issuer's JWKS.
+	// DefaultRefetchInterval is the least time between two refetches of
+	// one issuer's JWKS for unknown kids (see VerifierConfig.RefetchInterval).
 	DefaultRefetchInterval = 30 * time.Second
 	// DefaultFetchTimeout bounds one JWKS fetch.
 	DefaultFetchTimeout = 10 * time.Second
@@ -44,10 +44,29 @@ var errRateLimited = errors.New("sessionkit: JWKS refetch rate-limited")
 // single-flight: it runs in its own goroutine under a context detached from
 // the caller that started it (with the fetch timeout), and every caller,
 // the first included, waits for it only as long as its own context allows.
-// Fetches are rate-limited: at most one per refetch interval, counting
-// every attempt. Between two fetches, a kid absent from the last fetched
-// set is answered as unknown at once (the negative cache), so a flood of
-// tokens with random kids costs at most one fetch per interval.
+//
+// A fetch has one of two causes, each with its own rate limit:
+//
+//   - Expiry (get): the cached set is missing or expired. Such a fetch
+//     starts only when the last attempt of either cause is at least one
+//     refetch interval old (initialRetry while no set was ever fetched), so
+//     a refetch for an unknown kid also serves as the refresh that falls
+//     due right after it, and a failing endpoint is asked once per interval.
+//     Until then an expired set keeps serving.
+//   - Unknown kid (refetch): a token names a kid the cached set lacks. Such
+//     a fetch starts at once unless the last one for an unknown kid is less
+//     than an interval old; a fetch for expiry does not count, so a kid
+//     published right after any other fetch is picked up by the first token
+//     that carries it. Within the interval, a kid absent from the last
+//     fetched set is answered as unknown at once (the negative cache), so a
+//     flood of tokens with random kids costs at most one fetch per interval.
+//
+// A caller of either kind joins the fetch in flight, if any, instead of
+// starting one, and that costs no rate-limit budget. A fetch that succeeds
+// sets the next expiry, so the two causes together make at most two fetches
+// per interval, and, while the endpoint answers and no unknown kids arrive,
+// one per cache lifetime (at least MinCacheTTL). A clock that moves back
+// lifts the limits.
 type remoteKeys struct {
 	url      string
 	issuer   string
@@ -63,9 +82,10 @@ type remoteKeys struct {
 
 	cur atomic.Pointer[remoteSet] // the last good set; nil before the first
 
-	mu       sync.Mutex // guards inflight and lastTry
+	mu       sync.Mutex // guards inflight, lastTry and lastKID
 	inflight *fetchCall
-	lastTry  time.Time
+	lastTry  time.Time // the last attempt of either cause
+	lastKID  time.Time // the last attempt for an unknown kid
 }
 
 // remoteSet is one fetched JWKS: its keys and cache metadata.
@@ -91,7 +111,7 @@ func (r *remoteKeys) get(ctx context.Context, now time.Time) (*resolvedKeys, err
 	if cur != nil && now.Before(cur.expires) {
 		return cur.keys, nil
 	}
-	set, err := r.fetch(ctx)
+	set, err := r.fetch(ctx, false)
 	if err == nil {
 		return set.keys, nil
 	}
@@ -109,7 +129,7 @@ func (r *remoteKeys) get(ctx context.Context, now time.Time) (*resolvedKeys, err
 // cache) answers for it. An error means the fetch failed or the caller's
 // context ended.
 func (r *remoteKeys) refetch(ctx context.Context) (*resolvedKeys, error) {
-	set, err := r.fetch(ctx)
+	set, err := r.fetch(ctx, true)
 	if errors.Is(err, errRateLimited) {
 		return nil, nil
 	}
@@ -120,21 +140,29 @@ func (r *remoteKeys) refetch(ctx context.Context) (*resolvedKeys, error) {
 }
 
 // fetch starts a fetch, or joins the one in flight, and waits for it or for
-// ctx. It answers errRateLimited when the last attempt is too recent.
-func (r *remoteKeys) fetch(ctx context.Context) (*remoteSet, error) {
+// ctx. forKID names the cause: an unknown kid, else expiry (see remoteKeys
+// for the limits). It answers errRateLimited when the last attempt that
+// counts for the cause is too recent.
+func (r *remoteKeys) fetch(ctx context.Context, forKID bool) (*remoteSet, error) {
 	r.mu.Lock()
 	call := r.inflight
 	if call == nil {
 		now := r.now()
-		wait := r.interval
-		if r.cur.Load() == nil {
+		last, wait := r.lastTry, r.interval
+		switch {
+		case forKID:
+			last = r.lastKID
+		case r.cur.Load() == nil:
 			wait = min(initialRetry, r.interval)
 		}
-		if !r.lastTry.IsZero() && now.Before(r.lastTry.Add(wait)) && !now.Before(r.lastTry) {
+		if !last.IsZero() && now.Before(last.Add(wait)) && !now.Before(last) {
 			r.mu.Unlock()
 			return nil, errRateLimited
 		}
 		r.lastTry = now
+		if forKID {
+			r.lastKID = now
+		}
 		call = &fetchCall{done: make(chan struct{})}
 		r.inflight = call
 		go r.run(context.WithoutCancel(ctx), call)

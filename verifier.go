@@ -66,10 +66,13 @@ type VerifierConfig struct {
 	// response without max-age is kept for MinCacheTTL.
 	MinCacheTTL time.Duration
 	MaxCacheTTL time.Duration
-	// RefetchInterval is the least time between two fetches of one issuer's
-	// JWKS (default DefaultRefetchInterval). A token with a kid the cached
-	// set lacks triggers a refetch only when the last fetch is at least this
-	// old; otherwise it is refused at once.
+	// RefetchInterval rate-limits the fetches of one issuer's JWKS (default
+	// DefaultRefetchInterval). A token with a kid the cached set lacks
+	// triggers a refetch at once unless the last refetch for an unknown kid
+	// is less than this old; then it is refused at once. A refresh of an
+	// expired set, or a retry after a failure, waits this long after the
+	// last fetch of any kind. So one issuer costs at most two fetches per
+	// interval.
 	RefetchInterval time.Duration
 	// InsecureAllowHTTP permits http:// JWKS URLs and redirects (tests on
 	// loopback, local development).
