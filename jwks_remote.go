@@ -68,7 +68,7 @@ var errRateLimited = errors.New("sessionkit: JWKS refetch rate-limited")
 // one per cache lifetime (at least MinCacheTTL). A clock that moves back
 // lifts the limits.
 type remoteKeys struct {
-	url      string
+	url      string // the configured JWKSURL; "" when discovered
 	issuer   string
 	client   *http.Client
 	allow    algSet
@@ -79,6 +79,11 @@ type remoteKeys struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+
+	// Discovery, when url is "" (discovery.go).
+	locations [2]string                     // where the document is
+	insecure  bool                          // InsecureAllowHTTP, for its jwks_uri
+	doc       atomic.Pointer[discoveredDoc] // the last good document; nil before the first
 
 	cur atomic.Pointer[remoteSet] // the last good set; nil before the first
 
@@ -93,6 +98,7 @@ type remoteSet struct {
 	keys    *resolvedKeys
 	expires time.Time
 	etag    string
+	url     string // where it was fetched; its etag is for that URL only
 }
 
 // fetchCall is one fetch in flight; done closes when set and err are final.
@@ -176,20 +182,25 @@ func (r *remoteKeys) fetch(ctx context.Context, forKID bool) (*remoteSet, error)
 	}
 }
 
-// run performs call: one HTTP fetch, then publishes the outcome.
+// run performs call: discovery when due, one HTTP fetch of the JWKS, then
+// publishes the outcome. Each step is bounded by the fetch timeout.
 func (r *remoteKeys) run(ctx context.Context, call *fetchCall) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	set, err := r.download(ctx)
+	url, err := r.jwksURL(ctx) // logs its own failures
+	var set *remoteSet
+	if err == nil {
+		set, err = r.download(ctx, url)
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
-		if r.cur.Load() != nil {
-			r.log.WarnContext(ctx, "sessionkit: JWKS fetch failed; still verifying with the last good key set", "jwks", r.url, "error", err)
-		} else {
-			r.log.ErrorContext(ctx, "sessionkit: JWKS fetch failed; no keys to verify with", "jwks", r.url, "error", err)
-		}
-	} else {
+	}
+	switch {
+	case err == nil:
 		r.cur.Store(set)
+	case url == "": // discovery failed, and logged it
+	case r.cur.Load() != nil:
+		r.log.WarnContext(ctx, "sessionkit: JWKS fetch failed; still verifying with the last good key set", "jwks", url, "error", err)
+	default:
+		r.log.ErrorContext(ctx, "sessionkit: JWKS fetch failed; no keys to verify with", "jwks", url, "error", err)
 	}
 	call.set, call.err = set, err
 	r.mu.Lock()
@@ -198,54 +209,99 @@ func (r *remoteKeys) run(ctx context.Context, call *fetchCall) {
 	close(call.done)
 }
 
-// download GETs the JWKS (conditionally, when the cached set has an ETag)
-// and builds the new set.
-func (r *remoteKeys) download(ctx context.Context) (*remoteSet, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+// download GETs the JWKS at url (conditionally, when the cached set came
+// from there with an ETag) and builds the new set.
+func (r *remoteKeys) download(ctx context.Context, url string) (*remoteSet, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	cur := r.cur.Load()
+	etag := ""
+	if cur != nil && cur.url == url {
+		etag = cur.etag
+	}
+	d, err := r.getDocument(ctx, url, "application/jwk-set+json, application/json", etag, MaxJWKSSize, "JWKS")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	cur := r.cur.Load()
-	if cur != nil && cur.etag != "" {
-		req.Header.Set("If-None-Match", cur.etag)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the JWKS: %w", err)
-	}
-	defer resp.Body.Close()
 	now := r.now()
-	switch {
-	case resp.StatusCode == http.StatusNotModified && cur != nil:
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return &remoteSet{keys: cur.keys, expires: now.Add(r.ttl(resp.Header)), etag: cur.etag}, nil
-	case resp.StatusCode != http.StatusOK:
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("the JWKS endpoint answered %d", resp.StatusCode)
+	if d.notModified {
+		return &remoteSet{keys: cur.keys, expires: now.Add(r.ttl(d.header)), etag: etag, url: url}, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the JWKS: %w", err)
-	}
-	if len(body) > MaxJWKSSize {
-		return nil, fmt.Errorf("the JWKS is larger than %d bytes", MaxJWKSSize)
-	}
-	keys, err := parseJWKS(ctx, body, r.allow, r.log, r.url)
+	keys, err := parseJWKS(ctx, d.body, r.allow, r.log, url)
 	if err != nil {
 		return nil, fmt.Errorf("the JWKS is unusable: %w", err)
-	}
-	etag := resp.Header.Get("ETag")
-	if len(etag) > 256 {
-		etag = ""
 	}
 	resolved, conflicts := newResolvedKeys(r.allow, r.hmac, keys)
 	logKIDConflicts(ctx, r.log, r.issuer, conflicts)
 	return &remoteSet{
 		keys:    resolved,
-		expires: now.Add(r.ttl(resp.Header)),
-		etag:    etag,
+		expires: now.Add(r.ttl(d.header)),
+		etag:    etagOf(d.header),
+		url:     url,
 	}, nil
+}
+
+// fetchedDoc is getDocument's answer: a body, or notModified.
+type fetchedDoc struct {
+	body        []byte
+	header      http.Header
+	notModified bool
+}
+
+// statusError is an HTTP answer other than 200 (or 304 to a conditional
+// request).
+type statusError struct {
+	what string
+	code int
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("the %s endpoint answered %d", e.what, e.code)
+}
+
+// getDocument GETs url through the Verifier's client (redirects only on
+// url's origin), conditionally when etag is set, and reads at most limit
+// bytes of the body. what names the document in errors.
+func (r *remoteKeys) getDocument(ctx context.Context, url, accept, etag string, limit int, what string) (*fetchedDoc, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && etag != "":
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return &fetchedDoc{header: resp.Header, notModified: true}, nil
+	case resp.StatusCode != http.StatusOK:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, &statusError{what: what, code: resp.StatusCode}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s: %w", what, err)
+	}
+	if len(body) > limit {
+		return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
+	}
+	return &fetchedDoc{body: body, header: resp.Header}, nil
+}
+
+// etagOf is a response's ETag, or "" when it has none or one longer than
+// 256 bytes (not worth keeping).
+func etagOf(h http.Header) string {
+	etag := h.Get("ETag")
+	if len(etag) > 256 {
+		return ""
+	}
+	return etag
 }
 
 // ttl is how long a response may be cached: its Cache-Control max-age,

@@ -200,30 +200,11 @@ func TestJWKSUnknownKIDRefetchIsSingleFlight(t *testing.T) {
 	}
 	tok := login(t, f.iss, "bob").AccessToken
 	f.clock.Advance(DefaultRefetchInterval)
-	gate := make(chan struct{})
-	f.srv.setGate(gate)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(gate)
-		}
-	}
-	t.Cleanup(release)
+	release := f.srv.hold(t)
 
 	const n = 64
-	errs := make(chan error, n)
-	var started sync.WaitGroup
-	started.Add(n)
-	for range n {
-		go func() {
-			started.Done()
-			_, err := f.v.Verify(ctx, tok)
-			errs <- err
-		}()
-	}
+	errs := goVerify(f.v, tok, n)
 	<-f.srv.arrived // the one fetch is in flight and held
-	started.Wait()
 
 	// A caller whose context ends stops waiting at once, the fetch goes on.
 	cctx, cancel := context.WithCancel(ctx)
