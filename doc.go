@@ -75,11 +75,18 @@
 // # Resource servers
 //
 // Services that check tokens without issuing them use a [Verifier]
-// ([NewVerifier]): one trusted issuer ([VerifierConfig.Issuer] and
-// [VerifierConfig.JWKSURL]) or several ([VerifierConfig.Issuers], each with a
-// JWKS URL, a local [KeySet] or [HMACKey] secrets). Its claim checks are
-// Issuer.Verify's, from the same code. Given the issuer's store
-// ([VerifierConfig.Store]) it also sees revocations and logout-all at once.
+// ([NewVerifier]): one trusted issuer ([VerifierConfig.Issuer], with
+// [VerifierConfig.JWKSURL] or alone to discover its JWKS) or several
+// ([VerifierConfig.Issuers], each with a JWKS URL, a local [KeySet],
+// [HMACKey] secrets, or nothing but its identifier to discover its JWKS).
+// Its claim checks are Issuer.Verify's, from the same code. Given the
+// issuer's store ([VerifierConfig.Store]) it also sees revocations and
+// logout-all at once.
+//
+//	v, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
+//		Issuer:   "https://tenant.example.com/", // JWKS discovered
+//		Audience: []string{"api"},
+//	})
 //
 // The remote JWKS is fetched on first use, with the caller's context and a
 // timeout ([VerifierConfig.FetchTimeout]), over https only unless
@@ -116,6 +123,25 @@
 // record naming the issuer and the kid. [VerifierConfig.MaxTokenAge] bounds
 // the lifetime and age of the tokens accepted, for issuers that mint
 // long-lived ones.
+//
+// The JWKS of an issuer configured without a JWKS URL, a KeySet or HMAC
+// keys is discovered: the Verifier reads the jwks_uri of the issuer's metadata at
+// the issuer followed by /.well-known/openid-configuration (OpenID Connect
+// Discovery 1.0 §4, any trailing "/" of the issuer removed) or, when that
+// location has none (a client error other than 429), with
+// /.well-known/oauth-authorization-server inserted between the host and
+// the issuer's path (RFC 8414 §3). An issuer with HMAC keys alone fetches
+// nothing. The document must name exactly the configured issuer, a
+// trailing "/" included, or it is refused (the mix-up defence of RFC 8414
+// §3.3), and its jwks_uri must pass the checks of a configured JWKS URL.
+// It is fetched by the JWKS fetch that finds it missing or expired, so with
+// the same single-flight, detached goroutine, rate limits, client,
+// timeout and redirect rules; read as strictly, at most [MaxDiscoverySize]
+// bytes; cached by its own Cache-Control, clamped alike, and revalidated
+// with its ETag. A changed jwks_uri is used from the next JWKS fetch on. A
+// failed discovery is logged, one record per failure, and the last good
+// document keeps serving; before the first, Verify fails with
+// [ErrKeysUnavailable] and the middleware answers 503.
 //
 // [Middleware] puts any [TokenVerifier] ([Issuer] or [Verifier]) in front
 // of an http.Handler. It reads the token from "Authorization: Bearer", from
@@ -335,7 +361,8 @@
 // with an explicit allow-list, strict parsing), algorithm confusion (alg
 // "none", HMAC with a public key, a kid pointing at a key of another
 // algorithm, an HMAC secret and a public key sharing a kid), key injection
-// through headers, a JWKS fetch redirected to another origin, a client_id
+// through headers, a JWKS fetch redirected to another origin, a discovery
+// document naming another issuer (mix-up), a client_id
 // naming another client than the assertion's, oversized or malformed input
 // (errors, never panics), replay of revoked tokens inside the clock-skew
 // leeway (deny entries outlive the maximum leeway), session-id guessing (reuse
@@ -361,9 +388,9 @@
 // grace window, or count as reuse outside it. sessionkit never holds a lock
 // while it calls a store, the network or a user callback, and starts no
 // long-lived goroutine unless asked (memstore's janitor, for one); a
-// [Verifier] runs each JWKS fetch in a goroutine of its own, bounded by the
-// fetch timeout, so that one caller giving up does not fail the others. A
-// Verifier is immutable after [NewVerifier] and safe for concurrent use: it
-// reads its cached key set without locking. Time comes from [Config.Now] (and
+// [Verifier] runs each JWKS fetch (discovery included) in a goroutine of its
+// own, bounded by the fetch timeout, so that one caller giving up does not
+// fail the others. A Verifier is immutable after [NewVerifier] and safe for
+// concurrent use: it reads its cached key set without locking. Time comes from [Config.Now] (and
 // [VerifierConfig.Now]), so tests control it.
 package sessionkit
