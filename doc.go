@@ -88,6 +88,25 @@
 //		Audience: []string{"api"},
 //	})
 //
+// The JWKS of an issuer configured without a JWKS URL, a KeySet or HMAC
+// keys is discovered: the Verifier reads the jwks_uri of the issuer's metadata at
+// the issuer followed by /.well-known/openid-configuration (OpenID Connect
+// Discovery 1.0 §4, any trailing "/" of the issuer removed) or, when that
+// location has none (a client error other than 429), with
+// /.well-known/oauth-authorization-server inserted between the host and
+// the issuer's path (RFC 8414 §3). An issuer with HMAC keys alone fetches
+// nothing. The document must name exactly the configured issuer, a
+// trailing "/" included, or it is refused (the mix-up defence of RFC 8414
+// §3.3), and its jwks_uri must pass the checks of a configured JWKS URL.
+// It is fetched by the JWKS fetch that finds it missing or expired, so with
+// the same single-flight, detached goroutine, rate limits, client,
+// timeout and redirect rules as the JWKS (below); read as strictly, at most
+// [MaxDiscoverySize] bytes; cached by its own Cache-Control, clamped alike,
+// and revalidated with its ETag. A changed jwks_uri is used from the next JWKS fetch on. A
+// failed discovery is logged, one record per failure, and the last good
+// document keeps serving; before the first, Verify fails with
+// [ErrKeysUnavailable] and the middleware answers 503.
+//
 // The remote JWKS is fetched on first use, with the caller's context and a
 // timeout ([VerifierConfig.FetchTimeout]), over https only unless
 // [VerifierConfig.InsecureAllowHTTP], following redirects only on the
@@ -123,25 +142,6 @@
 // record naming the issuer and the kid. [VerifierConfig.MaxTokenAge] bounds
 // the lifetime and age of the tokens accepted, for issuers that mint
 // long-lived ones.
-//
-// The JWKS of an issuer configured without a JWKS URL, a KeySet or HMAC
-// keys is discovered: the Verifier reads the jwks_uri of the issuer's metadata at
-// the issuer followed by /.well-known/openid-configuration (OpenID Connect
-// Discovery 1.0 §4, any trailing "/" of the issuer removed) or, when that
-// location has none (a client error other than 429), with
-// /.well-known/oauth-authorization-server inserted between the host and
-// the issuer's path (RFC 8414 §3). An issuer with HMAC keys alone fetches
-// nothing. The document must name exactly the configured issuer, a
-// trailing "/" included, or it is refused (the mix-up defence of RFC 8414
-// §3.3), and its jwks_uri must pass the checks of a configured JWKS URL.
-// It is fetched by the JWKS fetch that finds it missing or expired, so with
-// the same single-flight, detached goroutine, rate limits, client,
-// timeout and redirect rules; read as strictly, at most [MaxDiscoverySize]
-// bytes; cached by its own Cache-Control, clamped alike, and revalidated
-// with its ETag. A changed jwks_uri is used from the next JWKS fetch on. A
-// failed discovery is logged, one record per failure, and the last good
-// document keeps serving; before the first, Verify fails with
-// [ErrKeysUnavailable] and the middleware answers 503.
 //
 // [Middleware] puts any [TokenVerifier] ([Issuer] or [Verifier]) in front
 // of an http.Handler. It reads the token from "Authorization: Bearer", from
