@@ -34,11 +34,16 @@
 // The [KeySet] holds the signing key and older keys that still verify. It
 // serves its public keys as a JWKS document (RFC 7517) with caching headers,
 // so that other services verify tokens without sharing a secret. To rotate
-// across a fleet, [KeySet.Publish] the next key, wait [JWKSMaxAge] so every
+// across a fleet, [KeySet.Publish] the next key, wait until every
 // verifier's cache has it, then [KeySet.Promote] it; [KeySet.Rotate] does
-// both at once for a single process. Retire an old key only once the last
-// token it signed has expired: AccessTTL plus the leeway after it stopped
-// signing.
+// both at once for a single process. The wait is the longest time any
+// verifier keeps a JWKS, and at least [JWKSMaxAge], the max-age the JWKS is
+// served with: some verifiers keep it longer whatever max-age says (jwx's
+// jwk.Cache keeps it at least 15 minutes by default) and not all refetch
+// when a token names a kid they lack; a sessionkit [Verifier] does, at most
+// once per [VerifierConfig.RefetchInterval]. Retire an old key only once the
+// last token it signed has expired: AccessTTL plus the leeway after it
+// stopped signing.
 //
 // # Verification
 //
@@ -70,11 +75,37 @@
 // # Resource servers
 //
 // Services that check tokens without issuing them use a [Verifier]
-// ([NewVerifier]): one trusted issuer ([VerifierConfig.Issuer] and
-// [VerifierConfig.JWKSURL]) or several ([VerifierConfig.Issuers], each with a
-// JWKS URL, a local [KeySet] or [HMACKey] secrets). Its claim checks are
-// Issuer.Verify's, from the same code. Given the issuer's store
-// ([VerifierConfig.Store]) it also sees revocations and logout-all at once.
+// ([NewVerifier]): one trusted issuer ([VerifierConfig.Issuer], with
+// [VerifierConfig.JWKSURL] or alone to discover its JWKS) or several
+// ([VerifierConfig.Issuers], each with a JWKS URL, a local [KeySet],
+// [HMACKey] secrets, or nothing but its identifier to discover its JWKS).
+// Its claim checks are Issuer.Verify's, from the same code. Given the
+// issuer's store ([VerifierConfig.Store]) it also sees revocations and
+// logout-all at once.
+//
+//	v, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
+//		Issuer:   "https://tenant.example.com/", // JWKS discovered
+//		Audience: []string{"api"},
+//	})
+//
+// The JWKS of an issuer configured without a JWKS URL, a KeySet or HMAC
+// keys is discovered: the Verifier reads the jwks_uri of the issuer's metadata at
+// the issuer followed by /.well-known/openid-configuration (OpenID Connect
+// Discovery 1.0 §4, any trailing "/" of the issuer removed) or, when that
+// location has none (a client error other than 429), with
+// /.well-known/oauth-authorization-server inserted between the host and
+// the issuer's path (RFC 8414 §3). An issuer with HMAC keys alone fetches
+// nothing. The document must name exactly the configured issuer, a
+// trailing "/" included, or it is refused (the mix-up defence of RFC 8414
+// §3.3), and its jwks_uri must pass the checks of a configured JWKS URL.
+// It is fetched by the JWKS fetch that finds it missing or expired, so with
+// the same single-flight, detached goroutine, rate limits, client,
+// timeout and redirect rules as the JWKS (below); read as strictly, at most
+// [MaxDiscoverySize] bytes; cached by its own Cache-Control, clamped alike,
+// and revalidated with its ETag. A changed jwks_uri is used from the next JWKS fetch on. A
+// failed discovery is logged, one record per failure, and the last good
+// document keeps serving; before the first, Verify fails with
+// [ErrKeysUnavailable] and the middleware answers 503.
 //
 // The remote JWKS is fetched on first use, with the caller's context and a
 // timeout ([VerifierConfig.FetchTimeout]), over https only unless
@@ -84,14 +115,18 @@
 // cached for the response's Cache-Control max-age, clamped between
 // [VerifierConfig.MinCacheTTL] and [VerifierConfig.MaxCacheTTL] (5 minutes
 // and 24 hours), then revalidated with its ETag. A token whose kid the cache
-// lacks triggers a refetch, so a rotation at the issuer is picked up without
-// a restart; that refetch is single-flight (concurrent callers share one
-// request, each waiting only as long as its own context allows) and
-// rate-limited to one per [VerifierConfig.RefetchInterval] (30 seconds), and
-// between two fetches an unknown kid is refused at once, so a flood of
-// tokens with random kids costs at most one fetch per interval. A failed
-// fetch is logged and the last good key set keeps verifying; with no key set
-// at all, Verify fails with [ErrKeysUnavailable]. The document is read as
+// lacks triggers a refetch at once, so a rotation at the issuer is picked up
+// without a restart, even right after the cache was filled; that refetch is
+// single-flight (concurrent callers share one request, each waiting only as
+// long as its own context allows) and rate-limited to one per
+// [VerifierConfig.RefetchInterval] (30 seconds), counting only refetches for
+// unknown kids, and between two of them an unknown kid is refused at once,
+// so a flood of tokens with random kids costs at most one fetch per
+// interval. Refreshing an expired set, or retrying after a failure, waits an
+// interval after the last fetch of any kind, so one issuer costs at most two
+// fetches per interval. A failed fetch is logged and the last good key set
+// keeps verifying; with no key set at all, Verify fails with
+// [ErrKeysUnavailable]. The document is read as
 // strictly as a token: exact member names, no duplicate members at any
 // depth, valid UTF-8, canonical base64url key parameters; one that fails is
 // refused whole. Keys that are not for signatures (use other than "sig",
@@ -381,7 +416,8 @@
 // with an explicit allow-list, strict parsing), algorithm confusion (alg
 // "none", HMAC with a public key, a kid pointing at a key of another
 // algorithm, an HMAC secret and a public key sharing a kid), key injection
-// through headers, a JWKS fetch redirected to another origin, a client_id
+// through headers, a JWKS fetch redirected to another origin, a discovery
+// document naming another issuer (mix-up), a client_id
 // naming another client than the assertion's, oversized or malformed input
 // (errors, never panics), replay of revoked tokens inside the clock-skew
 // leeway (deny entries outlive the maximum leeway), session-id guessing (reuse
@@ -407,9 +443,9 @@
 // grace window, or count as reuse outside it. sessionkit never holds a lock
 // while it calls a store, the network or a user callback, and starts no
 // long-lived goroutine unless asked (memstore's janitor, for one); a
-// [Verifier] runs each JWKS fetch in a goroutine of its own, bounded by the
-// fetch timeout, so that one caller giving up does not fail the others. A
-// Verifier is immutable after [NewVerifier] and safe for concurrent use: it
-// reads its cached key set without locking. Time comes from [Config.Now] (and
+// [Verifier] runs each JWKS fetch (discovery included) in a goroutine of its
+// own, bounded by the fetch timeout, so that one caller giving up does not
+// fail the others. A Verifier is immutable after [NewVerifier] and safe for
+// concurrent use: it reads its cached key set without locking. Time comes from [Config.Now] (and
 // [VerifierConfig.Now]), so tests control it.
 package sessionkit

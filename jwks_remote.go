@@ -21,8 +21,8 @@ const (
 	DefaultMinCacheTTL = 5 * time.Minute
 	// DefaultMaxCacheTTL is the longest time a fetched JWKS is kept.
 	DefaultMaxCacheTTL = 24 * time.Hour
-	// DefaultRefetchInterval is the least time between two fetches of one
-	// issuer's JWKS.
+	// DefaultRefetchInterval is the least time between two refetches of
+	// one issuer's JWKS for unknown kids (see VerifierConfig.RefetchInterval).
 	DefaultRefetchInterval = 30 * time.Second
 	// DefaultFetchTimeout bounds one JWKS fetch.
 	DefaultFetchTimeout = 10 * time.Second
@@ -44,12 +44,31 @@ var errRateLimited = errors.New("sessionkit: JWKS refetch rate-limited")
 // single-flight: it runs in its own goroutine under a context detached from
 // the caller that started it (with the fetch timeout), and every caller,
 // the first included, waits for it only as long as its own context allows.
-// Fetches are rate-limited: at most one per refetch interval, counting
-// every attempt. Between two fetches, a kid absent from the last fetched
-// set is answered as unknown at once (the negative cache), so a flood of
-// tokens with random kids costs at most one fetch per interval.
+//
+// A fetch has one of two causes, each with its own rate limit:
+//
+//   - Expiry (get): the cached set is missing or expired. Such a fetch
+//     starts only when the last attempt of either cause is at least one
+//     refetch interval old (initialRetry while no set was ever fetched), so
+//     a refetch for an unknown kid also serves as the refresh that falls
+//     due right after it, and a failing endpoint is asked once per interval.
+//     Until then an expired set keeps serving.
+//   - Unknown kid (refetch): a token names a kid the cached set lacks. Such
+//     a fetch starts at once unless the last one for an unknown kid is less
+//     than an interval old; a fetch for expiry does not count, so a kid
+//     published right after any other fetch is picked up by the first token
+//     that carries it. Within the interval, a kid absent from the last
+//     fetched set is answered as unknown at once (the negative cache), so a
+//     flood of tokens with random kids costs at most one fetch per interval.
+//
+// A caller of either kind joins the fetch in flight, if any, instead of
+// starting one, and that costs no rate-limit budget. A fetch that succeeds
+// sets the next expiry, so the two causes together make at most two fetches
+// per interval, and, while the endpoint answers and no unknown kids arrive,
+// one per cache lifetime (at least MinCacheTTL). A clock that moves back
+// lifts the limits.
 type remoteKeys struct {
-	url      string
+	url      string // the configured JWKSURL; "" when discovered
 	issuer   string
 	client   *http.Client
 	allow    algSet
@@ -61,11 +80,17 @@ type remoteKeys struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	// Discovery, when url is "" (discovery.go).
+	locations [2]string                     // where the document is
+	insecure  bool                          // InsecureAllowHTTP, for its jwks_uri
+	doc       atomic.Pointer[discoveredDoc] // the last good document; nil before the first
+
 	cur atomic.Pointer[remoteSet] // the last good set; nil before the first
 
-	mu       sync.Mutex // guards inflight and lastTry
+	mu       sync.Mutex // guards inflight, lastTry and lastKID
 	inflight *fetchCall
-	lastTry  time.Time
+	lastTry  time.Time // the last attempt of either cause
+	lastKID  time.Time // the last attempt for an unknown kid
 }
 
 // remoteSet is one fetched JWKS: its keys and cache metadata.
@@ -73,6 +98,7 @@ type remoteSet struct {
 	keys    *resolvedKeys
 	expires time.Time
 	etag    string
+	url     string // where it was fetched; its etag is for that URL only
 }
 
 // fetchCall is one fetch in flight; done closes when set and err are final.
@@ -91,7 +117,7 @@ func (r *remoteKeys) get(ctx context.Context, now time.Time) (*resolvedKeys, err
 	if cur != nil && now.Before(cur.expires) {
 		return cur.keys, nil
 	}
-	set, err := r.fetch(ctx)
+	set, err := r.fetch(ctx, false)
 	if err == nil {
 		return set.keys, nil
 	}
@@ -109,7 +135,7 @@ func (r *remoteKeys) get(ctx context.Context, now time.Time) (*resolvedKeys, err
 // cache) answers for it. An error means the fetch failed or the caller's
 // context ended.
 func (r *remoteKeys) refetch(ctx context.Context) (*resolvedKeys, error) {
-	set, err := r.fetch(ctx)
+	set, err := r.fetch(ctx, true)
 	if errors.Is(err, errRateLimited) {
 		return nil, nil
 	}
@@ -120,21 +146,29 @@ func (r *remoteKeys) refetch(ctx context.Context) (*resolvedKeys, error) {
 }
 
 // fetch starts a fetch, or joins the one in flight, and waits for it or for
-// ctx. It answers errRateLimited when the last attempt is too recent.
-func (r *remoteKeys) fetch(ctx context.Context) (*remoteSet, error) {
+// ctx. forKID names the cause: an unknown kid, else expiry (see remoteKeys
+// for the limits). It answers errRateLimited when the last attempt that
+// counts for the cause is too recent.
+func (r *remoteKeys) fetch(ctx context.Context, forKID bool) (*remoteSet, error) {
 	r.mu.Lock()
 	call := r.inflight
 	if call == nil {
 		now := r.now()
-		wait := r.interval
-		if r.cur.Load() == nil {
+		last, wait := r.lastTry, r.interval
+		switch {
+		case forKID:
+			last = r.lastKID
+		case r.cur.Load() == nil:
 			wait = min(initialRetry, r.interval)
 		}
-		if !r.lastTry.IsZero() && now.Before(r.lastTry.Add(wait)) && !now.Before(r.lastTry) {
+		if !last.IsZero() && now.Before(last.Add(wait)) && !now.Before(last) {
 			r.mu.Unlock()
 			return nil, errRateLimited
 		}
 		r.lastTry = now
+		if forKID {
+			r.lastKID = now
+		}
 		call = &fetchCall{done: make(chan struct{})}
 		r.inflight = call
 		go r.run(context.WithoutCancel(ctx), call)
@@ -148,20 +182,25 @@ func (r *remoteKeys) fetch(ctx context.Context) (*remoteSet, error) {
 	}
 }
 
-// run performs call: one HTTP fetch, then publishes the outcome.
+// run performs call: discovery when due, one HTTP fetch of the JWKS, then
+// publishes the outcome. Each step is bounded by the fetch timeout.
 func (r *remoteKeys) run(ctx context.Context, call *fetchCall) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	set, err := r.download(ctx)
+	url, err := r.jwksURL(ctx) // logs its own failures
+	var set *remoteSet
+	if err == nil {
+		set, err = r.download(ctx, url)
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
-		if r.cur.Load() != nil {
-			r.log.WarnContext(ctx, "sessionkit: JWKS fetch failed; still verifying with the last good key set", "jwks", r.url, "error", err)
-		} else {
-			r.log.ErrorContext(ctx, "sessionkit: JWKS fetch failed; no keys to verify with", "jwks", r.url, "error", err)
-		}
-	} else {
+	}
+	switch {
+	case err == nil:
 		r.cur.Store(set)
+	case url == "": // discovery failed, and logged it
+	case r.cur.Load() != nil:
+		r.log.WarnContext(ctx, "sessionkit: JWKS fetch failed; still verifying with the last good key set", "jwks", url, "error", err)
+	default:
+		r.log.ErrorContext(ctx, "sessionkit: JWKS fetch failed; no keys to verify with", "jwks", url, "error", err)
 	}
 	call.set, call.err = set, err
 	r.mu.Lock()
@@ -170,54 +209,99 @@ func (r *remoteKeys) run(ctx context.Context, call *fetchCall) {
 	close(call.done)
 }
 
-// download GETs the JWKS (conditionally, when the cached set has an ETag)
-// and builds the new set.
-func (r *remoteKeys) download(ctx context.Context) (*remoteSet, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+// download GETs the JWKS at url (conditionally, when the cached set came
+// from there with an ETag) and builds the new set.
+func (r *remoteKeys) download(ctx context.Context, url string) (*remoteSet, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	cur := r.cur.Load()
+	etag := ""
+	if cur != nil && cur.url == url {
+		etag = cur.etag
+	}
+	d, err := r.getDocument(ctx, url, "application/jwk-set+json, application/json", etag, MaxJWKSSize, "JWKS")
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	cur := r.cur.Load()
-	if cur != nil && cur.etag != "" {
-		req.Header.Set("If-None-Match", cur.etag)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the JWKS: %w", err)
-	}
-	defer resp.Body.Close()
 	now := r.now()
-	switch {
-	case resp.StatusCode == http.StatusNotModified && cur != nil:
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return &remoteSet{keys: cur.keys, expires: now.Add(r.ttl(resp.Header)), etag: cur.etag}, nil
-	case resp.StatusCode != http.StatusOK:
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("the JWKS endpoint answered %d", resp.StatusCode)
+	if d.notModified {
+		return &remoteSet{keys: cur.keys, expires: now.Add(r.ttl(d.header)), etag: etag, url: url}, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the JWKS: %w", err)
-	}
-	if len(body) > MaxJWKSSize {
-		return nil, fmt.Errorf("the JWKS is larger than %d bytes", MaxJWKSSize)
-	}
-	keys, err := parseJWKS(ctx, body, r.allow, r.log, r.url)
+	keys, err := parseJWKS(ctx, d.body, r.allow, r.log, url)
 	if err != nil {
 		return nil, fmt.Errorf("the JWKS is unusable: %w", err)
-	}
-	etag := resp.Header.Get("ETag")
-	if len(etag) > 256 {
-		etag = ""
 	}
 	resolved, conflicts := newResolvedKeys(r.allow, r.hmac, keys)
 	logKIDConflicts(ctx, r.log, r.issuer, conflicts)
 	return &remoteSet{
 		keys:    resolved,
-		expires: now.Add(r.ttl(resp.Header)),
-		etag:    etag,
+		expires: now.Add(r.ttl(d.header)),
+		etag:    etagOf(d.header),
+		url:     url,
 	}, nil
+}
+
+// fetchedDoc is getDocument's answer: a body, or notModified.
+type fetchedDoc struct {
+	body        []byte
+	header      http.Header
+	notModified bool
+}
+
+// statusError is an HTTP answer other than 200 (or 304 to a conditional
+// request).
+type statusError struct {
+	what string
+	code int
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("the %s endpoint answered %d", e.what, e.code)
+}
+
+// getDocument GETs url through the Verifier's client (redirects only on
+// url's origin), conditionally when etag is set, and reads at most limit
+// bytes of the body. what names the document in errors.
+func (r *remoteKeys) getDocument(ctx context.Context, url, accept, etag string, limit int, what string) (*fetchedDoc, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && etag != "":
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return &fetchedDoc{header: resp.Header, notModified: true}, nil
+	case resp.StatusCode != http.StatusOK:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, &statusError{what: what, code: resp.StatusCode}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s: %w", what, err)
+	}
+	if len(body) > limit {
+		return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
+	}
+	return &fetchedDoc{body: body, header: resp.Header}, nil
+}
+
+// etagOf is a response's ETag, or "" when it has none or one longer than
+// 256 bytes (not worth keeping).
+func etagOf(h http.Header) string {
+	etag := h.Get("ETag")
+	if len(etag) > 256 {
+		return ""
+	}
+	return etag
 }
 
 // ttl is how long a response may be cached: its Cache-Control max-age,

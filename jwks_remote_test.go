@@ -111,6 +111,9 @@ func randomKIDToken(t testing.TB, k *SigningKey, now time.Time) string {
 		fmt.Sprintf(`{"iss":%q,"sub":"x","aud":"api","exp":%d,"iat":%d,"jti":"j"}`, testIssuer, now.Add(time.Minute).Unix(), now.Unix()))
 }
 
+// TestJWKSRandomKIDFloodCostsOneFetchPerInterval: 10,000 tokens with
+// random kids cost at most one fetch per refetch interval, whenever they
+// come; only a cache expiry adds its own fetch.
 func TestJWKSRandomKIDFloodCostsOneFetchPerInterval(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t, RS256, nil)
@@ -119,11 +122,12 @@ func TestJWKSRandomKIDFloodCostsOneFetchPerInterval(t *testing.T) {
 	if _, err := f.v.Verify(ctx, good); err != nil {
 		t.Fatal(err)
 	}
-	// One token crafted once, its kid changed per request: signing 10,000
-	// RSA tokens would only slow the test; the kid is all that matters.
-	tmpl := randomKIDToken(t, testKey(t, RS256, 1), f.clock.Now())
 	flood := func() {
 		t.Helper()
+		// One token crafted per flood, its kid changed per request: signing
+		// 10,000 RSA tokens would only slow the test; the kid is all that
+		// matters.
+		tmpl := randomKIDToken(t, testKey(t, RS256, 1), f.clock.Now())
 		var wg sync.WaitGroup
 		var accepted atomic.Int64
 		for w := range 8 {
@@ -144,19 +148,28 @@ func TestJWKSRandomKIDFloodCostsOneFetchPerInterval(t *testing.T) {
 			t.Fatalf("%d random-kid tokens accepted", accepted.Load())
 		}
 	}
-	flood()
-	if n := f.srv.hits.Load(); n != 1 {
-		t.Errorf("10,000 random kids right after the first fetch: %d fetches in all, want 1", n)
+	steps := []struct {
+		what    string
+		advance time.Duration // before the flood
+		fetches int64         // the flood's fetches
+	}{
+		// The cache fill does not count: the first unknown kid refetches.
+		{"right after the first fetch", 0, 1},
+		{"within the interval", DefaultRefetchInterval - time.Second, 0},
+		{"one interval after the last refetch", time.Second, 1},
+		{"half an interval later", DefaultRefetchInterval / 2, 0},
+		{"again within the interval", DefaultRefetchInterval/2 - time.Second, 0},
+		// At expiry, the refresh and one refetch: two, never more.
+		{"when the cache expires", DefaultMinCacheTTL, 2},
+		{"right after the expiry", 0, 0},
 	}
-	f.clock.Advance(DefaultRefetchInterval)
-	flood()
-	if n := f.srv.hits.Load(); n != 2 {
-		t.Errorf("10,000 random kids one interval later: %d fetches in all, want 2", n)
-	}
-	f.clock.Advance(DefaultRefetchInterval / 2)
-	flood()
-	if n := f.srv.hits.Load(); n != 2 {
-		t.Errorf("10,000 random kids within the interval: %d fetches in all, want 2", n)
+	for _, st := range steps {
+		f.clock.Advance(st.advance)
+		before := f.srv.hits.Load()
+		flood()
+		if n := f.srv.hits.Load() - before; n != st.fetches {
+			t.Errorf("10,000 random kids %s: %d fetches, want %d", st.what, n, st.fetches)
+		}
 	}
 	if _, err := f.v.Verify(ctx, good); err != nil {
 		t.Errorf("good token after the flood: %v", err)
@@ -187,30 +200,11 @@ func TestJWKSUnknownKIDRefetchIsSingleFlight(t *testing.T) {
 	}
 	tok := login(t, f.iss, "bob").AccessToken
 	f.clock.Advance(DefaultRefetchInterval)
-	gate := make(chan struct{})
-	f.srv.setGate(gate)
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(gate)
-		}
-	}
-	t.Cleanup(release)
+	release := f.srv.hold(t)
 
 	const n = 64
-	errs := make(chan error, n)
-	var started sync.WaitGroup
-	started.Add(n)
-	for range n {
-		go func() {
-			started.Done()
-			_, err := f.v.Verify(ctx, tok)
-			errs <- err
-		}()
-	}
+	errs := goVerify(f.v, tok, n)
 	<-f.srv.arrived // the one fetch is in flight and held
-	started.Wait()
 
 	// A caller whose context ends stops waiting at once, the fetch goes on.
 	cctx, cancel := context.WithCancel(ctx)
@@ -234,6 +228,58 @@ func TestJWKSUnknownKIDRefetchIsSingleFlight(t *testing.T) {
 	}
 	if got := f.srv.hits.Load(); got != 2 {
 		t.Errorf("%d fetches, want 2 (the first use and one refetch for %d callers)", got, n)
+	}
+}
+
+// TestJWKSNewKIDRightAfterAFetch: a kid the issuer publishes just after a
+// fetch verifies at once: the refetch limit counts only refetches for
+// unknown kids, not the fetch that filled the cache.
+func TestJWKSNewKIDRightAfterAFetch(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		first time.Duration // when the cache is filled, after testEpoch
+		tok   time.Duration // when the first token of the new kid arrives
+	}{
+		{"cache fill at t0, new kid at t0+2s", 0, 2 * time.Second},
+		{"scheduled refresh, new kid 2s later", DefaultMinCacheTTL, DefaultMinCacheTTL + 2*time.Second},
+		{"new kid in the same instant as the fetch", 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newRemoteFixture(t, ES256, nil)
+			ctx := context.Background()
+			old := login(t, f.iss, "alice").AccessToken
+			if _, err := f.v.Verify(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(tc.first)
+			if _, err := f.v.Verify(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			fetches := f.srv.hits.Load()
+			f.clock.Advance((tc.tok - tc.first) / 2)
+			if err := f.keys.Rotate(testKey(t, ES256, 1)); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(tc.tok - tc.first - (tc.tok-tc.first)/2)
+			if _, err := f.v.Verify(ctx, login(t, f.iss, "bob").AccessToken); err != nil {
+				t.Fatalf("token of the new kid: %v, want it verified after one refetch", err)
+			}
+			if n := f.srv.hits.Load() - fetches; n != 1 {
+				t.Errorf("%d fetches for the new kid, want 1", n)
+			}
+			// The refetch renewed the cache: no refresh is due before it
+			// expires in turn.
+			f.clock.Advance(DefaultMinCacheTTL - time.Second)
+			if _, err := f.v.Verify(ctx, login(t, f.iss, "carol").AccessToken); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.srv.hits.Load() - fetches; n != 1 {
+				t.Errorf("%d fetches until the refetched set expires, want 1", n)
+			}
+		})
 	}
 }
 

@@ -67,9 +67,11 @@ const (
 const minRSABits = jose.MinRSABits
 
 // JWKSMaxAge is how long verifiers may cache the JWKS: the max-age of the
-// Cache-Control header KeySet.ServeHTTP sends. It is also the time a fleet
-// waits between KeySet.Publish and KeySet.Promote, so that every verifier has
-// fetched the new key before the first token signed with it arrives.
+// Cache-Control header KeySet.ServeHTTP sends. It is also the least time a
+// fleet waits between KeySet.Publish and KeySet.Promote, so that every
+// verifier has fetched the new key before the first token signed with it
+// arrives; verifiers that cache longer than max-age says need longer (see
+// KeySet).
 const JWKSMaxAge = 5 * time.Minute
 
 // keyErr returns an error wrapping ErrInvalidConfig. Messages name the
@@ -299,7 +301,16 @@ func newPublicKey(alg Algorithm, kid string, pub crypto.PublicKey) (*publicKey, 
 //
 //  1. Publish the next key. It appears in the JWKS and verifies, but nothing
 //     is signed with it yet.
-//  2. Wait JWKSMaxAge, so that every verifier's cached JWKS includes it.
+//  2. Wait until every verifier's cached JWKS includes it: at least the
+//     longest time any verifier of the fleet keeps a JWKS, and never less
+//     than JWKSMaxAge. A verifier that honours max-age keeps it JWKSMaxAge;
+//     others keep it longer whatever max-age says (jwx's jwk.Cache, for
+//     one, keeps a JWKS at least 15 minutes by default), and so does a
+//     sessionkit Verifier whose MinCacheTTL is longer. A sessionkit
+//     Verifier refetches when a token names a kid it lacks, but at most
+//     once per RefetchInterval, and other verifiers may not refetch at
+//     all: a verifier that still caches the old set refuses the new key's
+//     tokens until its cache expires.
 //  3. Promote it. New tokens carry its kid; the old key keeps verifying the
 //     tokens it signed.
 //  4. Retire the old key only once AccessTTL plus the verification leeway
@@ -452,7 +463,7 @@ func (ks *KeySet) Promote(kid string) error {
 // Rotate publishes next and makes it the signing key in one atomic step: no
 // reader sees one without the other. The previous signing key stays
 // published and keeps verifying. Fleets whose verifiers cache the JWKS use
-// Publish, wait JWKSMaxAge, then Promote instead.
+// Publish, wait (at least JWKSMaxAge; see KeySet), then Promote instead.
 func (ks *KeySet) Rotate(next *SigningKey) error {
 	if !next.valid() {
 		return keyErr("Rotate: empty signing key")

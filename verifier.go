@@ -22,7 +22,9 @@ import (
 // values mean the documented defaults.
 type VerifierConfig struct {
 	// Issuer and JWKSURL name one trusted issuer and where its JWKS lives.
-	// Use Issuers instead for several (or for a local KeySet or HMAC keys).
+	// Without JWKSURL the JWKS is discovered through the issuer's metadata
+	// (see TrustedIssuer.JWKSURL). Use Issuers instead for several (or for
+	// a local KeySet or HMAC keys).
 	Issuer  string
 	JWKSURL string
 	// Issuers lists the trusted issuers. Not together with Issuer/JWKSURL.
@@ -66,43 +68,71 @@ type VerifierConfig struct {
 	// take effect at once. Without it, a token stays valid until it
 	// expires.
 	Store store.Store
-	// HTTPClient fetches JWKS documents (default: a new http.Client). It is
-	// copied; a fetch follows a few redirects at most, each only to the
-	// origin (scheme, host and port) of the JWKS URL, never to anything but
+	// HTTPClient fetches JWKS and discovery documents (default: a new
+	// http.Client). It is copied; a fetch follows a few redirects at most,
+	// each only to the origin (scheme, host and port) of the URL it asked
+	// (the JWKS URL, or the discovery location), never to anything but
 	// https unless InsecureAllowHTTP.
 	HTTPClient *http.Client
-	// FetchTimeout bounds one JWKS fetch (default DefaultFetchTimeout).
-	// Every caller also waits no longer than its own context allows.
+	// FetchTimeout bounds one JWKS fetch, and one discovery (both its
+	// locations together) before it (default DefaultFetchTimeout). Every
+	// caller also waits no longer than its own context allows.
 	FetchTimeout time.Duration
 	// MinCacheTTL and MaxCacheTTL clamp the Cache-Control max-age of JWKS
-	// responses (defaults DefaultMinCacheTTL and DefaultMaxCacheTTL). A
-	// response without max-age is kept for MinCacheTTL.
+	// and discovery responses (defaults DefaultMinCacheTTL and
+	// DefaultMaxCacheTTL). A response without max-age is kept for
+	// MinCacheTTL.
 	MinCacheTTL time.Duration
 	MaxCacheTTL time.Duration
-	// RefetchInterval is the least time between two fetches of one issuer's
-	// JWKS (default DefaultRefetchInterval). A token with a kid the cached
-	// set lacks triggers a refetch only when the last fetch is at least this
-	// old; otherwise it is refused at once.
+	// RefetchInterval rate-limits the fetches of one issuer's JWKS (default
+	// DefaultRefetchInterval). A token with a kid the cached set lacks
+	// triggers a refetch at once unless the last refetch for an unknown kid
+	// is less than this old; then it is refused at once. A refresh of an
+	// expired set, or a retry after a failure, waits this long after the
+	// last fetch of any kind. So one issuer costs at most two fetches per
+	// interval.
 	RefetchInterval time.Duration
-	// InsecureAllowHTTP permits http:// JWKS URLs and redirects (tests on
-	// loopback, local development).
+	// InsecureAllowHTTP permits http:// JWKS URLs, issuers to discover,
+	// discovered jwks_uri values and redirects (tests on loopback, local
+	// development).
 	InsecureAllowHTTP bool
-	// Logger receives JWKS fetch failures and refused keys; nil discards.
-	// Records never contain token material.
+	// Logger receives JWKS fetch and discovery failures and refused keys;
+	// nil discards. Records never contain token material.
 	Logger *slog.Logger
-	// Now is the clock (default time.Now). It decides token expiry, JWKS
-	// cache expiry and the refetch rate limit.
+	// Now is the clock (default time.Now). It decides token expiry, the
+	// expiry of cached JWKS and discovery documents and the refetch rate
+	// limit.
 	Now func() time.Time
 }
 
 // TrustedIssuer is one issuer a Verifier accepts tokens from. It has one
-// source of asymmetric keys, JWKSURL or Keys, and optionally HMAC keys;
-// HMAC keys alone are allowed too.
+// source of asymmetric keys, JWKSURL, Keys or discovery, and optionally
+// HMAC keys; HMAC keys alone are allowed too. An issuer with none of
+// JWKSURL, Keys and HMACKeys discovers its JWKS; one with HMACKeys alone
+// fetches nothing (set JWKSURL to add remote keys to HMAC keys).
 type TrustedIssuer struct {
 	// Issuer is the exact iss value.
 	Issuer string
 	// JWKSURL is where its JWKS is fetched (https unless
 	// VerifierConfig.InsecureAllowHTTP).
+	//
+	// Without JWKSURL, Keys and HMACKeys, the JWKS is discovered: Issuer
+	// must then be an https URL without query or fragment, and the
+	// Verifier reads the jwks_uri of its metadata, from
+	// Issuer+"/.well-known/openid-configuration" (any trailing "/" of
+	// Issuer removed; OpenID Connect Discovery §4) or, when that location
+	// answers a client error such as 404 (not 429), from
+	// /.well-known/oauth-authorization-server inserted between the host
+	// and Issuer's path (RFC 8414 §3). The document must name Issuer as its
+	// issuer exactly (a trailing "/" counts), or it is refused (the mix-up
+	// defence), and its jwks_uri must pass the checks of a JWKSURL. The
+	// document is read as strictly as a JWKS, at most MaxDiscoverySize
+	// bytes, cached like the JWKS (Cache-Control max-age clamped by
+	// MinCacheTTL and MaxCacheTTL, then revalidated with its ETag) and
+	// refreshed by the JWKS fetch that finds it expired, so a changed
+	// jwks_uri is used from the next JWKS fetch on. A failed discovery is
+	// logged, and the last good document keeps serving; before the first,
+	// Verify fails with ErrKeysUnavailable.
 	JWKSURL string
 	// Keys, instead of JWKSURL, verifies with a local key set (an issuer in
 	// the same process); its rotations apply at once.
@@ -155,7 +185,7 @@ type trustedIssuer struct {
 	rules  claimRules
 	policy *jose.Policy  // typ and kid rules of its tokens' headers
 	scope  scope.Scope   // names the issuer's records in VerifierConfig.Store
-	remote *remoteKeys   // JWKS URL
+	remote *remoteKeys   // JWKS URL, configured or discovered
 	local  *localKeys    // local KeySet
 	static *resolvedKeys // HMAC keys only
 }
@@ -216,8 +246,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	switch {
 	case len(issuers) > 0 && (cfg.Issuer != "" || cfg.JWKSURL != ""):
 		return bad("set either Issuer and JWKSURL or Issuers, not both")
-	case len(issuers) == 0 && (cfg.Issuer == "" || cfg.JWKSURL == ""):
-		return bad("Issuer and JWKSURL (or Issuers) are required")
+	case len(issuers) == 0 && cfg.Issuer == "":
+		return bad("Issuer (with JWKSURL, or alone to discover the JWKS) or Issuers is required")
 	case len(issuers) == 0:
 		issuers = []TrustedIssuer{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL}}
 	}
@@ -288,6 +318,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	client := jwksClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
+	newRemote := func(issuer string, hmac []*publicKey) *remoteKeys {
+		return &remoteKeys{
+			issuer: issuer, client: client, allow: allow, hmac: hmac, insecure: cfg.InsecureAllowHTTP,
+			minTTL: minTTL, maxTTL: maxTTL, interval: interval, timeout: timeout,
+			log: log, now: v.clock,
+		}
+	}
 	var hmacAlgs algSet // the HS* algorithms some issuer has a key for
 	legacy := -1        // the one issuer reading the store unscoped
 	for i, t := range issuers {
@@ -326,14 +363,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		case t.JWKSURL != "" && t.Keys != nil:
 			return bad("Issuers[%d]: set JWKSURL or Keys, not both", i)
 		case t.JWKSURL != "":
-			if err := checkJWKSURL(t.JWKSURL, cfg.InsecureAllowHTTP); err != nil {
+			if err := checkFetchURL("JWKSURL", t.JWKSURL, cfg.InsecureAllowHTTP); err != nil {
 				return bad("Issuers[%d]: %v", i, err)
 			}
-			ti.remote = &remoteKeys{
-				url: t.JWKSURL, issuer: t.Issuer, client: client, allow: allow, hmac: hmacKeys,
-				minTTL: minTTL, maxTTL: maxTTL, interval: interval, timeout: timeout,
-				log: log, now: v.clock,
-			}
+			ti.remote = newRemote(t.Issuer, hmacKeys)
+			ti.remote.url = t.JWKSURL
 		case t.Keys != nil:
 			for j, h := range hmacKeys {
 				if t.Keys.load().find(h.KID()) != nil {
@@ -344,7 +378,12 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		case len(hmacKeys) > 0:
 			ti.static, _ = newResolvedKeys(allow, hmacKeys, nil)
 		default:
-			return bad("Issuers[%d]: no keys: set JWKSURL, Keys or HMACKeys", i)
+			locs, err := discoveryLocations(t.Issuer, cfg.InsecureAllowHTTP)
+			if err != nil {
+				return bad("Issuers[%d]: no keys (set JWKSURL, Keys or HMACKeys) and no discovery: %v", i, err)
+			}
+			ti.remote = newRemote(t.Issuer, nil)
+			ti.remote.locations = locs
 		}
 		v.byIssuer[t.Issuer] = ti
 	}
@@ -405,26 +444,27 @@ func hmacPublicKeys(keys []HMACKey, allow algSet) ([]*publicKey, error) {
 	return out, nil
 }
 
-// checkJWKSURL accepts absolute https URLs (and http ones when insecure is
-// set) with a host and no user info.
-func checkJWKSURL(raw string, insecure bool) error {
+// checkFetchURL accepts absolute https URLs (and http ones when insecure is
+// set) with a host and no user info: a JWKSURL, a discovered jwks_uri, an
+// issuer to discover. name names raw in errors.
+func checkFetchURL(name, raw string, insecure bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return errors.New("JWKSURL is not a valid URL")
+		return fmt.Errorf("%s is not a valid URL", name)
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && insecure:
 	case u.Scheme == "http":
-		return errors.New("JWKSURL must be https (InsecureAllowHTTP permits http for local testing)")
+		return fmt.Errorf("%s must be https (InsecureAllowHTTP permits http for local testing)", name)
 	default:
-		return fmt.Errorf("JWKSURL scheme %q is not https", shorten(u.Scheme))
+		return fmt.Errorf("%s scheme %q is not https", name, shorten(u.Scheme))
 	}
 	if u.Host == "" {
-		return errors.New("JWKSURL has no host")
+		return fmt.Errorf("%s has no host", name)
 	}
 	if u.User != nil {
-		return errors.New("JWKSURL must not carry user info")
+		return fmt.Errorf("%s must not carry user info", name)
 	}
 	return nil
 }
@@ -434,8 +474,9 @@ const maxJWKSRedirects = 5
 
 // jwksClient returns a copy of c (or a new client) whose redirects stay on
 // https unless insecure is set, and on the origin of the first request
-// (the configured JWKSURL): a redirect elsewhere would let whoever controls
-// a path of the issuer's site, or a compromised redirect, choose the keys.
+// (the JWKS URL, or the discovery location): a redirect elsewhere would let
+// whoever controls a path of the issuer's site, or a compromised redirect,
+// choose the keys.
 func jwksClient(c *http.Client, insecure bool) *http.Client {
 	var cp http.Client
 	if c != nil {
@@ -450,7 +491,7 @@ func jwksClient(c *http.Client, insecure bool) *http.Client {
 			return errors.New("redirect away from https refused")
 		}
 		if !sameOrigin(req.URL, via[0].URL) {
-			return errors.New("redirect to another origin refused: a JWKS redirect must stay on the scheme, host and port of JWKSURL")
+			return errors.New("redirect to another origin refused: a redirect must stay on the scheme, host and port of the URL asked")
 		}
 		if next != nil {
 			return next(req, via)

@@ -34,8 +34,15 @@ type jwksServer struct {
 
 func newJWKSServer(t *testing.T, h http.Handler) *jwksServer {
 	t.Helper()
+	return startJWKSServer(t, h, httptest.NewServer)
+}
+
+// startJWKSServer is newJWKSServer with the server started by start
+// (httptest.NewServer, or httptest.NewTLSServer for https).
+func startJWKSServer(t *testing.T, h http.Handler, start func(http.Handler) *httptest.Server) *jwksServer {
+	t.Helper()
 	s := &jwksServer{handler: h, arrived: make(chan struct{}, 1024)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
 		s.mu.Lock()
 		h, gate := s.handler, s.gate
@@ -60,6 +67,34 @@ func (s *jwksServer) setGate(g chan struct{}) {
 	s.mu.Lock()
 	s.gate = g
 	s.mu.Unlock()
+}
+
+// hold makes requests wait until release is called, at the latest when
+// the test ends; release may be called more than once.
+func (s *jwksServer) hold(t *testing.T) (release func()) {
+	gate := make(chan struct{})
+	s.setGate(gate)
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// goVerify starts n concurrent Verify calls of tok and returns, once all
+// have started, the channel their errors arrive on.
+func goVerify(v *Verifier, tok string, n int) <-chan error {
+	errs := make(chan error, n)
+	var started sync.WaitGroup
+	started.Add(n)
+	for range n {
+		go func() {
+			started.Done()
+			_, err := v.Verify(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	started.Wait()
+	return errs
 }
 
 // staticJWKS serves body with the given Cache-Control.
@@ -118,6 +153,14 @@ func newRemoteFixture(t *testing.T, alg Algorithm, mod func(*VerifierConfig)) *r
 		Now:               f.clock.Now,
 		Logger:            newTestLogger(f.log),
 	}
+	f.v = newTestVerifier(t, cfg, mod)
+	return f
+}
+
+// newTestVerifier is NewVerifier of cfg changed by mod (when not nil); an
+// error fails the test.
+func newTestVerifier(t *testing.T, cfg VerifierConfig, mod func(*VerifierConfig)) *Verifier {
+	t.Helper()
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -125,8 +168,7 @@ func newRemoteFixture(t *testing.T, alg Algorithm, mod func(*VerifierConfig)) *r
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
-	f.v = v
-	return f
+	return v
 }
 
 func TestVerifierMatchesIssuerVerify(t *testing.T) {
@@ -201,7 +243,11 @@ func TestNewVerifierValidates(t *testing.T) {
 		want string
 	}{
 		{"no issuer", func(c *VerifierConfig) { c.Issuer = "" }, "required"},
-		{"no JWKS URL", func(c *VerifierConfig) { c.JWKSURL = "" }, "required"},
+		{"no JWKS URL, an issuer that is no URL", func(c *VerifierConfig) { c.Issuer, c.JWKSURL = "auth.example.com", "" }, "no discovery"},
+		{"no JWKS URL, an http issuer", func(c *VerifierConfig) { c.Issuer, c.JWKSURL = "http://auth.example.com", "" }, "Issuer must be https"},
+		{"no JWKS URL, an issuer with a query", func(c *VerifierConfig) { c.Issuer, c.JWKSURL = "https://auth.example.com/?t=1", "" }, "query or fragment"},
+		{"no JWKS URL, an issuer with a fragment", func(c *VerifierConfig) { c.Issuer, c.JWKSURL = "https://auth.example.com/#t", "" }, "query or fragment"},
+		{"no JWKS URL, an issuer with user info", func(c *VerifierConfig) { c.Issuer, c.JWKSURL = "https://u@auth.example.com", "" }, "user info"},
 		{"both forms", func(c *VerifierConfig) { c.Issuers = []TrustedIssuer{{Issuer: "x", JWKSURL: "https://x/j"}} }, "not both"},
 		{"no audience", func(c *VerifierConfig) { c.Audience = nil }, "Audience"},
 		{"empty audience", func(c *VerifierConfig) { c.Audience = []string{""} }, "Audience"},
