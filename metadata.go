@@ -222,18 +222,14 @@ func (iss *Issuer) metadata(cfg MetadataConfig) (*serverMetadata, error) {
 // with a host and without user info, query or fragment. name says which
 // one it is, for the error.
 func checkMetadataURL(name, raw string, insecure bool) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil, strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return fmt.Errorf("%s %q is not a valid URL", name, shorten(raw))
-	case u.Scheme == "http" && !insecure:
-		return fmt.Errorf("%s %q must be https (InsecureAllowHTTP permits http for local development)", name, shorten(raw))
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("%s %q is not an absolute https URL", name, shorten(raw))
-	case u.Host == "":
-		return fmt.Errorf("%s %q has no host", name, shorten(raw))
-	case u.User != nil:
-		return fmt.Errorf("%s must not carry user info", name)
+	}
+	if err := checkFetchURL(name, raw, insecure); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw) // checkFetchURL parsed it
+	switch {
 	case u.RawQuery != "" || u.ForceQuery:
 		return fmt.Errorf("%s %q must not have a query", name, shorten(raw))
 	case u.Fragment != "" || strings.Contains(raw, "#"):

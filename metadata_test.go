@@ -1,6 +1,7 @@
 package sessionkit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -206,5 +207,43 @@ func TestMetadataHTTP(t *testing.T) {
 	etag := getMetadata(h, http.MethodGet).Header().Get("ETag")
 	if other := getMetadata(iss.MetadataHandler(MetadataConfig{}), http.MethodGet).Header().Get("ETag"); other == etag {
 		t.Fatal("two different documents share an ETag")
+	}
+}
+
+// TestVerifierDiscoversOurMetadata: a Verifier given only an Issuer's
+// identifier finds its JWKS through its MetadataHandler, over TLS, on
+// either well-known path, and follows a key rotation.
+func TestVerifierDiscoversOurMetadata(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			var handler http.Handler
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+			t.Cleanup(srv.Close)
+			iss, clock := newTestIssuer(t, func(c *Config) { c.Issuer = srv.URL; c.Keys = NewKeySet(testKey(t, ES256, 0)) })
+			mux := http.NewServeMux()
+			mux.Handle("GET "+path, iss.MetadataHandler(MetadataConfig{TokenURL: "/oauth/token"}))
+			mux.Handle("GET /.well-known/jwks.json", iss.Keys())
+			handler = mux
+			v, err := NewVerifier(VerifierConfig{Issuer: srv.URL, Audience: []string{testAudience}, HTTPClient: srv.Client(), Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			first := login(t, iss, "alice")
+			if _, err := v.Verify(ctx, first.AccessToken); err != nil {
+				t.Fatalf("Verify through discovery: %v", err)
+			}
+			if err := iss.Keys().Rotate(testKey(t, ES256, 1)); err != nil {
+				t.Fatal(err)
+			}
+			second := login(t, iss, "bob")
+			for _, tok := range []string{second.AccessToken, first.AccessToken} {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					t.Fatalf("Verify after a rotation: %v", err)
+				}
+			}
+		})
 	}
 }

@@ -3,9 +3,12 @@
 // sessionkit.Verifier and sessionkit.Middleware.
 //
 // It starts two servers on 127.0.0.1: an auth server (an Issuer on the
-// memory store, publishing /.well-known/jwks.json and a demo POST /login)
-// and the API, which trusts the auth server's JWKS. Then it plays a client
-// against them and prints each answer; with -serve it keeps both running.
+// memory store, publishing its metadata at
+// /.well-known/openid-configuration, its JWKS at /.well-known/jwks.json and
+// a demo POST /login) and the API, which knows only the issuer's identifier
+// and finds the JWKS through the metadata (discovery). Then it plays a
+// client against them and prints each answer; with -serve it keeps both
+// running.
 //
 //	go run ./examples/resource-server
 package main
@@ -58,6 +61,11 @@ func run(serve bool) error {
 	}
 	authMux := http.NewServeMux()
 	authMux.Handle("GET /.well-known/jwks.json", iss.Keys())
+	// RFC 8414 metadata at both well-known locations; plain http here, on
+	// 127.0.0.1 only.
+	metadata := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: true})
+	authMux.Handle("GET /.well-known/openid-configuration", metadata)
+	authMux.Handle("GET /.well-known/oauth-authorization-server", metadata)
 	authMux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// A real auth server checks a password or a passkey here.
 		toks, err := iss.Login(r.Context(), sessionkit.Grant{Subject: r.FormValue("user"), Scope: "notes:read"})
@@ -70,10 +78,10 @@ func run(serve bool) error {
 	})
 	defer serveOn(authL, authMux)()
 
-	// The API: it knows only the issuer's URL and its JWKS.
+	// The API: it knows only the issuer's identifier; the JWKS URL comes
+	// from the issuer's metadata, whose "issuer" must be exactly authURL.
 	v, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
 		Issuer:            authURL,
-		JWKSURL:           authURL + "/.well-known/jwks.json",
 		Audience:          []string{"notes-api"},
 		InsecureAllowHTTP: true, // both servers are plain http on 127.0.0.1
 		RefetchInterval:   time.Second,
@@ -133,7 +141,7 @@ func run(serve bool) error {
 	if err != nil {
 		return err
 	}
-	step("2. alice's access token (the API fetches the JWKS once)", tok)
+	step("2. alice's access token (the API reads the metadata, then fetches the JWKS once)", tok)
 	step("3. The same token with its last character changed", tok[:len(tok)-1]+flip(tok[len(tok)-1]))
 
 	next, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
