@@ -14,9 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,9 +29,10 @@ import (
 // This file holds fixtures shaped like the access tokens of common
 // issuers, as their documentation describes them: the JOSE header (typ or
 // none, kid, Entra ID's x5t), the claims (their names, JSON types and the
-// issuer's own claims) and the JWKS they publish (x5c, x5t, keys without
-// alg, keys for encryption beside the signing keys). Each is signed by a
-// test key and checked with the configuration line for its family.
+// issuer's own claims), the JWKS they publish (x5c, x5t, keys without
+// alg, keys for encryption beside the signing keys) and their discovery
+// metadata. Each is signed by a test key and checked with the
+// configuration line for its family.
 
 // fixtureEpoch is the Verifier's clock in these tests.
 var fixtureEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -198,6 +202,14 @@ type issuerFamily struct {
 	// jwks is the issuer's JWK Set: its signing keys and its encryption
 	// key (nil unless encKey), shaped like theirs.
 	jwks func(sig []*fixtureKey, enc *fixtureKey) []map[string]any
+	// jwksURI is where the issuer publishes it. The line finds it through
+	// metadata, the issuer's discovery document (issuer and jwks_uri are
+	// added), served at the OpenID Connect location, or with rfc8414 at
+	// the RFC 8414 one only; with explicitJWKS the line names it as
+	// JWKSURL instead.
+	jwksURI               string
+	metadata              map[string]any
+	rfc8414, explicitJWKS bool
 
 	// What Verify must return.
 	sub, jti, clientID, sid string
@@ -217,6 +229,18 @@ func keycloakFamily(rfc9068 bool) issuerFamily {
 		types:       []string{"JWT"},
 		typ:         "JWT",
 		cn:          "acme", kid: keycloakKID, keys: 1, signer: 0, encKey: true,
+		jwksURI: "https://sso.example.com/realms/acme/protocol/openid-connect/certs",
+		metadata: map[string]any{
+			"authorization_endpoint":                "https://sso.example.com/realms/acme/protocol/openid-connect/auth",
+			"token_endpoint":                        "https://sso.example.com/realms/acme/protocol/openid-connect/token",
+			"introspection_endpoint":                "https://sso.example.com/realms/acme/protocol/openid-connect/token/introspect",
+			"userinfo_endpoint":                     "https://sso.example.com/realms/acme/protocol/openid-connect/userinfo",
+			"end_session_endpoint":                  "https://sso.example.com/realms/acme/protocol/openid-connect/logout",
+			"grant_types_supported":                 []string{"authorization_code", "implicit", "refresh_token", "password", "client_credentials"},
+			"id_token_signing_alg_values_supported": []string{"PS384", "ES384", "RS384", "HS256", "HS512", "ES256", "RS256", "HS384", "ES512", "PS256", "PS512", "RS512"},
+			"response_types_supported":              []string{"code", "none", "id_token", "token", "id_token token", "code id_token"},
+			"subject_types_supported":               []string{"public", "pairwise"},
+		},
 		claims: func(now time.Time) map[string]any {
 			return map[string]any{
 				"exp": unix(now, 270*time.Second), "iat": unix(now, -30*time.Second), "auth_time": unix(now, -2*time.Minute),
@@ -285,6 +309,18 @@ func auth0Family(rfc9068 bool) issuerFamily {
 		types:       []string{"JWT"},
 		typ:         "JWT",
 		cn:          "dev-acme.eu.auth0.com", kid: auth0KID, keys: 2, signer: 0,
+		jwksURI: iss + ".well-known/jwks.json",
+		metadata: map[string]any{
+			"authorization_endpoint":                iss + "authorize",
+			"token_endpoint":                        iss + "oauth/token",
+			"userinfo_endpoint":                     iss + "userinfo",
+			"registration_endpoint":                 iss + "oidc/register",
+			"end_session_endpoint":                  iss + "oidc/logout",
+			"scopes_supported":                      []string{"openid", "profile", "offline_access", "name", "email"},
+			"response_types_supported":              []string{"code", "token", "id_token", "code token", "code id_token", "token id_token", "code token id_token"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"HS256", "RS256", "PS256"},
+		},
 		// The Auth0 token profile with RBAC (access_token_authz): azp,
 		// the scope string, the permissions array, a namespaced claim.
 		claims: func(now time.Time) map[string]any {
@@ -349,6 +385,16 @@ func oktaFamily() issuerFamily {
 		types:       []string{""},
 		typ:         "",
 		cn:          "acme.okta.com", kid: oktaKID, keys: 2, signer: 1,
+		jwksURI: iss + "/v1/keys",
+		metadata: map[string]any{
+			"authorization_endpoint":                iss + "/v1/authorize",
+			"token_endpoint":                        iss + "/v1/token",
+			"introspection_endpoint":                iss + "/v1/introspect",
+			"revocation_endpoint":                   iss + "/v1/revoke",
+			"response_types_supported":              []string{"code", "id_token", "code id_token", "code token", "id_token token", "code id_token token"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		},
 		// A custom authorization server: no typ.
 		header: func(k *fixtureKey) []member { return []member{{"kid", k.kid}, {"alg", "RS256"}} },
 		claims: func(now time.Time) map[string]any {
@@ -393,13 +439,18 @@ func entraV1Family() issuerFamily {
 		name: "entra-v1",
 		// doc.go's Entra line names the v2 issuer; v1 tokens carry the
 		// sts.windows.net one (see TestVerifierEntraBothVersions).
-		line:        `{Issuer: "https://sts.windows.net/<tenant>/", TokenTypes: []string{"JWT"}}`,
+		line:        `{Issuer: "https://sts.windows.net/<tenant>/", JWKSURL: "https://login.microsoftonline.com/<tenant>/discovery/keys", TokenTypes: []string{"JWT"}}`,
 		issuer:      iss,
 		otherIssuer: "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
 		audience:    "api://orders-api",
 		types:       []string{"JWT"},
 		typ:         "JWT",
 		cn:          "accounts.accesscontrol.windows.net", kid: entraKID, keys: 3, signer: 1,
+		// The tenant's v1.0 metadata lives under login.microsoftonline.com
+		// (/<tenant>/.well-known/openid-configuration), not under the
+		// issuer, so the line names the keys.
+		jwksURI:      "https://login.microsoftonline.com/" + entraTenant + "/discovery/keys",
+		explicitJWKS: true,
 		// v1.0 tokens repeat the kid in x5t.
 		header: func(k *fixtureKey) []member {
 			return []member{{"typ", "JWT"}, {"alg", "RS256"}, {"x5t", k.x5t()}, {"kid", k.kid}}
@@ -437,6 +488,16 @@ func entraV2Family() issuerFamily {
 		types:       []string{"JWT"},
 		typ:         "JWT",
 		cn:          "accounts.accesscontrol.windows.net", kid: entraKID, keys: 3, signer: 1,
+		jwksURI: "https://login.microsoftonline.com/" + entraTenant + "/discovery/v2.0/keys",
+		metadata: map[string]any{
+			"token_endpoint":                        "https://login.microsoftonline.com/" + entraTenant + "/oauth2/v2.0/token",
+			"authorization_endpoint":                "https://login.microsoftonline.com/" + entraTenant + "/oauth2/v2.0/authorize",
+			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+			"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+			"tenant_region_scope":                   "EU",
+			"cloud_instance_name":                   "microsoftonline.com",
+		},
 		header: func(k *fixtureKey) []member {
 			return []member{{"typ", "JWT"}, {"alg", "RS256"}, {"kid", k.kid}}
 		},
@@ -472,6 +533,17 @@ func hydraFamily() issuerFamily {
 		types:       []string{"JWT"},
 		typ:         "JWT",
 		cn:          "hydra.jwt.access-token", kid: uuidKID, keys: 2, signer: 1, encKey: true,
+		jwksURI: iss + ".well-known/jwks.json",
+		metadata: map[string]any{
+			"authorization_endpoint":                iss + "oauth2/auth",
+			"token_endpoint":                        iss + "oauth2/token",
+			"revocation_endpoint":                   iss + "oauth2/revoke",
+			"userinfo_endpoint":                     iss + "userinfo",
+			"grant_types_supported":                 []string{"authorization_code", "implicit", "client_credentials", "refresh_token"},
+			"response_types_supported":              []string{"code", "code id_token", "id_token", "token id_token", "token", "token id_token code"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		},
 		// strategies.access_token: jwt.
 		header: func(k *fixtureKey) []member {
 			return []member{{"alg", "RS256"}, {"kid", k.kid}, {"typ", "JWT"}}
@@ -513,6 +585,20 @@ func springFamily() issuerFamily {
 		types:    []string{"JWT", ""},
 		typ:      "",
 		cn:       "spring-authorization-server", kid: uuidKID, keys: 1, signer: 0, encKey: true,
+		// Without OpenID Connect enabled the server publishes RFC 8414
+		// metadata only: the Verifier falls back to that location.
+		jwksURI: iss + "/oauth2/jwks",
+		rfc8414: true,
+		metadata: map[string]any{
+			"authorization_endpoint":                iss + "/oauth2/authorize",
+			"token_endpoint":                        iss + "/oauth2/token",
+			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"},
+			"response_types_supported":              []string{"code"},
+			"grant_types_supported":                 []string{"authorization_code", "client_credentials", "refresh_token"},
+			"revocation_endpoint":                   iss + "/oauth2/revoke",
+			"introspection_endpoint":                iss + "/oauth2/introspect",
+			"code_challenge_methods_supported":      []string{"S256"},
+		},
 		// JwtGenerator builds the header from the algorithm alone;
 		// NimbusJwtEncoder adds the kid of the key it selects. No typ.
 		header: func(k *fixtureKey) []member { return []member{{"kid", k.kid}, {"alg", "RS256"}} },
@@ -548,10 +634,13 @@ func issuerFamilies() []issuerFamily {
 
 // fixtureIssuer is a family's keys and its JWKS, served on 127.0.0.1.
 type fixtureIssuer struct {
-	f       issuerFamily
-	sig     []*fixtureKey
-	enc     *fixtureKey // nil unless f.encKey
-	jwksURL string
+	f        issuerFamily
+	sig      []*fixtureKey
+	enc      *fixtureKey // nil unless f.encKey
+	jwksBody []byte
+	net      *fakeHosts
+	// discovered counts the fetches of the discovery document.
+	discovered atomic.Int64
 }
 
 func newFixtureIssuer(t *testing.T, f issuerFamily) *fixtureIssuer {
@@ -563,9 +652,47 @@ func newFixtureIssuer(t *testing.T, f issuerFamily) *fixtureIssuer {
 	if f.encKey {
 		fi.enc = newFixtureKey(t, f.cn, f.kid)
 	}
-	body := mustJSON(t, map[string]any{"keys": f.jwks(fi.sig, fi.enc)})
-	fi.jwksURL, _ = serveLoopback(t, staticJSON(body, "public, max-age=3600"))
+	fi.jwksBody = mustJSON(t, map[string]any{"keys": f.jwks(fi.sig, fi.enc)})
+	var hosts []string
+	for _, raw := range []string{f.issuer, f.jwksURI} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(hosts, u.Host) {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	fi.net = newFakeHosts(t, hosts...)
+	fi.net.Serve(t, f.jwksURI, staticJSON(fi.jwksBody, "public, max-age=3600"))
+	if !f.explicitJWKS {
+		doc := map[string]any{"issuer": f.issuer, "jwks_uri": f.jwksURI}
+		for k, v := range f.metadata {
+			doc[k] = v
+		}
+		meta := staticJSON(mustJSON(t, doc), "public, max-age=3600")
+		fi.net.Serve(t, discoveryURL(t, f.issuer, f.rfc8414), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fi.discovered.Add(1)
+			meta.ServeHTTP(w, r)
+		}))
+	}
 	return fi
+}
+
+// discoveryURL is where the metadata of issuer lives: OpenID Connect
+// Discovery §4 (the issuer, less a trailing "/", then
+// /.well-known/openid-configuration), or RFC 8414 §3
+// (/.well-known/oauth-authorization-server between host and path).
+func discoveryURL(t *testing.T, issuer string, rfc8414 bool) string {
+	t.Helper()
+	if !rfc8414 {
+		return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	}
+	u, err := url.Parse(issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Scheme + "://" + u.Host + "/.well-known/oauth-authorization-server" + strings.TrimSuffix(u.Path, "/")
 }
 
 // token signs the family's claims for a token issued at now, edited by mod.
@@ -584,17 +711,34 @@ func (fi *fixtureIssuer) tokenBy(t *testing.T, k *fixtureKey, now time.Time, mod
 	return signRS256(t, k, fi.f.header(k), claims)
 }
 
-// verifier is the family's configuration line with the JWKS URL, the
-// audience and the test's client and clock; with issuers, those replace
-// the line's issuer.
-func (fi *fixtureIssuer) verifier(t *testing.T, issuers ...sessionkit.TrustedIssuer) *sessionkit.Verifier {
-	t.Helper()
-	cfg := sessionkit.VerifierConfig{
-		Audience: []string{fi.f.audience},
-		Now:      func() time.Time { return fixtureEpoch }, HTTPClient: loopbackClient(), InsecureAllowHTTP: true,
+// line is the family's configuration line: Issuer, TokenTypes and, when
+// the line names it, JWKSURL.
+func (fi *fixtureIssuer) line() sessionkit.TrustedIssuer {
+	ti := sessionkit.TrustedIssuer{Issuer: fi.f.issuer, TokenTypes: fi.f.types}
+	if fi.f.explicitJWKS {
+		ti.JWKSURL = fi.f.jwksURI
 	}
+	return ti
+}
+
+// verifier is a Verifier of the issuers (by default the family's line)
+// with the audiences (by default the family's) and the test's client (the
+// fake hosts) and clock.
+func (fi *fixtureIssuer) verifier(t *testing.T, audiences []string, issuers ...sessionkit.TrustedIssuer) *sessionkit.Verifier {
+	t.Helper()
 	if len(issuers) == 0 {
-		cfg.Issuer, cfg.JWKSURL, cfg.TokenTypes = fi.f.issuer, fi.jwksURL, fi.f.types
+		issuers = []sessionkit.TrustedIssuer{fi.line()}
+	}
+	if audiences == nil {
+		audiences = []string{fi.f.audience}
+	}
+	cfg := sessionkit.VerifierConfig{
+		Audience: audiences,
+		Now:      func() time.Time { return fixtureEpoch }, HTTPClient: fi.net.Client,
+	}
+	if len(issuers) == 1 {
+		// As the line is written: VerifierConfig's own fields.
+		cfg.Issuer, cfg.JWKSURL, cfg.TokenTypes = issuers[0].Issuer, issuers[0].JWKSURL, issuers[0].TokenTypes
 	} else {
 		cfg.Issuers = issuers
 	}
@@ -661,16 +805,21 @@ func (fi *fixtureIssuer) checkClaims(t *testing.T, c *sessionkit.Claims) {
 // Keycloak (default and with the at+jwt header type), Auth0 (its token
 // profile and the RFC 9068 one), Okta (a custom authorization server),
 // Entra ID (v1.0 and v2.0 tokens), Ory Hydra (JWT access tokens) and Spring
-// Authorization Server, each signed by a test key and checked against a
-// JWKS shaped like the issuer's (certificates, keys without alg, encryption
-// keys the Verifier must skip), verify with the family's configuration
-// line, and Claims exposes their scope (string, array or scp), client,
-// session, version and their own claims in Extra. For each family the
-// table also refuses a tampered token, an expired one, one for another
-// audience, one of another issuer (a neighbouring realm or tenant signing
-// with the same key) and, where the JWKS has one, one signed with the
-// encryption key, and checks what the default configuration makes of the
-// good token: accepted when typed at+jwt, refused otherwise.
+// Authorization Server, each signed by a test key, verify with the
+// family's configuration line: the issuer's identifier as iss says it and
+// TokenTypes, the JWKS discovered through the issuer's metadata (at the
+// OpenID Connect location, or for Spring Authorization Server at the RFC
+// 8414 one only), except for Entra ID v1.0, whose line names the keys. The
+// metadata and a JWKS shaped like the issuer's (certificates, keys without
+// alg, encryption keys the Verifier must skip) are served at the issuer's
+// https URLs by fake hosts on 127.0.0.1. Claims exposes their scope
+// (string, array or scp), client, session, version and their own claims in
+// Extra. For each family the table also refuses a tampered token, an
+// expired one, one for another audience, one of another issuer (a
+// neighbouring realm or tenant signing with the same key) and, where the
+// JWKS has one, one signed with the encryption key, and checks what the
+// default TokenTypes makes of the good token: accepted when typed at+jwt,
+// refused otherwise.
 func TestVerifierAcceptsIssuerTokens(t *testing.T) {
 	t.Parallel()
 	otherAudience := func(c map[string]any) {
@@ -720,9 +869,16 @@ func TestVerifierAcceptsIssuerTokens(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
 			fi := newFixtureIssuer(t, f)
-			line := fi.verifier(t)
-			byDefault := fi.verifier(t, sessionkit.TrustedIssuer{Issuer: f.issuer, JWKSURL: fi.jwksURL})
+			line := fi.verifier(t, nil)
+			def := fi.line()
+			def.TokenTypes = nil
+			byDefault := fi.verifier(t, nil, def)
 			t.Logf("configuration: %s", f.line)
+			t.Cleanup(func() {
+				if !f.explicitJWKS && fi.discovered.Load() == 0 {
+					t.Errorf("the Verifier never fetched the discovery document")
+				}
+			})
 			for _, vt := range variants {
 				if vt.needsEnc && fi.enc == nil {
 					continue
@@ -755,22 +911,18 @@ func TestVerifierAcceptsIssuerTokens(t *testing.T) {
 // tokens as the API's app registration says (accessTokenAcceptedVersion),
 // with different iss (https://sts.windows.net/<tenant>/ and
 // https://login.microsoftonline.com/<tenant>/v2.0) and aud (the App ID URI
-// and the client id), signed by the same keys. One line for the v2.0
-// issuer, as doc.go gives, refuses v1.0 tokens; two TrustedIssuers sharing
-// the tenant's JWKS accept both.
+// and the client id), signed by the same keys. doc.go's one line, for the
+// v2.0 issuer, refuses v1.0 tokens; two TrustedIssuers, the v2.0 one
+// discovered and the v1.0 one naming the tenant's keys, accept both.
 func TestVerifierEntraBothVersions(t *testing.T) {
 	t.Parallel()
 	v2 := newFixtureIssuer(t, entraV2Family())
-	v1 := &fixtureIssuer{f: entraV1Family(), sig: v2.sig, jwksURL: v2.jwksURL}
+	v1 := &fixtureIssuer{f: entraV1Family(), sig: v2.sig, jwksBody: v2.jwksBody, net: v2.net}
+	v2.net.Serve(t, v1.f.jwksURI, staticJSON(v2.jwksBody, "public, max-age=3600"))
 	tok1, tok2 := v1.token(t, fixtureEpoch, nil), v2.token(t, fixtureEpoch, nil)
+	audiences := []string{v1.f.audience, v2.f.audience}
 
-	v2only, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
-		Issuer: v2.f.issuer, JWKSURL: v2.jwksURL, Audience: []string{v1.f.audience, v2.f.audience}, TokenTypes: []string{"JWT"},
-		Now: func() time.Time { return fixtureEpoch }, HTTPClient: loopbackClient(), InsecureAllowHTTP: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2only := v2.verifier(t, audiences)
 	if _, err := v2only.Verify(t.Context(), tok2); err != nil {
 		t.Fatalf("v2.0 token, v2.0 line: %v", err)
 	}
@@ -778,17 +930,7 @@ func TestVerifierEntraBothVersions(t *testing.T) {
 		t.Fatalf("v1.0 token, v2.0 line: %v, want a wrong-issuer refusal", err)
 	}
 
-	both, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
-		Issuers: []sessionkit.TrustedIssuer{
-			{Issuer: v1.f.issuer, JWKSURL: v2.jwksURL, TokenTypes: []string{"JWT"}},
-			{Issuer: v2.f.issuer, JWKSURL: v2.jwksURL, TokenTypes: []string{"JWT"}},
-		},
-		Audience: []string{v1.f.audience, v2.f.audience},
-		Now:      func() time.Time { return fixtureEpoch }, HTTPClient: loopbackClient(), InsecureAllowHTTP: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	both := v2.verifier(t, audiences, v1.line(), v2.line())
 	for _, c := range []struct {
 		fi  *fixtureIssuer
 		tok string
@@ -814,7 +956,7 @@ func TestVerifierIssuerHeaderTypes(t *testing.T) {
 		t.Run(pair[0].name, func(t *testing.T) {
 			t.Parallel()
 			jwtFI := newFixtureIssuer(t, pair[0])
-			atFI := &fixtureIssuer{f: pair[1], sig: jwtFI.sig, enc: jwtFI.enc, jwksURL: jwtFI.jwksURL}
+			atFI := &fixtureIssuer{f: pair[1], sig: jwtFI.sig, enc: jwtFI.enc, jwksBody: jwtFI.jwksBody, net: jwtFI.net}
 			jwtTok, atTok := jwtFI.token(t, fixtureEpoch, nil), atFI.token(t, fixtureEpoch, nil)
 			for _, c := range []struct {
 				types      []string
@@ -824,13 +966,7 @@ func TestVerifierIssuerHeaderTypes(t *testing.T) {
 				{nil, false, true},
 				{[]string{"JWT", "at+jwt"}, true, true},
 			} {
-				v, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
-					Issuer: pair[0].issuer, JWKSURL: jwtFI.jwksURL, Audience: []string{pair[0].audience}, TokenTypes: c.types,
-					Now: func() time.Time { return fixtureEpoch }, HTTPClient: loopbackClient(), InsecureAllowHTTP: true,
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				v := jwtFI.verifier(t, nil, sessionkit.TrustedIssuer{Issuer: pair[0].issuer, TokenTypes: c.types})
 				for _, tc := range []struct {
 					fi   *fixtureIssuer
 					tok  string
