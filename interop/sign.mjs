@@ -14,6 +14,9 @@
 //   hs256-public-key HS256 with the key's SPKI PEM as the secret (alg confusion), the key's kid
 //   alg-none         jose's UnsecuredJWT: header {"alg":"none"}, empty signature
 //   alg-none-kid     header {"alg":"none","kid":...,"typ":"at+jwt"}, empty signature
+//   typ-jwt          signed with the key, header typ "JWT" (what JWT guides and most
+//                    Node services set)
+//   typ-none         signed with the key, no typ header (SignJWT's default)
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   SignJWT, UnsecuredJWT, base64url, calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair,
@@ -32,9 +35,13 @@ function claims(builder, { issuer, audience, subject, iat, exp }) {
     .setJti(randomUUID());
 }
 
-async function sign(key, kid, alg, c) {
+// sign signs an access token; typ null leaves the header without typ, as
+// SignJWT does unless told otherwise.
+async function sign(key, kid, alg, c, typ = 'at+jwt') {
+  const header = { alg, kid };
+  if (typ !== null) header.typ = typ;
   return claims(new SignJWT({ scope: 'read' }), c)
-    .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
+    .setProtectedHeader(header)
     .sign(key);
 }
 
@@ -82,6 +89,8 @@ async function main() {
     const none = unsigned(kid, base);
     add(alg, 'alg-none', none.plain);
     add(alg, 'alg-none-kid', none.withKid);
+    add(alg, 'typ-jwt', await sign(privateKey, kid, alg, base, 'JWT'));
+    add(alg, 'typ-none', await sign(privateKey, kid, alg, base, null));
   }
   process.stdout.write(JSON.stringify({ jwks: { keys }, tokens }) + '\n');
 }
