@@ -162,16 +162,20 @@
 //
 //	// Auth0 (the default "JWT" profile; its RFC 9068 profile needs nothing)
 //	{Issuer: "https://tenant.eu.auth0.com/", TokenTypes: []string{"JWT"}}
-//	// Keycloak ("JWT"; "at+jwt" when the client is set to RFC 9068 tokens)
+//	// Keycloak ("JWT"; clients set to RFC 9068 tokens send "at+jwt", which
+//	// the default admits: a realm with both needs {"JWT", "at+jwt"})
 //	{Issuer: "https://sso.example.com/realms/acme", TokenTypes: []string{"JWT"}}
 //	// Okta, a custom authorization server (no typ)
 //	{Issuer: "https://acme.okta.com/oauth2/default", TokenTypes: []string{""}}
-//	// Entra ID, v1 and v2 tokens ("JWT", scopes in scp, ver "1.0"/"2.0")
+//	// Entra ID v2 tokens ("JWT", scopes in scp, ver "2.0")
 //	{Issuer: "https://login.microsoftonline.com/<tenant>/v2.0", TokenTypes: []string{"JWT"}}
+//	// Entra ID v1 tokens: another iss, whose keys are the tenant's
+//	{Issuer: "https://sts.windows.net/<tenant>/", TokenTypes: []string{"JWT"},
+//		JWKSURL: "https://login.microsoftonline.com/<tenant>/discovery/keys"}
 //	// Ory Hydra ("JWT")
 //	{Issuer: "https://hydra.example.com/", TokenTypes: []string{"JWT"}}
-//	// Spring Authorization Server (no typ, or "JWT")
-//	{Issuer: "https://auth.example.com", TokenTypes: []string{"JWT", ""}}
+//	// Spring Authorization Server (no typ; aud is the client id by default)
+//	{Issuer: "https://auth.example.com", TokenTypes: []string{""}}
 //	// Node jose, golang-jwt, jwx, go-jose services (whatever they set)
 //	{Issuer: "https://svc.example.com", TokenTypes: []string{"JWT", ""}}
 //
