@@ -348,11 +348,26 @@ func TestVerifierTokensWithoutKID(t *testing.T) {
 		t.Fatalf("no kid, one RS256 key: %v", err)
 	}
 	_, err := v.Verify(ctx, f.sign("es-1", "", "at+jwt", true, foreignClaims(nil)))
-	if !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "kid missing") {
+	if !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "no kid") {
 		t.Fatalf("no kid, two ES256 keys: %v, want ErrInvalidToken", err)
 	}
 	if _, err := v.Verify(ctx, f.sign("es-2", "", "at+jwt", false, foreignClaims(nil))); err != nil {
 		t.Fatalf("with kid, two ES256 keys: %v", err)
+	}
+	// A token without kid of an algorithm the cached set has no key for
+	// refetches, as an unknown kid does: the issuer may have just moved
+	// to it.
+	v = f.verifier(nil) // its unknown-kid refetch budget unspent
+	if _, err := v.Verify(ctx, f.sign("only-rs", "", "at+jwt", true, foreignClaims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	f.add(EdDSA, "ed-new", nil)
+	hits := f.srv.hits.Load()
+	if _, err := v.Verify(ctx, f.sign("ed-new", "", "at+jwt", true, foreignClaims(nil))); err != nil {
+		t.Fatalf("no kid, a key of a new algorithm published since the last fetch: %v", err)
+	}
+	if got := f.srv.hits.Load() - hits; got != 1 {
+		t.Fatalf("%d fetches for the new algorithm's key, want 1", got)
 	}
 	// The issuer's own Verify never takes a token without kid.
 	iss, _ := newTestIssuer(t, nil)

@@ -415,8 +415,8 @@ func TestVerifierAcrossPeerRotation(t *testing.T) {
 				accept("new key", tok2, key2)
 				wantHits("new key", func(h int64) bool { return h == 2 })
 				accept("old key, still published", tok1, key1)
-				refuse("no kid, two keys", bare2, "kid missing")
-				refuse("no kid, two keys (old)", bare1, "kid missing")
+				refuse("no kid, two keys", bare2, "no kid")
+				refuse("no kid, two keys (old)", bare1, "no kid")
 
 				// 3. Key 1 leaves the JWKS.
 				jwks.publish(t, p, key2)

@@ -87,6 +87,12 @@ func Malformed(reason string) error {
 // key has: the one failure a remote key set answers with a refetch.
 var ErrUnknownKey = Malformed("unknown key id")
 
+// errNoSingleKey is Verify's answer for a header without kid when the keys
+// hold none, or several, of its algorithm. It wraps ErrUnknownKey, so that
+// a remote key set refetches as for an unknown kid (an issuer that just
+// moved to a new algorithm), within the same rate limit.
+var errNoSingleKey = fmt.Errorf("%w: no kid, and no single key of the algorithm", ErrUnknownKey)
+
 // b64 is the only base64 the codec reads and writes: base64url without
 // padding, canonical (unused bits zero).
 var b64 = base64.RawURLEncoding.Strict()
@@ -380,7 +386,7 @@ func Verify(token string, maxSize int, keys Resolver, p *Policy) (string, error)
 			return "", Malformed("header: kid missing")
 		default:
 			if k = keys.KeyForAlg(h.Alg); k == nil {
-				return "", Malformed("header: kid missing, and the issuer has no single key for the algorithm")
+				return "", errNoSingleKey
 			}
 		}
 		if k.alg != h.Alg {
