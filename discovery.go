@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -93,20 +94,20 @@ func (r *remoteKeys) jwksURL(ctx context.Context) (string, error) {
 	return "", err
 }
 
-// discover fetches the discovery document: first from the location that
-// served the last good one (conditionally, with its ETag), else from the
-// OpenID Connect location, then from the other location when the first
-// answers a client error other than 429, that is, has no document for
-// this issuer. Errors of the network, 429 and 5xx answers, refused
-// redirects and unusable documents end the attempt: the other location
-// would not mend them, and a wrong document is not routed around.
+// discover fetches the discovery document: from the OpenID Connect
+// location, then from the RFC 8414 one only when the first answers 404 or
+// 410, that is, has no document for this issuer (each conditionally, with
+// the ETag of the last good document when it came from there). Every other
+// failure ends the attempt: errors of the network, other 4xx answers (a
+// 401 or 403 of a firewall in front of the site says nothing of where the
+// document is), 5xx, refused redirects and unusable documents; the other
+// location would not mend them, and a wrong document is not routed around.
+// The OpenID Connect location always comes first, so an answer that made
+// the fallback serve once does not keep it serving.
 func (r *remoteKeys) discover(ctx context.Context, last *discoveredDoc) (*discoveredDoc, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	locs := r.locations
-	if last != nil && last.from == locs[1] {
-		locs[0], locs[1] = locs[1], locs[0]
-	}
 	doc, err := r.discoverAt(ctx, locs[0], last)
 	if err == nil {
 		return doc, nil
@@ -116,6 +117,7 @@ func (r *remoteKeys) discover(ctx context.Context, last *discoveredDoc) (*discov
 	if !errors.As(err, &status) || !status.noDocument() {
 		return nil, err
 	}
+	r.log.DebugContext(ctx, "sessionkit: no discovery document at the OpenID Connect location; trying RFC 8414's", "issuer", r.issuer, "location", locs[1])
 	doc, err2 := r.discoverAt(ctx, locs[1], last)
 	if err2 != nil {
 		return nil, fmt.Errorf("%w; %s: %w", err, locs[1], err2)
@@ -190,7 +192,7 @@ func parseDiscovery(body []byte, issuer string, insecure bool) (string, error) {
 }
 
 // noDocument reports whether a location's answer says it has no document:
-// a client error (404, 410, 401, 403, ...) other than 429.
+// 404 Not Found or 410 Gone.
 func (e *statusError) noDocument() bool {
-	return e.code >= 400 && e.code < 500 && e.code != 429
+	return e.code == http.StatusNotFound || e.code == http.StatusGone
 }

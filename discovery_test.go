@@ -227,10 +227,14 @@ func TestDiscovery(t *testing.T) {
 			f.route(oidcPath, nil)
 			f.route(rfc8414Path, staticJWKS(f.document(nil), ""))
 		}, "", map[string]int{oidcPath: 1, rfc8414Path: 1, discJWKSPath: 1}},
-		{"RFC 8414 location after a 403", func(_ *testing.T, f *discoveryFixture) {
-			f.route(oidcPath, status(http.StatusForbidden))
+		{"RFC 8414 location after a 410", func(_ *testing.T, f *discoveryFixture) {
+			f.route(oidcPath, status(http.StatusGone))
 			f.route(rfc8414Path, staticJWKS(f.document(nil), ""))
 		}, "", map[string]int{oidcPath: 1, rfc8414Path: 1, discJWKSPath: 1}},
+		{"no fallback after a 403 (a firewall's answer says nothing of the document)", func(_ *testing.T, f *discoveryFixture) {
+			f.route(oidcPath, status(http.StatusForbidden))
+			f.route(rfc8414Path, staticJWKS(f.document(nil), ""))
+		}, "endpoint answered 403", map[string]int{oidcPath: 1, rfc8414Path: 0, discJWKSPath: 0}},
 		{"no document at either location", func(_ *testing.T, f *discoveryFixture) { f.route(oidcPath, nil) },
 			rfc8414Path + ": the discovery document endpoint answered 404",
 			map[string]int{oidcPath: 1, rfc8414Path: 1, discJWKSPath: 0}},
@@ -569,4 +573,27 @@ func FuzzParseDiscovery(f *testing.F) {
 			t.Fatalf("read issuer %q and jwks_uri %q; encoding/json says %v and %v", issuer, jwks, m["issuer"], m["jwks_uri"])
 		}
 	})
+}
+
+// TestDiscoveryAlwaysAsksOIDCFirst: after the RFC 8414 location served
+// (the OpenID Connect one answered 404), the next discovery asks the
+// OpenID Connect location first again, so one answer never moves trust to
+// the fallback for good.
+func TestDiscoveryAlwaysAsksOIDCFirst(t *testing.T) {
+	t.Parallel()
+	f := newDiscoveryFixture(t, nil)
+	ctx := context.Background()
+	f.route(oidcPath, nil) // 404
+	f.route(rfc8414Path, staticJWKS(f.document(nil), ""))
+	if _, err := f.v.Verify(ctx, login(t, f.iss, "alice").AccessToken); err != nil {
+		t.Fatalf("through the RFC 8414 location: %v", err)
+	}
+	f.route(oidcPath, staticJWKS(f.document(nil), ""))
+	f.clock.Advance(DefaultMinCacheTTL)
+	if _, err := f.v.Verify(ctx, login(t, f.iss, "alice").AccessToken); err != nil {
+		t.Fatalf("after the OpenID Connect location came back: %v", err)
+	}
+	if got := [2]int{f.count(oidcPath), f.count(rfc8414Path)}; got != [2]int{2, 1} {
+		t.Fatalf("%v requests to the OpenID Connect and RFC 8414 locations, want [2 1]", got)
+	}
 }

@@ -156,9 +156,13 @@
 // per issuer) admits them, compared as RFC 7515 §4.1.9 says (without case,
 // "application/" optional), an empty string admitting tokens without typ.
 // Widening it trades that defence for compatibility: do it only for the
-// issuer that needs it, and keep the audience check specific (an ID token's
-// aud is the client id, not the API). A refused type's error names the
-// setting. The lines, with the issuer's identifier as iss says it:
+// issuer that needs it. The audience then has to tell the tokens apart: an
+// ID token's aud is the client's id, so an API whose Audience is that same
+// id (one app registration for the client and the API, common with Entra
+// ID and Keycloak) would take the client's ID tokens too; give the API an
+// audience of its own, or require a scope ([RequireScope]: ID tokens carry
+// none). A refused type's error names the setting. The lines, with the
+// issuer's identifier as iss says it:
 //
 //	// Auth0 (the default "JWT" profile; its RFC 9068 profile needs nothing)
 //	{Issuer: "https://tenant.eu.auth0.com/", TokenTypes: []string{"JWT"}}

@@ -2,6 +2,9 @@ package sessionkit
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -110,7 +113,28 @@ func FuzzParseJWKS(f *testing.F) {
 	f.Add(`{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AA","y":"AA"}]}`)
 	f.Add(`{"keys":null}`)
 	f.Add(`[]`)
-	allow := algBit(RS256) | algBit(ES256) | algBit(EdDSA) | algBit(HS256)
+	for _, c := range []elliptic.Curve{elliptic.P384(), elliptic.P521()} {
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			f.Fatal(err)
+		}
+		jk, err := jose.NewKey(jose.Algorithm(curveAlg(c)), "", &k.PublicKey)
+		if err != nil {
+			f.Fatal(err)
+		}
+		jwk, _ := jose.MarshalJWK(jk)
+		f.Add(`{"keys":[` + string(jwk) + `]}`)
+	}
+	psKey, err := jose.NewKey(jose.PS256, "ps", testKey(f, RS256, 0).Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	ps, _ := jose.MarshalJWK(psKey)
+	f.Add(`{"keys":[` + string(ps) + `]}`)
+	var allow algSet // every algorithm, the curves and PS* included
+	for _, a := range knownAlgorithms {
+		allow |= algBit(a)
+	}
 	log := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, doc string) {
 		keys, err := parseJWKS(context.Background(), []byte(doc), allow, log, "fuzz")
@@ -125,7 +149,7 @@ func FuzzParseJWKS(f *testing.F) {
 			if k.KID() == "" || k.IsHMAC() || k.Public() == nil || isHMAC(alg) || !allow.has(alg) {
 				t.Fatalf("unusable key kept: alg %s kid %q", alg, k.KID())
 			}
-			if got, err := algorithmFor(k.Public()); err != nil || got != alg {
+			if def, err := jose.AlgorithmFor(k.Public()); err != nil || !jose.Fits(jose.Algorithm(alg), def) {
 				t.Fatalf("key of alg %s does not suit it: %v", alg, err)
 			}
 		}
@@ -183,4 +207,11 @@ func FuzzParseClientKey(f *testing.F) {
 			t.Fatalf("unusable key accepted: %+v", k)
 		}
 	})
+}
+
+func curveAlg(c elliptic.Curve) Algorithm {
+	if c == elliptic.P384() {
+		return ES384
+	}
+	return ES512
 }

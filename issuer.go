@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sessionkit/sessionkit/internal/jose"
 	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -337,7 +338,7 @@ func New(cfg Config) (*Issuer, error) {
 	if err := iss.initCookies(cfg.Cookies); err != nil {
 		return nil, err
 	}
-	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, requireJTI: true, strictVersion: true, maxAge: cfg.MaxTokenAge}
+	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, requireJTI: true, own: true, maxAge: cfg.MaxTokenAge}
 	if len(iss.audience) == 1 {
 		iss.audJSON = appendJSONString(nil, iss.audience[0])
 	} else {
@@ -506,7 +507,8 @@ func (iss *Issuer) accessPayload(s *store.Session, version uint64, jti []byte, i
 	}
 	if len(s.Claims) > 2 { // a non-empty object: splice its members in
 		buf = append(buf, ',')
-		buf = append(buf, s.Claims[1:len(s.Claims)-1]...)
+		claims := unregistered(s.Claims)
+		buf = append(buf, claims[1:len(claims)-1]...)
 	}
 	return append(buf, '}')
 }
@@ -587,6 +589,37 @@ func encodeClaims(claims map[string]any) ([]byte, error) {
 		return nil, fmt.Errorf("%w: claims take %d bytes encoded, more than %d", ErrInvalidConfig, len(b), maxClaimsSize)
 	}
 	return b, nil
+}
+
+// unregistered returns the stored application claims without any member
+// whose name is registered (registeredClaims): encodeClaims refuses them,
+// but a session stored before a name became registered (scp, say) may hold
+// one, which must not reach a token where verifiers would read it as
+// theirs. Claims without one come back as they are.
+func unregistered(claims []byte) []byte {
+	clean := true
+	_ = jose.ScanObject(string(claims), func(name string, _ *jose.Value) error {
+		if registeredClaims[name] {
+			clean = false
+		}
+		return nil
+	})
+	if clean {
+		return claims
+	}
+	out := []byte{'{'}
+	_ = jose.ScanObject(string(claims), func(name string, v *jose.Value) error {
+		if !registeredClaims[name] {
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, name)
+			out = append(out, ':')
+			out = append(out, v.Raw()...)
+		}
+		return nil
+	})
+	return append(out, '}')
 }
 
 // decodeClaims is the inverse of encodeClaims.

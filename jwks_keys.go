@@ -123,8 +123,18 @@ func (r *resolvedKeys) Allows(alg jose.Algorithm) bool { return r.allow.has(Algo
 
 var _ keyResolver = (*resolvedKeys)(nil)
 
-// maxJWKSKeys bounds how many keys of one JWKS document are kept.
-const maxJWKSKeys = 100
+// maxJWKSKeys bounds how many keys of one JWKS document are kept, and
+// maxJWKSEntries how many of its entries are read at all: a document of
+// many small unusable entries costs no more than a bounded scan and a
+// bounded log.
+const (
+	maxJWKSKeys    = 100
+	maxJWKSEntries = 1000
+)
+
+// maxJWKSLogged bounds the log records of skipped keys of one document;
+// the rest are counted in one summary record.
+const maxJWKSLogged = 20
 
 // parseJWKS reads a JWK Set (RFC 7517 §5) and returns the keys it may verify
 // with. The document is read strictly (exact member names, no duplicates at
@@ -133,9 +143,11 @@ const maxJWKSKeys = 100
 // "verify"), symmetric (kty "oct": a JWKS never supplies secrets), private,
 // of an unsupported type, size or curve, with weak parameters, without a
 // kid, with an alg that does not match the key, or of an algorithm outside
-// allow are skipped with a log line and never used. A document without a
-// single usable key is an error too, so that a broken or emptied document
-// never replaces a working key set.
+// allow are skipped with a log line (the first maxJWKSLogged of a document;
+// then one record counts the rest) and never used; entries past
+// maxJWKSEntries are not read. A document without a single usable key is an
+// error too, so that a broken or emptied document never replaces a working
+// key set.
 func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger, source string) ([]*publicKey, error) {
 	raws, err := jose.ParseJWKSet(string(body))
 	if err != nil {
@@ -143,9 +155,10 @@ func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger,
 	}
 	var keys []*publicKey
 	seen := make(map[string]bool)
+	skipped := 0
 	for i, raw := range raws {
-		if len(keys) == maxJWKSKeys {
-			log.Warn("sessionkit: JWKS has too many keys; ignoring the rest", "jwks", source, "kept", maxJWKSKeys, "total", len(raws))
+		if len(keys) == maxJWKSKeys || i == maxJWKSEntries {
+			log.Warn("sessionkit: JWKS has too many keys; ignoring the rest", "jwks", source, "kept", len(keys), "read", i, "total", len(raws))
 			break
 		}
 		k, refused, reason := parseJWK(raw, allow)
@@ -153,15 +166,20 @@ func parseJWKS(ctx context.Context, body []byte, allow algSet, log *slog.Logger,
 			k, refused, reason = nil, true, "duplicate kid"
 		}
 		if k == nil {
-			level := slog.LevelDebug
-			if refused {
-				level = slog.LevelWarn
+			if skipped++; skipped <= maxJWKSLogged {
+				level := slog.LevelDebug
+				if refused {
+					level = slog.LevelWarn
+				}
+				log.Log(ctx, level, "sessionkit: JWKS key ignored", "jwks", source, "index", i, "reason", reason)
 			}
-			log.Log(ctx, level, "sessionkit: JWKS key ignored", "jwks", source, "index", i, "reason", reason)
 			continue
 		}
 		seen[k.KID()] = true
 		keys = append(keys, k)
+	}
+	if skipped > maxJWKSLogged {
+		log.Warn("sessionkit: JWKS keys ignored without a record each", "jwks", source, "count", skipped-maxJWKSLogged)
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("none of the %d keys is usable", len(raws))

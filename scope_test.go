@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/memstore"
@@ -127,5 +128,53 @@ func TestEventsNameTheIssuer(t *testing.T) {
 		if e.Issuer != testIssuer {
 			t.Errorf("%v event names issuer %q, want %q", e.Kind, e.Issuer, testIssuer)
 		}
+	}
+}
+
+// TestStoredRegisteredClaimsNeverReachTokens: a session stored before a
+// claim name became registered (scp, which Verifiers now read as scope)
+// keeps its other claims, but its tokens never carry that name; and the
+// Issuer's own Verify reads scp as an ordinary claim, never as scope.
+func TestStoredRegisteredClaimsNeverReachTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	iss, clock := newTestIssuer(t, func(c *Config) { c.Store = st })
+	now := clock.Now()
+	secret := make([]byte, 32)
+	created, err := st.Create(ctx, store.NewSession{
+		Session: store.Session{
+			ID: "legacy-session", Subject: iss.scope.User("alice"), Claims: []byte(`{"scp":["admin"],"tenant":"acme","scope":"x"}`),
+			CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour), Generation: 1,
+		},
+		Hash: iss.scope.SecretHash(secret, ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := iss.Refresh(ctx, refreshPrefix+created.Handle+"."+b64.EncodeToString(secret))
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	_, payload := decodeSegments(t, toks.AccessToken)
+	if strings.Contains(payload, `"scp"`) || strings.Contains(payload, `"x"`) || !strings.Contains(payload, `"tenant":"acme"`) {
+		t.Fatalf("access token claims %s: want tenant kept, scp and the stored scope dropped", payload)
+	}
+	v, err := NewVerifier(VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: iss.Keys()}}, Audience: []string{testAudience}, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.Verify(ctx, toks.AccessToken); err != nil || c.HasScope("admin") {
+		t.Fatalf("a Verifier reads the refreshed token as %+v, %v; want no admin scope", c, err)
+	}
+	// A token of ours carrying scp (minted by an older version): Verify
+	// keeps it an application claim.
+	k := testKey(t, RS256, 0)
+	tok := craft(t, k, `{"alg":"RS256","kid":"`+k.KeyID()+`","typ":"at+jwt"}`,
+		`{"iss":"`+testIssuer+`","sub":"alice","aud":"api","exp":`+itoa(now.Unix()+60)+`,"iat":`+itoa(now.Unix())+`,"jti":"~j","sid":"legacy-session","ver":0,"scp":["admin"]}`)
+	c, err := iss.Verify(ctx, tok)
+	if err != nil || c.Scope != "" || c.Extra["scp"] == nil {
+		t.Fatalf("Issuer.Verify of a token with scp: %+v, %v; want no scope, scp in Extra", c, err)
 	}
 }

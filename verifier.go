@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -409,16 +408,31 @@ func tokenPolicy(verifierTypes, issuerTypes []string) (*jose.Policy, error) {
 	if len(types) == 0 {
 		types = []string{accessTokenType}
 	}
-	for _, t := range types {
+	norm := make([]string, len(types))
+	for i, t := range types {
 		if len(t) > 255 || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 			return nil, fmt.Errorf("%s: %q is not a media type (visible ASCII, at most 255 bytes)", field, shorten(t))
 		}
+		// "application/jwt" and "JWT" name one type (RFC 7515 §4.1.9):
+		// compare without the prefix, as the codec does a token's typ.
+		if rest, ok := cutPrefixFold(t, "application/"); ok && !strings.Contains(rest, "/") {
+			t = rest
+		}
+		norm[i] = t
 	}
 	return &jose.Policy{
-		Types:       slices.Clone(types),
+		Types:       norm,
 		KIDOptional: true,
 		TypesHint:   "list it in TrustedIssuer.TokenTypes or VerifierConfig.TokenTypes to accept it (an empty string admits tokens without typ)",
 	}, nil
+}
+
+// cutPrefixFold is strings.CutPrefix ignoring ASCII case.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
 }
 
 // hmacPublicKeys validates configured HMAC keys.
@@ -554,7 +568,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, err
 	}
 	c, err := verifyAccess(token, v.maxTokenSize, keys, ti.policy, &ti.rules, now)
-	if errors.Is(err, errUnknownKey) && ti.remote != nil {
+	if errors.Is(err, errUnknownKey) && ti.remote != nil && worthRefetch(token, v.maxTokenSize, &ti.rules, now) {
 		fresh, ferr := ti.remote.refetch(ctx)
 		switch {
 		case ferr != nil:
@@ -572,6 +586,43 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// worthRefetch reports whether a token whose key the cached set lacks
+// deserves a JWKS refetch: its unverified claims name the issuer and one of
+// our audiences and have not expired. A token that would fail those checks
+// anyway (stale, misdirected or random) then never spends the issuer's
+// unknown-kid refetch, which a genuine new key may need next; a forger can
+// still make claims that pass, so the rate limit stays the defence.
+func worthRefetch(token string, maxSize int, rules *claimRules, now time.Time) bool {
+	jws, err := jose.Split(token, maxSize)
+	if err != nil {
+		return false
+	}
+	payload, err := jws.Payload()
+	if err != nil {
+		return false
+	}
+	var iss string
+	var aud []string
+	var exp int64
+	err = jose.PeekObject(payload, func(name string, v *jose.Value) error {
+		switch name {
+		case "iss":
+			iss = v.Str()
+		case "aud":
+			if v.Kind() == jose.String {
+				aud = []string{v.Str()}
+			} else {
+				aud, _ = v.Strings()
+			}
+		case "exp":
+			exp, _ = v.NumericDate()
+		}
+		return nil
+	})
+	return err == nil && iss == rules.issuer && audienceMatches(aud, rules.audience) &&
+		now.Before(time.Unix(exp, 0).Add(rules.leeway))
 }
 
 // peekIssuer reads the iss claim of a compact JWS without verifying it, to

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -155,6 +156,9 @@ func TestVerifierTokenTypes(t *testing.T) {
 		{"JWT list refuses a missing typ", "", types("JWT"), false, "typ header missing"},
 		{"empty string admits a missing typ", "", types("JWT", ""), true, ""},
 		{"empty string alone refuses JWT", "JWT", types(""), false, "wrong token type"},
+		{"configured with the prefix: application/jwt admits JWT", "JWT", types("application/jwt"), true, ""},
+		{"configured with the prefix: application/jwt admits application/JWT", "application/JWT", types("application/jwt"), true, ""},
+		{"configured with the prefix: no double prefix", "application/application/jwt", types("application/jwt"), false, "wrong token type"},
 		{"a near miss: application/jwtx", "application/jwtx", types("JWT"), false, "wrong token type"},
 		{"a near miss: xapplication/JWT", "xapplication/JWT", types("JWT"), false, "wrong token type"},
 		{"per issuer", "JWT", func(c *VerifierConfig) {
@@ -239,6 +243,11 @@ func TestVerifierForeignClaims(t *testing.T) {
 	c, err := verify(func(m map[string]any) { m["scope"], m["scp"] = "read", []string{"admin"} })
 	if err != nil || c.Extra["scp"] == nil {
 		t.Fatalf("scp beside scope stays in Extra: %v, %v", c, err)
+	}
+	// Scope tokens are separated by spaces only (RFC 6749 §3.3): other
+	// white space belongs to the token.
+	if c, err := verify(func(m map[string]any) { m["scope"] = "files:read\u00a0admin\ttools" }); err != nil || c.HasScope("admin") || c.HasScope("tools") {
+		t.Fatalf("a scope string with NBSP and tab: %+v, %v; want neither admin nor tools", c, err)
 	}
 	for _, bad := range []func(map[string]any){
 		func(m map[string]any) { m["scope"] = []any{"read", 1} },
@@ -380,3 +389,78 @@ func TestVerifierTokensWithoutKID(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestJWKSOfManyUnusableEntries: a document of thousands of small unusable
+// entries (as a trusted issuer's compromised or broken endpoint could
+// serve) costs a bounded scan and a bounded log, and its usable key works.
+func TestJWKSOfManyUnusableEntries(t *testing.T) {
+	t.Parallel()
+	f := newForeignIssuer(t)
+	f.add(ES256, "good", nil)
+	for range 5000 {
+		f.keys = append(f.keys, json.RawMessage(`{}`))
+	}
+	var log lockedBuffer
+	v := f.verifier(func(c *VerifierConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	if _, err := v.Verify(context.Background(), f.sign("good", "", "at+jwt", false, foreignClaims(nil))); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if n := strings.Count(log.String(), "\n"); n > maxJWKSLogged+3 {
+		t.Fatalf("%d log records for one document, want at most %d", n, maxJWKSLogged+3)
+	}
+	if !strings.Contains(log.String(), "too many keys") || !strings.Contains(log.String(), "without a record each") {
+		t.Fatalf("log lacks the summary records:\n%s", log.String())
+	}
+}
+
+// TestVerifierRefetchWorthIt: a token the cached keys cannot verify
+// refetches only when its claims could pass (a token without kid whose
+// issuer replaced its one key included), so stale or misdirected tokens
+// never spend the unknown-kid refetch a genuine new key needs next.
+func TestVerifierRefetchWorthIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newForeignIssuer(t)
+	f.add(ES256, "k1", nil)
+	v := f.verifier(nil)
+	if _, err := v.Verify(ctx, f.sign("k1", "", "at+jwt", true, foreignClaims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	// Unknown kids with claims that fail anyway: no fetch.
+	hits := f.srv.hits.Load()
+	for _, mod := range []func(map[string]any){
+		func(m map[string]any) { m["exp"] = testEpoch.Add(-time.Hour).Unix() },
+		func(m map[string]any) { m["iss"] = "https://other.example" },
+		func(m map[string]any) { m["aud"] = "another-api" },
+	} {
+		f.add(ES256, "stranger", nil)
+		tok := f.sign("stranger", "", "at+jwt", false, foreignClaims(mod))
+		f.keys = f.keys[:len(f.keys)-1] // never published
+		if _, err := v.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("a doomed token with an unknown kid: %v", err)
+		}
+	}
+	if got := f.srv.hits.Load() - hits; got != 0 {
+		t.Fatalf("doomed tokens cost %d fetches, want 0", got)
+	}
+	// The issuer replaces its one key; tokens keep omitting kid: the
+	// first one refetches and verifies.
+	f.keys = nil
+	f.add(ES256, "k2", nil)
+	if _, err := v.Verify(ctx, f.sign("k2", "", "at+jwt", true, foreignClaims(nil))); err != nil {
+		t.Fatalf("no kid, the issuer's one key replaced: %v", err)
+	}
+	if got := f.srv.hits.Load() - hits; got != 1 {
+		t.Fatalf("%d fetches for the replaced key, want 1", got)
+	}
+	// A forged kid-less token (the key is right, the signature not) costs
+	// at most that refetch and is refused.
+	tok := f.sign("k2", "", "at+jwt", true, foreignClaims(nil))
+	i := strings.LastIndexByte(tok, '.') + 3
+	forged := tok[:i] + map[bool]string{true: "B", false: "A"}[tok[i] == 'A'] + tok[i+1:]
+	if _, err := v.Verify(ctx, forged); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a forged kid-less token: %v", err)
+	}
+}

@@ -57,12 +57,13 @@ type Claims struct {
 	hasVersion bool
 }
 
-// HasScope reports whether the space-separated Scope contains s.
+// HasScope reports whether Scope, scope tokens separated by spaces (RFC
+// 6749 §3.3: U+0020 only), contains s.
 func (c *Claims) HasScope(s string) bool {
 	if s == "" {
 		return false
 	}
-	for f := range strings.FieldsSeq(c.Scope) {
+	for f := range strings.SplitSeq(c.Scope, " ") {
 		if f == s {
 			return true
 		}
@@ -79,19 +80,22 @@ var registeredClaims = map[string]bool{
 }
 
 // parseClaims reads an access token's claims set strictly, as the Issuer
-// does its own: parseClaimsSet with iat required and a strict ver.
+// does its own: parseClaimsSet with iat required, of its own tokens.
 func parseClaims(payload string) (*Claims, error) { return parseClaimsSet(payload, true, true) }
 
 // parseClaimsSet reads a claims set strictly: registered claims must have
 // their JSON types, the rest lands in Extra. exp is required, iat only
-// with requireIat (RFC 7523 assertions need only exp). scope is a
-// space-separated string or an array of scope strings; scp (the same
-// shapes, Entra ID's and Okta's) stands for it when scope is absent and
-// lands in Extra otherwise. ver, with strictVersion, must be a
-// non-negative integer when present (sessionkit's token version); without,
-// any other ver (Entra ID's "2.0") lands in Extra and the token has no
+// with requireIat (RFC 7523 assertions need only exp).
+//
+// With own set (the Issuer's own tokens, which it minted), scope is a
+// space-separated string, ver a non-negative integer when present, and
+// scp is an application claim like any other (in Extra). Otherwise (a
+// Verifier's tokens, of any issuer) scope may also be an array of scope
+// strings, scp (the same shapes; Entra ID's and Okta's) stands for scope
+// when scope is absent and lands in Extra otherwise, and a ver that is not
+// sessionkit's (Entra ID's "2.0") lands in Extra: the token has no
 // version, which the stateful check refuses.
-func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, error) {
+func parseClaimsSet(payload string, requireIat, own bool) (*Claims, error) {
 	c := new(Claims)
 	var extra map[string]json.RawMessage
 	var sawExp, sawIat, sawScope bool
@@ -106,6 +110,15 @@ func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, er
 	err := jose.ScanObject(payload, func(name string, v *jose.Value) error {
 		switch name {
 		case "scope", "scp":
+			if own {
+				if name == "scp" {
+					addExtra(name, v.Raw())
+					return nil
+				}
+				if v.Kind() != jose.String {
+					return errors.New("scope is not a string")
+				}
+			}
 			joined, err := scopeClaim(name, v)
 			if err != nil {
 				return err
@@ -159,7 +172,7 @@ func parseClaimsSet(payload string, requireIat, strictVersion bool) (*Claims, er
 			switch {
 			case v.Kind() == jose.Number && err == nil:
 				c.Version, c.hasVersion = n, true
-			case strictVersion:
+			case own:
 				return errors.New("ver is not a non-negative integer")
 			default:
 				addExtra(name, v.Raw())
@@ -226,9 +239,9 @@ type claimRules struct {
 	// tokens, for a Verifier's when it has a store (the deny-list keys on
 	// it).
 	requireJTI bool
-	// strictVersion refuses a ver that is not a non-negative integer (the
-	// Issuer's own tokens); otherwise it lands in Claims.Extra.
-	strictVersion bool
+	// own reads the claims as the Issuer's own tokens (see parseClaimsSet):
+	// a strict ver and scope, scp not interpreted.
+	own bool
 }
 
 // check applies the time, issuer and audience rules to c at now.
@@ -294,7 +307,7 @@ func verifyAccess(token string, maxSize int, keys keyResolver, policy *jose.Poli
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseClaimsSet(payload, true, rules.strictVersion)
+	c, err := parseClaimsSet(payload, true, rules.own)
 	if err != nil {
 		return nil, err
 	}

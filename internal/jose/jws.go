@@ -93,6 +93,12 @@ var ErrUnknownKey = Malformed("unknown key id")
 // moved to a new algorithm), within the same rate limit.
 var errNoSingleKey = fmt.Errorf("%w: no kid, and no single key of the algorithm", ErrUnknownKey)
 
+// errSingleKeyFails is Verify's answer for a header without kid whose one
+// key of the algorithm does not verify the signature: the issuer may have
+// replaced the key, so it too wraps ErrUnknownKey (a remote key set
+// refetches once, rate-limited, then the token is refused).
+var errSingleKeyFails = fmt.Errorf("%w: no kid, and the one key of the algorithm does not verify the signature", ErrUnknownKey)
+
 // b64 is the only base64 the codec reads and writes: base64url without
 // padding, canonical (unused bits zero).
 var b64 = base64.RawURLEncoding.Strict()
@@ -388,6 +394,16 @@ func Verify(token string, maxSize int, keys Resolver, p *Policy) (string, error)
 			if k = keys.KeyForAlg(h.Alg); k == nil {
 				return "", errNoSingleKey
 			}
+			if k.alg != h.Alg {
+				return "", Malformed("algorithm does not match the key")
+			}
+			payload, err := c.Verify(k)
+			if err != nil {
+				// Without a kid, a key the issuer replaced looks like a
+				// bad signature: answer as for an unknown key.
+				return "", errSingleKeyFails
+			}
+			return payload, nil
 		}
 		if k.alg != h.Alg {
 			return "", Malformed("algorithm does not match the key")
