@@ -385,6 +385,15 @@
 // Store failures surface as [ErrStoreUnavailable] and sessionkit fails
 // closed: nothing is granted while the store cannot answer.
 //
+// Before it serves, an application can ask whether its store answers and
+// its keys are there: [Issuer.Check] (a signing key, and one read of the
+// store that writes nothing) and [Verifier.Check] (every trusted issuer's
+// keys, cached or fetched, and its store) return an error wrapping
+// [ErrStoreUnavailable] or [ErrKeysUnavailable]. [ReadinessHandler] answers
+// the same to load balancers and orchestrators (mount it at GET /readyz):
+// 200 "ready", or 503 and a short reason, within [ReadinessTimeout].
+// redisstore.NewChecked pings Redis when the store is made.
+//
 // # Many issuers, one store
 //
 // Everything an Issuer keeps in its store is scoped to its identifier

@@ -95,8 +95,8 @@ type VerifierConfig struct {
 	// discovered jwks_uri values and redirects (tests on loopback, local
 	// development).
 	InsecureAllowHTTP bool
-	// Logger receives JWKS fetch and discovery failures and refused keys;
-	// nil discards. Records never contain token material.
+	// Logger receives JWKS fetch and discovery failures, refused keys and
+	// the store failures Check finds; nil discards. Records never contain token material.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now). It decides token expiry, the
 	// expiry of cached JWKS and discovery documents and the refetch rate
@@ -177,6 +177,7 @@ type Verifier struct {
 	store        store.Store
 	maxTokenSize int
 	clock        func() time.Time
+	log          *slog.Logger // VerifierConfig.Logger, for Check
 }
 
 // trustedIssuer is one issuer's claim rules and key source.
@@ -316,6 +317,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	v.log = log
 	client := jwksClient(cfg.HTTPClient, cfg.InsecureAllowHTTP)
 	newRemote := func(issuer string, hmac []*publicKey) *remoteKeys {
 		return &remoteKeys{

@@ -17,7 +17,6 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,7 +48,7 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 		return err
 	}
 	defer closeStore()
-	return demo.Serve(ctx, addr, log, func(url string) (http.Handler, error) {
+	return demo.Serve(ctx, addr, log, func(url string) (demo.App, error) {
 		return app.New(app.Config{Issuer: url, Store: st, InsecureHTTP: true, AccessTTL: accessTTL, Logger: log})
 	})
 }

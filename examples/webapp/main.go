@@ -25,7 +25,6 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -62,7 +61,7 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 		return err
 	}
 	defer closeStore()
-	return demo.Serve(ctx, addr, log, func(url string) (http.Handler, error) {
+	return demo.Serve(ctx, addr, log, func(url string) (demo.App, error) {
 		return newServer(config{issuer: url, store: st, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -40,10 +41,11 @@ type server struct {
 	users    *demo.Users
 	insecure bool
 	log      *slog.Logger
+	routes   http.Handler
 }
 
-// newServer returns the webapp's handler.
-func newServer(cfg config) (http.Handler, error) {
+// newServer returns the webapp.
+func newServer(cfg config) (*server, error) {
 	key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
 	if err != nil {
 		return nil, err
@@ -78,6 +80,7 @@ func newServer(cfg config) (http.Handler, error) {
 	mux.HandleFunc("POST /auth/logout", s.logout)
 	mux.HandleFunc("POST /auth/logout-all", s.logoutAll)
 	mux.HandleFunc("POST /auth/sessions/revoke", s.revoke)
+	mux.Handle("GET /readyz", sessionkit.ReadinessHandler(iss))
 
 	// Every form post carries the session cookies: refuse cross-origin
 	// ones before any handler runs (LoginCookies checks the login again).
@@ -85,8 +88,16 @@ func newServer(cfg config) (http.Handler, error) {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusForbidden, "error", page{Title: "Forbidden", Message: "Cross-origin request refused."})
 	}))
-	return demo.SecurityHeaders(csrf.Handler(mux)), nil
+	s.routes = demo.SecurityHeaders(csrf.Handler(mux))
+	return s, nil
 }
+
+// ServeHTTP serves the webapp's routes.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.routes.ServeHTTP(w, r) }
+
+// Check reports whether the webapp can serve: Issuer.Check (the store
+// answers, the signing key is there). main runs it before serving.
+func (s *server) Check(ctx context.Context) error { return s.iss.Check(ctx) }
 
 // page is what the templates get.
 type page struct {

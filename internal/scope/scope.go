@@ -50,6 +50,7 @@ const (
 	userSep      = "\x1fu\x1f"
 	clientSep    = "\x1fc\x1f"
 	namespaceSep = "\x1fn\x1f"
+	probeSep     = "\x1fr\x1f"
 )
 
 // legacyClientPrefix marks a client's own namespace in the legacy layout.
@@ -72,7 +73,9 @@ type Scope struct {
 	user, client, namespace string
 	// hashPrefix is secretLabel, the issuer identifier and a NUL byte.
 	hashPrefix string
-	legacy     bool
+	// probe is the subject readiness checks read (Probe).
+	probe  string
+	legacy bool
 }
 
 // New returns the scope of issuer, which must be non-empty and free of
@@ -80,13 +83,14 @@ type Scope struct {
 // records as sessionkit did before issuer scoping.
 func New(issuer string, legacy bool) Scope {
 	if legacy {
-		return Scope{client: legacyClientPrefix, legacy: true}
+		return Scope{client: legacyClientPrefix, probe: issuer + probeSep, legacy: true}
 	}
 	return Scope{
 		user:       issuer + userSep,
 		client:     issuer + clientSep,
 		namespace:  issuer + namespaceSep,
 		hashPrefix: secretLabel + issuer + "\x00",
+		probe:      issuer + probeSep,
 	}
 }
 
@@ -178,3 +182,10 @@ func legacySecretHash(secret []byte, clientID string) [32]byte {
 	h.Sum(out[:0])
 	return out
 }
+
+// Probe is the subject whose token version a readiness check reads: the
+// issuer identifier and a separator of its own, in both layouts. No Issuer
+// ever writes under it (no user, client or namespace name equals it: a
+// subject has no control characters, and the other kinds have their own
+// separators), so reading it finds nothing and changes nothing.
+func (s Scope) Probe() string { return s.probe }

@@ -9,6 +9,11 @@
 //	st, err := redisstore.New(rdb, redisstore.Options{})
 //	iss, err := sessionkit.New(sessionkit.Config{..., Store: st})
 //
+// New does no I/O. [NewChecked] also pings the server (every master of a
+// Cluster) within its context's deadline, for a program that should not
+// start without Redis; later, Issuer.Check tells readiness probes whether
+// the store still answers.
+//
 // It implements the whole contract, declares every capability and runs the
 // store/storetest conformance suite against miniredis, a real redis-server, a
 // three-master Cluster and a Sentinel-managed master. It needs Redis 6.2 or

@@ -552,6 +552,7 @@ func methods(s *redisstore.Store, subject string) []method {
 	n := newSession("sid-1", subject)
 	h := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(subject), SessionID: "sid-1", Generation: 1})
 	return []method{
+		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
 		{"Create", func(ctx context.Context) error { _, err := s.Create(ctx, n); return err }},
 		{"Rotate", func(ctx context.Context) error {
 			_, err := s.Rotate(ctx, store.Rotation{Handle: h, Presented: n.Hash, Next: hash("x"), Now: t0, IdleExpiresAt: t0.Add(time.Hour)})

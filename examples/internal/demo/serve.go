@@ -10,10 +10,22 @@ import (
 	"time"
 )
 
-// Serve listens on addr over plain http, builds the demo's handler for the
-// URL it serves at (the demos use it as their issuer identifier), tells the
-// log how to sign in, and serves until ctx ends, then shuts down gracefully.
-func Serve(ctx context.Context, addr string, log *slog.Logger, handler func(url string) (http.Handler, error)) error {
+// App is what a demo serves: its routes, and the readiness check Serve
+// runs before it serves (the demos' Issuer.Check).
+type App interface {
+	http.Handler
+	Check(ctx context.Context) error
+}
+
+// startCheckTimeout bounds the readiness check at start.
+const startCheckTimeout = 5 * time.Second
+
+// Serve listens on addr over plain http, builds the demo's app for the URL
+// it serves at (the demos use it as their issuer identifier), checks that
+// the app is ready (its store answers, its keys are there) so that a
+// missing store fails the start and not the first sign-in, tells the log
+// how to sign in, and serves until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, addr string, log *slog.Logger, build func(url string) (App, error)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -22,10 +34,17 @@ func Serve(ctx context.Context, addr string, log *slog.Logger, handler func(url 
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
 		log.Warn("listening beyond this machine over plain http: session cookies travel in clear text; put https in front")
 	}
-	h, err := handler(url)
+	h, err := build(url)
 	if err != nil {
 		_ = ln.Close()
 		return err
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+	err = h.Check(checkCtx)
+	cancel()
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("not ready to serve: %w", err)
 	}
 	// sessionkit.New has logged a warning about Cookies.InsecureAllowHTTP.
 	l := Logins[0]

@@ -46,15 +46,15 @@ func (f *Flags) Open(ctx context.Context, log *slog.Logger) (st store.Store, clo
 			return nil, nil, fmt.Errorf("-redis-url: %w", err)
 		}
 		client := redis.NewClient(opts)
+		// Fail here, with the reason, rather than at the first sign-in.
 		pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if err := client.Ping(pingCtx).Err(); err != nil {
-			_ = client.Close()
-			return nil, nil, fmt.Errorf("cannot reach Redis at %s: %w", opts.Addr, err)
-		}
-		s, err := redisstore.New(client, redisstore.Options{})
+		s, err := redisstore.NewChecked(pingCtx, client, redisstore.Options{})
 		if err != nil {
 			_ = client.Close()
+			if errors.Is(err, store.ErrUnavailable) {
+				return nil, nil, fmt.Errorf("cannot reach Redis at %s (is redis-server running? -store memory needs none): %w", opts.Addr, err)
+			}
 			return nil, nil, err
 		}
 		log.Info("session store: redis", "addr", opts.Addr, "db", opts.DB)

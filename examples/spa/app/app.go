@@ -16,9 +16,11 @@
 //	GET  /.well-known/jwks.json the public keys, for other services
 //	GET  /.well-known/oauth-authorization-server, /.well-known/openid-configuration
 //	                            Issuer.MetadataHandler: where other services find those keys
+//	GET  /readyz                sessionkit.ReadinessHandler: 200 once the store answers, else 503
 package app
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -74,8 +76,19 @@ type server struct {
 	log      *slog.Logger
 }
 
-// New returns the demo server's handler.
-func New(cfg Config) (http.Handler, error) {
+// App is the demo server: its routes, and Check, the readiness check its
+// main runs before it serves.
+type App struct {
+	http.Handler
+	iss *sessionkit.Issuer
+}
+
+// Check reports whether the server can serve: Issuer.Check (the store
+// answers, the signing key is there).
+func (a *App) Check(ctx context.Context) error { return a.iss.Check(ctx) }
+
+// New returns the demo server.
+func New(cfg Config) (*App, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,7 +148,8 @@ func New(cfg Config) (http.Handler, error) {
 	md := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: cfg.InsecureHTTP})
 	mux.Handle("GET /.well-known/oauth-authorization-server", md)
 	mux.Handle("GET /.well-known/openid-configuration", md)
-	return demo.SecurityHeaders(mux), nil
+	mux.Handle("GET /readyz", sessionkit.ReadinessHandler(iss))
+	return &App{Handler: demo.SecurityHeaders(mux), iss: iss}, nil
 }
 
 // info answers what the page shows before sign-in.
