@@ -86,6 +86,7 @@ type command struct {
 var commands = []*command{
 	keygenCommand,
 	jwksCommand,
+	inspectCommand,
 }
 
 // lookup returns the subcommand called name, or nil.
