@@ -87,6 +87,7 @@ var commands = []*command{
 	keygenCommand,
 	jwksCommand,
 	inspectCommand,
+	verifyCommand,
 }
 
 // lookup returns the subcommand called name, or nil.
