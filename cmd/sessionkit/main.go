@@ -88,6 +88,8 @@ var commands = []*command{
 	jwksCommand,
 	inspectCommand,
 	verifyCommand,
+	sessionsCommand,
+	logoutAllCommand,
 }
 
 // lookup returns the subcommand called name, or nil.
