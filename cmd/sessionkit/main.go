@@ -90,6 +90,7 @@ var commands = []*command{
 	verifyCommand,
 	sessionsCommand,
 	logoutAllCommand,
+	keysCommand,
 }
 
 // lookup returns the subcommand called name, or nil.
