@@ -226,7 +226,12 @@ func (c *cli) parse(cmd *command, fs *flag.FlagSet, args []string) ([]string, er
 				c.usage(c.stdout, cmd, fs)
 				return nil, flag.ErrHelp
 			}
-			return nil, &usageError{msg: err.Error()}
+			msg := err.Error()
+			if strings.HasPrefix(msg, "flag provided but not defined") {
+				// Session ids are base64url: one in 64 starts with "-".
+				msg += ` (an argument starting with "-", such as a session id, goes after "--")`
+			}
+			return nil, &usageError{msg: msg}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -38,10 +38,12 @@ device data the application gave at login), as a table or, with -json, as a
 JSON array. "sessions revoke SUBJECT SID" ends that session (as
 Issuer.RevokeSession does): its refresh token stops working and its access
 tokens fail their next stateful check. To end all of them, use logout-all.
+A session id may start with "-": put it after "--", which ends the flags.
 ` + storeAbout,
 	example: `
 sessionkit sessions list alice -store redis://127.0.0.1:6379/0 -issuer https://auth.example.com
-sessionkit sessions revoke alice 3q2-7wEjRB6mHTv0Y1ZGWA -store bolt:/var/lib/app/sessions.db -issuer https://auth.example.com`,
+sessionkit sessions revoke alice 3q2-7wEjRB6mHTv0Y1ZGWA -store bolt:/var/lib/app/sessions.db -issuer https://auth.example.com
+sessionkit sessions revoke -store bolt:/var/lib/app/sessions.db -issuer https://auth.example.com alice -- -Wq2-7wEjRB6mHTv0Y1ZGA`,
 	run: runSessions,
 }
 

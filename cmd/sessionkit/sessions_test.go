@@ -176,8 +176,10 @@ func TestStoreCommands(t *testing.T) {
 			s = seed(t, st)
 			closeStore()
 
-			on := func(issuer string, args ...string) []string {
-				return append(append(args, "-store", url, "-issuer", issuer), flags...)
+			// on puts the flags first, so that the arguments may follow
+			// "--" (a session id may start with "-").
+			on := func(issuer, cmd string, args ...string) []string {
+				return append(append([]string{cmd, "-store", url, "-issuer", issuer}, flags...), args...)
 			}
 			steps := []struct {
 				name string
@@ -194,12 +196,12 @@ func TestStoreCommands(t *testing.T) {
 				{"list nobody", on(issuerA, "sessions", "list", "carol"), check{code: 0, stdout: []string{"no live sessions of carol under issuer " + issuerA}}, nil},
 				{"list nobody -json", on(issuerA, "sessions", "list", "carol", "-json"), check{code: 0}, []string{}},
 				{"list legacy", on(issuerA, "sessions", "list", "carol", "-json", "-legacy-unscoped"), check{code: 0}, []string{s.legacy}},
-				{"revoke another's session", on(issuerA, "sessions", "revoke", "bob", s.alice1), check{code: 1, emptyStdout: true, stderr: []string{
+				{"revoke another's session", on(issuerA, "sessions", "revoke", "bob", "--", s.alice1), check{code: 1, emptyStdout: true, stderr: []string{
 					"sessionkit sessions: sessionkit: not found: no live session with that id for this subject"}}, nil},
-				{"revoke at the other issuer", on(issuerB, "sessions", "revoke", "alice", s.alice1), check{code: 1, stderr: []string{"no live session with that id"}}, nil},
-				{"revoke", on(issuerA, "sessions", "revoke", "alice", s.alice1), check{code: 0, emptyStderr: true, stdout: []string{"revoked session " + s.alice1 + " of alice\n"}}, nil},
+				{"revoke at the other issuer", on(issuerB, "sessions", "revoke", "alice", "--", s.alice1), check{code: 1, stderr: []string{"no live session with that id"}}, nil},
+				{"revoke", on(issuerA, "sessions", "revoke", "alice", "--", s.alice1), check{code: 0, emptyStderr: true, stdout: []string{"revoked session " + s.alice1 + " of alice\n"}}, nil},
 				{"revoked", on(issuerA, "sessions", "list", "alice", "-json"), check{code: 0}, []string{s.alice2}},
-				{"revoke again", on(issuerA, "sessions", "revoke", "alice", s.alice1), check{code: 1, stderr: []string{"no live session with that id"}}, nil},
+				{"revoke again", on(issuerA, "sessions", "revoke", "alice", "--", s.alice1), check{code: 1, stderr: []string{"no live session with that id"}}, nil},
 				{"logout-all", on(issuerA, "logout-all", "alice"), check{code: 0, emptyStderr: true, stdout: []string{"ended every session of alice"}}, nil},
 				{"logged out", on(issuerA, "sessions", "list", "alice", "-json"), check{code: 0}, []string{}},
 				{"the other issuer's session lives", on(issuerB, "sessions", "list", "alice", "-json"), check{code: 0}, []string{s.aliceB}},
@@ -270,6 +272,8 @@ func TestStoreCommandErrors(t *testing.T) {
 		{"list without subject", []string{"sessions", "list", "-store", "bolt:x", "-issuer", issuerA}, check{code: 2, stderr: []string{"list needs SUBJECT"}}},
 		{"list two subjects", []string{"sessions", "list", "a", "b", "-store", "bolt:x", "-issuer", issuerA}, check{code: 2, stderr: []string{"list takes one SUBJECT"}}},
 		{"revoke without sid", []string{"sessions", "revoke", "alice", "-store", "bolt:x", "-issuer", issuerA}, check{code: 2, stderr: []string{"revoke takes SUBJECT and SID"}}},
+		{"session id starting with -", []string{"sessions", "revoke", "alice", "-Wq2-7wEjRB6mHTv0Y1ZGA", "-store", "bolt:x", "-issuer", issuerA}, check{code: 2, stderr: []string{
+			`flag provided but not defined: -Wq2-7wEjRB6mHTv0Y1ZGA (an argument starting with "-", such as a session id, goes after "--")`}}},
 		{"revoke -json", []string{"sessions", "revoke", "alice", "s1", "-json", "-store", "bolt:x", "-issuer", issuerA}, check{code: 2, stderr: []string{"-json is for list"}}},
 		{"no -store", []string{"sessions", "list", "alice", "-issuer", issuerA}, check{code: 2, stderr: []string{"-store is required"}}},
 		{"no -issuer", []string{"logout-all", "alice", "-store", "bolt:x"}, check{code: 2, stderr: []string{"-issuer is required"}}},
