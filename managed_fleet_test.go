@@ -1,0 +1,27 @@
+package sessionkit_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/internal/fleettest"
+	"github.com/sessionkit/sessionkit/store/memstore"
+	"github.com/sessionkit/sessionkit/store/sealedstore"
+)
+
+// TestManagedKeysFleet runs the fleet scenario (internal/fleettest) with
+// two Issuers on one memstore: two whole rotations on a stepped clock,
+// every live token verifying at both instances at every step, and a
+// restart keeping the keys. store/boltstore and store/redisstore run it
+// over theirs.
+func TestManagedKeysFleet(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	kek, err := sealedstore.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Run(t, func(t *testing.T, now time.Time) (fleettest.Instance, error) {
+		return fleettest.OpenLocal(st, st, sealedstore.Keys{Current: kek}, now)
+	})
+}
