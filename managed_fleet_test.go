@@ -6,7 +6,6 @@ import (
 
 	"github.com/sessionkit/sessionkit/internal/fleettest"
 	"github.com/sessionkit/sessionkit/store/memstore"
-	"github.com/sessionkit/sessionkit/store/sealedstore"
 )
 
 // TestManagedKeysFleet runs the fleet scenario (internal/fleettest) with
@@ -17,11 +16,8 @@ import (
 func TestManagedKeysFleet(t *testing.T) {
 	t.Parallel()
 	st := memstore.New()
-	kek, err := sealedstore.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kek := fleettest.NewKEK(t)
 	fleettest.Run(t, func(t *testing.T, now time.Time) (fleettest.Instance, error) {
-		return fleettest.OpenLocal(st, st, sealedstore.Keys{Current: kek}, now)
+		return fleettest.OpenLocal(st, st, kek, now)
 	})
 }

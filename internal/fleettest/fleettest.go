@@ -403,3 +403,14 @@ func (f *fleet) restart(newInstance func(t *testing.T, now time.Time) (Instance,
 		f.check(inst.Verify([]string{tok}), "%s verifies the restarted instance's token", f.names[n])
 	}
 }
+
+// NewKEK returns a fresh key-encryption key ring of one key, for a fleet's
+// instances to share.
+func NewKEK(t testing.TB) sealedstore.Keys {
+	t.Helper()
+	k, err := sealedstore.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealedstore.Keys{Current: k}
+}
