@@ -106,9 +106,16 @@ type ManagedKeysConfig struct {
 //     after a key stopped signing, so that the last token any instance
 //     signed with it has expired everywhere, it leaves the ring.
 //
-// Each stored time is kept in the ring, and an instance waits for the later
-// of it and its own configuration's. Nothing runs on its own: Run (or Tick,
-// from the application's own timer) does a round of reload and due steps.
+// The instance that takes a step writes its times into the ring (when the
+// next key may be promoted, when a previous key may be retired), and every
+// instance waits for the later of those and its own configuration's; give
+// every instance the same configuration all the same, with the AccessTTL
+// of the longest-lived tokens any of them mints. The bounds assume that
+// every instance runs its rounds: one that cannot reach the store keeps
+// signing with the key it has, and its tokens fail elsewhere once that key
+// is retired (with the same store for sessions, it cannot log anyone in
+// meanwhile either). Nothing runs on its own: Run (or Tick, from the
+// application's own timer) does a round of reload and due steps.
 type ManagedKeys struct {
 	store        store.KeyStore
 	issuer       string
