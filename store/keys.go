@@ -21,9 +21,9 @@ const (
 // KeyStore keeps key rings: per name, one opaque blob and its version
 // number. It is a contract of its own, beside [Store]: a store that can
 // share signing keys across a fleet implements both (memstore, boltstore
-// and redisstore do), and sessionkit's managed keys (sessionkit.
-// OpenManagedKeys) need only this one. The store conformance suite has
-// cases for it (storetest.RunKeys).
+// and redisstore do), and sessionkit's managed keys
+// (sessionkit.OpenManagedKeys) need only this one. The store conformance
+// suite has cases for it (storetest.RunKeys).
 //
 // A name's version starts at 0, meaning no ring, and each successful
 // SwapKeys raises it by exactly one; it never goes down and a ring is never
