@@ -43,7 +43,8 @@
 // when a token names a kid they lack; a sessionkit [Verifier] does, at most
 // once per [VerifierConfig.RefetchInterval]. Retire an old key only once the
 // last token it signed has expired: AccessTTL plus the leeway after it
-// stopped signing.
+// stopped signing. Managed keys take these steps on a schedule, for a whole
+// fleet (see "Keys across a fleet").
 //
 // # Verification
 //
@@ -426,6 +427,46 @@
 // could be replayed once more. Issuer identifiers may not contain control
 // characters (the scoped names' separators) nor exceed 1024 bytes.
 //
+// # Keys across a fleet
+//
+// A key made at start ([GenerateSigningKey]) dies with the process, and
+// with it every access token it signed. Keep the key in a PEM file
+// ([ParseSigningKeyPEM]), or let the store keep it: [OpenManagedKeys] loads
+// the issuer's key ring from a [store.KeyStore] (memstore, boltstore and
+// redisstore implement it), creating its first key when there is none
+// (instances starting together end with one key), and [ManagedKeys.Keys]
+// is the [KeySet] for [Config.Keys] and [TrustedIssuer.Keys]. The private
+// keys reach the store sealed with AES-256-GCM under a key-encryption key
+// ring the application holds ([ManagedKeysConfig.KEK], a sealedstore.Keys),
+// with the ring's clear part (key ids, states, times) and its store version
+// as associated data: a dump of the store yields no private key, and who
+// can write to the store but lacks the KEK can neither change the schedule
+// nor put an older ring back.
+//
+//	keys, err := sessionkit.OpenManagedKeys(ctx, sessionkit.ManagedKeysConfig{
+//		Store: st, Issuer: "https://auth.example.com", KEK: kek, // st: redisstore, boltstore
+//	})
+//	go keys.Run(ctx) // reloads and rotates every RefreshEvery
+//	iss, err := sessionkit.New(sessionkit.Config{..., Keys: keys.Keys(), Store: st})
+//
+// The rotation follows [KeySet]'s steps on a schedule, every
+// [ManagedKeysConfig.RotateEvery] (30 days): a next key is published, it is
+// promoted once every instance has loaded it and every verifier's cached
+// JWKS has it (RefreshEvery + [JWKSMaxAge] + PromoteLead after
+// publication), and the old key is retired once the last token any
+// instance signed with it has expired (AccessTTL + [MaxLeeway] +
+// RefreshEvery after it stopped signing). Each step is one compare-and-set
+// on the ring, taken by whichever instance finds it due first; the others
+// load the result, so it happens once across the fleet, and every instance
+// sees a change within [ManagedKeysConfig.RefreshEvery] (one minute, at
+// most JWKSMaxAge). No token is refused during a rotation. Nothing runs
+// unless the application starts [ManagedKeys.Run], or calls
+// [ManagedKeys.Tick] from a timer of its own; tests call Tick on a clock of
+// their own. [ManagedKeys.Rotate], [ManagedKeys.Retire] and
+// [ManagedKeys.UnsafeRetire] (for a key that leaked) act at once, and
+// [ManagedKeys.Ring] lists the keys with their states and times. [New]
+// refuses an Issuer whose AccessTTL outlasts the managed keys'.
+//
 // # Security model
 //
 // sessionkit defends against: stolen refresh tokens (rotation, reuse
@@ -438,7 +479,8 @@
 // naming another client than the assertion's, oversized or malformed input
 // (errors, never panics), replay of revoked tokens inside the clock-skew
 // leeway (deny entries outlive the maximum leeway), session-id guessing (reuse
-// needs a real secret), store dumps (hashes and sealed blobs only), and, in
+// needs a real secret), store dumps (hashes and sealed blobs only, signing
+// keys sealed under the application's KEK), and, in
 // browsers, script access to the tokens (HttpOnly cookies), cookie tossing
 // (name prefixes) and cross-site request forgery, login included (the
 // cross-origin check).
@@ -459,7 +501,7 @@
 // rotation: exactly one rotates; the others get the same successor inside the
 // grace window, or count as reuse outside it. sessionkit never holds a lock
 // while it calls a store, the network or a user callback, and starts no
-// long-lived goroutine unless asked (memstore's janitor, for one); a
+// long-lived goroutine unless asked (memstore's janitor, [ManagedKeys.Run]); a
 // [Verifier] runs each JWKS fetch (discovery included) in a goroutine of its
 // own, bounded by the fetch timeout, so that one caller giving up does not
 // fail the others. A Verifier is immutable after [NewVerifier] and safe for

@@ -47,7 +47,9 @@ type Config struct {
 	// Audience is the aud of every access token; Verify accepts a token
 	// whose aud contains any of them. Required.
 	Audience []string
-	// Keys signs access tokens and verifies them. Required.
+	// Keys signs access tokens and verifies them: NewKeySet, or
+	// ManagedKeys.Keys for keys kept in the store and rotated across a
+	// fleet. Required.
 	Keys *KeySet
 	// Store keeps sessions, versions and the deny-list. Required.
 	Store store.Store
@@ -295,6 +297,14 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if cfg.MaxTokenAge > 0 && cfg.MaxTokenAge < whole {
 		return bad("MaxTokenAge %v is shorter than AccessTTL (%v in whole seconds): Verify would refuse every token this Issuer mints", cfg.MaxTokenAge, whole)
+	}
+	if m := cfg.Keys.managed; m != nil {
+		if m.issuer != cfg.Issuer {
+			return bad("Keys are managed for issuer %q, not this one: each Issuer has a ring of its own", m.issuer)
+		}
+		if whole > m.accessTTL {
+			return bad("AccessTTL (%v in whole seconds) exceeds the managed keys' AccessTTL (%v): they would retire a key while tokens it signed are live; raise ManagedKeysConfig.AccessTTL", whole, m.accessTTL)
+		}
 	}
 	if iss.grace > MaxReuseGrace {
 		return bad("ReuseGrace %v exceeds the maximum %v", iss.grace, MaxReuseGrace)

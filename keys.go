@@ -319,9 +319,16 @@ func newPublicKey(alg Algorithm, kid string, pub crypto.PublicKey) (*publicKey, 
 //
 // Rotate does steps 1 and 3 at once, which is right when the issuer is the
 // only verifier (it learns of the key immediately).
+//
+// A KeySet from ManagedKeys.Keys follows a ring kept in a store instead:
+// its Publish, Promote, Rotate and Retire methods refuse, and the
+// ManagedKeys takes these steps, on a schedule, for the whole fleet.
 type KeySet struct {
 	mu   sync.Mutex // serializes writers; readers use snap
 	snap atomic.Pointer[keySnapshot]
+	// managed is set, at construction, on the key set of a ManagedKeys,
+	// which alone writes snap.
+	managed *ManagedKeys
 }
 
 // keySnapshot is an immutable view of a KeySet. It implements keyResolver.
@@ -430,6 +437,9 @@ func (ks *KeySet) load() *keySnapshot {
 // signing with it. Publishing a key that is already published (same kid) is
 // a no-op. See KeySet for the rotation steps.
 func (ks *KeySet) Publish(next *SigningKey) error {
+	if err := ks.unmanaged("Publish"); err != nil {
+		return err
+	}
 	if !next.valid() {
 		return keyErr("Publish: empty signing key")
 	}
@@ -447,6 +457,9 @@ func (ks *KeySet) Publish(next *SigningKey) error {
 // key stays published and keeps verifying. Promoting the current signing
 // key is a no-op; an unknown kid is an error.
 func (ks *KeySet) Promote(kid string) error {
+	if err := ks.unmanaged("Promote"); err != nil {
+		return err
+	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	cur := ks.load()
@@ -465,6 +478,9 @@ func (ks *KeySet) Promote(kid string) error {
 // published and keeps verifying. Fleets whose verifiers cache the JWKS use
 // Publish, wait (at least JWKSMaxAge; see KeySet), then Promote instead.
 func (ks *KeySet) Rotate(next *SigningKey) error {
+	if err := ks.unmanaged("Rotate"); err != nil {
+		return err
+	}
 	if !next.valid() {
 		return keyErr("Rotate: empty signing key")
 	}
@@ -486,6 +502,9 @@ func (ks *KeySet) Rotate(next *SigningKey) error {
 // current signing key (Promote another first) or an unknown kid is an
 // error.
 func (ks *KeySet) Retire(kid string) error {
+	if err := ks.unmanaged("Retire"); err != nil {
+		return err
+	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	cur := ks.load()
@@ -503,6 +522,15 @@ func (ks *KeySet) Retire(kid string) error {
 		}
 	}
 	ks.snap.Store(newSnapshot(cur.signing, keys))
+	return nil
+}
+
+// unmanaged refuses method on the key set of a ManagedKeys: a change made
+// here would be lost at the next reload, and reach no other instance.
+func (ks *KeySet) unmanaged(method string) error {
+	if ks != nil && ks.managed != nil {
+		return keyErr("%s: the key set is managed (OpenManagedKeys); use the ManagedKeys' Rotate and Retire", method)
+	}
 	return nil
 }
 

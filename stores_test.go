@@ -10,7 +10,8 @@ import (
 )
 
 // TestStores runs the public conformance suite over the stores that live in
-// this module without heavy dependencies: memstore, sealedstore alone
+// this module without heavy dependencies: memstore (its key-ring cases
+// too), sealedstore alone
 // (stateless: the cases needing a capability it lacks are skipped, naming
 // it) and sealedstore over memstore (hybrid), each store with a fresh key
 // ring; and the hybrid again with one key ring for all its stores, each over
@@ -29,6 +30,10 @@ func TestStores(t *testing.T) {
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		})
+	})
+	t.Run("memstore,keys", func(t *testing.T) {
+		t.Parallel()
+		storetest.RunKeys(t, func(t *testing.T) store.KeyStore { return memstore.New() })
 	})
 	t.Run("sealedstore", func(t *testing.T) {
 		t.Parallel()

@@ -34,6 +34,14 @@
 //     and bind the identifier into every secret hash, so that Issuers sharing
 //     one store never name the same record; a store needs no notion of
 //     issuer for that, and must not interpret or rewrite the names.
+//
+// Stores that can share signing keys across a fleet also implement
+// [KeyStore] (store/keys.go), a contract of its own: per name, one opaque
+// blob and a version, read in one step and replaced by one atomic
+// compare-and-set. sessionkit keeps its managed signing keys there, the
+// private keys sealed before they reach the store, under names scoped to
+// the issuer identifier. memstore, boltstore and redisstore implement it;
+// the sealed store does not (it keeps nothing of its own).
 package store
 
 import (

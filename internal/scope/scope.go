@@ -13,6 +13,9 @@
 //     and the client id;
 //   - use-once namespaces become the issuer identifier, "\x1fn\x1f" and
 //     the namespace;
+//   - the ring of managed signing keys (a store.KeyStore name) is the
+//     issuer identifier, "\x1fk\x1f" and "signing"; key rings came after
+//     scoping, so they have no legacy name;
 //   - the hash a store keeps of a refresh secret is SHA-256 over a domain
 //     label, the issuer identifier, the owning client id (empty for user
 //     sessions) and the secret, so a refresh token presented to another
@@ -51,6 +54,7 @@ const (
 	clientSep    = "\x1fc\x1f"
 	namespaceSep = "\x1fn\x1f"
 	probeSep     = "\x1fr\x1f"
+	keyRingSep   = "\x1fk\x1f"
 )
 
 // legacyClientPrefix marks a client's own namespace in the legacy layout.
@@ -147,6 +151,12 @@ func (s Scope) OwnsJTI(jti string) bool { return strings.HasPrefix(jti, JTIMark)
 
 // Namespace is the store's name for a use-once namespace.
 func (s Scope) Namespace(ns string) string { return s.namespace + ns }
+
+// KeyRing is the store's name (a store.KeyStore name) for the ring of
+// managed signing keys of issuer, which must be non-empty and free of
+// control characters (the caller checks). It is scoped whatever the
+// Issuer's layout: there was no key ring before scoping.
+func KeyRing(issuer string) string { return issuer + keyRingSep + "signing" }
 
 // SecretHash is what the store keeps of a refresh secret of a session owned
 // by clientID ("" for user sessions): SHA-256 over the domain label, the

@@ -31,6 +31,14 @@ func TestNamesAreDistinct(t *testing.T) {
 		}
 		add(namespaces, sc.name+" namespace", sc.s.Namespace("sessionkit/assertion/svc"))
 	}
+	// Key-ring names are a keyspace of their own too; a stateful store may
+	// keep them beside subjects, so they differ from every subject name.
+	for _, iss := range []string{"https://auth.example.com/a", "https://auth.example.com/b"} {
+		add(subjects, "key ring of "+iss, KeyRing(iss))
+	}
+	if got, want := KeyRing("https://auth.example.com/a"), "https://auth.example.com/a\x1fk\x1fsigning"; got != want {
+		t.Fatalf("KeyRing = %q, want %q", got, want)
+	}
 	if got, want := a.User("alice"), "https://auth.example.com/a\x1fu\x1falice"; got != want {
 		t.Fatalf("User = %q, want %q", got, want)
 	}

@@ -10,7 +10,7 @@
 //
 // # Layout
 //
-// The store keeps its data in seven top-level buckets of the file:
+// The store keeps its data in eight top-level buckets of the file:
 //
 //   - "sessions": session id → the session (data, current hash, the last
 //     [store.MinSpentHistory] spent hashes, the time of the last rotation
@@ -22,7 +22,10 @@
 //   - "once": namespace + key → the time the record lasts until;
 //   - "expiry": forget time + kind + key → nothing, the order in which the
 //     janitor reclaims records;
-//   - "meta": the format of the file, checked when the store is opened.
+//   - "meta": the format of the file, checked when the store is opened;
+//   - "keys": key-ring name → version and blob ([store.KeyStore], for
+//     sessionkit's managed signing keys), created by the first
+//     [Store.SwapKeys], so that older files open unchanged.
 //
 // Subjects and namespaces in keys are preceded by their length, so no
 // subject is a prefix of another's keys.

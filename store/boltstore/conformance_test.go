@@ -57,3 +57,18 @@ func openTemp(t *testing.T) store.Store {
 	})
 	return s
 }
+
+// TestKeyConformance runs the key-ring cases of the suite, every case on a
+// file of its own and every case on one shared store.
+func TestKeyConformance(t *testing.T) {
+	t.Parallel()
+	t.Run("FilePerCase", func(t *testing.T) {
+		t.Parallel()
+		storetest.RunKeys(t, func(t *testing.T) store.KeyStore { return openTemp(t).(*boltstore.Store) })
+	})
+	t.Run("SharedFile", func(t *testing.T) {
+		t.Parallel()
+		s := openTemp(t)
+		storetest.RunKeys(t, func(t *testing.T) store.KeyStore { return s.(*boltstore.Store) })
+	})
+}

@@ -16,6 +16,9 @@
 // removes every record whose expiry, plus a one-minute margin, has passed at
 // its now. An optional janitor (Options.JanitorInterval) sweeps on a timer
 // as well, until Close. Token versions are never removed.
+//
+// It also keeps key rings ([store.KeyStore]): sessionkit's managed signing
+// keys, shared by the Issuers of one process (a restart forgets them too).
 package memstore
 
 import (
@@ -42,8 +45,11 @@ const (
 	minSweepEvery = 1024
 )
 
-// Compile-time check that *Store implements the contract.
-var _ store.Store = (*Store)(nil)
+// Compile-time checks that *Store implements the contracts.
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.KeyStore = (*Store)(nil)
+)
 
 // Options configures a Store. The zero value is a store without a janitor.
 type Options struct {
@@ -65,6 +71,7 @@ type Store struct {
 	versions  map[string]uint64
 	denied    map[denyKey]time.Time
 	once      map[onceKey]time.Time
+	rings     map[string]keyRing
 
 	writes  int       // writes since the last sweep
 	sweepAt int       // writes that trigger the next sweep
@@ -91,6 +98,12 @@ type record struct {
 	revoked   bool
 }
 
+// keyRing is one stored key ring.
+type keyRing struct {
+	blob    []byte // owned by the store
+	version uint64
+}
+
 type denyKey struct{ subject, jti string }
 
 type onceKey struct{ namespace, key string }
@@ -109,6 +122,7 @@ func NewWithOptions(opts Options) *Store {
 		versions:  make(map[string]uint64),
 		denied:    make(map[denyKey]time.Time),
 		once:      make(map[onceKey]time.Time),
+		rings:     make(map[string]keyRing),
 		sweepAt:   minSweepEvery,
 		now:       opts.Now,
 	}
@@ -513,6 +527,38 @@ func (s *Store) UseOnce(ctx context.Context, namespace, key string, until, now t
 	}
 	s.wrote(now)
 	return first, nil
+}
+
+// LoadKeys reads the key ring called name: a copy of its blob and its
+// version, or nil and 0 when there is none.
+func (s *Store) LoadKeys(ctx context.Context, name string) ([]byte, uint64, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return nil, 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r := s.rings[name]
+	return bytes.Clone(r.blob), r.version, nil
+}
+
+// SwapKeys replaces the key ring called name with a copy of blob if its
+// version is still version, in one mutex section, and reports whether it
+// did. Key rings are never swept.
+func (s *Store) SwapKeys(ctx context.Context, name string, version uint64, blob []byte) (bool, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return false, err
+	}
+	if err := store.CheckKeyRing(name, blob); err != nil {
+		return false, fmt.Errorf("memstore: swap keys: %w", err)
+	}
+	blob = bytes.Clone(blob)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rings[name].version != version {
+		return false, nil
+	}
+	s.rings[name] = keyRing{blob: blob, version: version + 1}
+	return true, nil
 }
 
 // wrote counts one write made at now and, once enough writes have happened

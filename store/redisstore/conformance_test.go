@@ -49,6 +49,34 @@ func TestConformanceCluster(t *testing.T) {
 	})
 }
 
+// TestKeyConformance runs the key-ring cases of the suite against
+// miniredis, a real redis-server (REDIS_URL) and a Cluster
+// (REDIS_CLUSTER_ADDRS), each run's cases sharing the server.
+func TestKeyConformance(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct {
+		name   string
+		client func(t *testing.T) redis.UniversalClient
+	}{
+		{"Miniredis", func(t *testing.T) redis.UniversalClient {
+			c := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+			t.Cleanup(func() { c.Close() })
+			return c
+		}},
+		{"Redis", func(t *testing.T) redis.UniversalClient { return singleClient(t) }},
+		{"Cluster", func(t *testing.T) redis.UniversalClient { return clusterClient(t) }},
+	} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			c := srv.client(t)
+			storetest.RunKeys(t, func(t *testing.T) store.KeyStore {
+				s, _ := newStore(t, c)
+				return s
+			})
+		})
+	}
+}
+
 // TestConformanceSentinel runs the suite through a Sentinel failover
 // client: a redis-server master and one Sentinel monitoring it, both started
 // by the test (skipped without redis-server outside CI, failed under

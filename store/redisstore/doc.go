@@ -21,8 +21,8 @@
 //
 // # One round trip per call
 //
-// Every method is one command: a GET or HGET for the pure reads (Session,
-// Lookup, Version), one Lua script (EVALSHA, falling back to EVAL once when
+// Every method is one command: a GET, HGET or HMGET for the pure reads
+// (Session, Lookup, Version, LoadKeys), one Lua script (EVALSHA, falling back to EVAL once when
 // the server's script cache lacks it) for everything else. A script runs
 // atomically, so each method is one atomic step, as the contract requires.
 //
@@ -40,6 +40,8 @@
 //	sessionkit:d:{T}:<jti>   a deny-list entry: a hash, field = subject,
 //	                         value = until
 //	sessionkit:o:<n>:<ns>:<key>  a use-once record (n = length of ns)
+//	sessionkit:k:<name>      a key ring ([store.KeyStore]): a hash, v =
+//	                         version, b = blob; never expires
 //
 // The braces are the Redis Cluster hash tag: every key of one subject is in
 // one slot, so Login, Refresh, LogoutAll and the access check each touch one
@@ -50,7 +52,9 @@
 // deny-list entries are keyed by the subject itself inside the tag's hash,
 // and a session of another subject under the same tag is never read, listed,
 // revoked or reported live for this one. Session ids are unique per
-// subject; sessionkit's are 128 random bits.
+// subject; sessionkit's are 128 random bits. A key ring is one key, read
+// with one HMGET and swapped by one compare-and-set script, so it needs no
+// hash tag: its slot is its own, whatever its name holds.
 //
 // Refresh secrets are never stored: only their SHA-256. A session keeps its
 // current hash, the last [store.MinSpentHistory] spent ones (for reuse

@@ -299,3 +299,17 @@ end
 if first then return 1 end
 return 0
 `)
+
+// swapKeysScript replaces a key ring if its version is still the one
+// given, answering 1, else changes nothing and answers 0. Versions are
+// compared and written as the decimal strings Go formats, never as Lua
+// numbers. The ring is one hash (v: version, b: blob) under one key, so the
+// script runs on one slot whatever the name holds.
+//
+// KEYS: ring key. ARGV: expected version, new version, blob.
+var swapKeysScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'b', ARGV[3])
+return 1
+`)

@@ -123,6 +123,15 @@ type Keys struct {
 	Previous []Key
 }
 
+// Validate checks the key ring as New does: every id of the right shape
+// and unique, every secret KeySize bytes. Its errors never contain a
+// secret. sessionkit's managed keys take a Keys as their key-encryption
+// key ring and check it with Validate.
+func (ks Keys) Validate() error {
+	_, err := newRing(ks)
+	return err
+}
+
 // ring is a validated copy of Keys.
 type ring struct {
 	current *ringKey

@@ -203,6 +203,11 @@ func TestNew(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, err := sealedstore.New(tt.opts)
+			// Validate judges the key ring as New does.
+			_, kerr := sealedstore.New(sealedstore.Options{Keys: tt.opts.Keys, Issuer: issuer})
+			if verr := tt.opts.Keys.Validate(); fmt.Sprint(verr) != fmt.Sprint(kerr) {
+				t.Errorf("Keys.Validate = %v; New with these keys = %v", verr, kerr)
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("New: got %v, want an error mentioning %q", err, tt.wantErr)

@@ -63,6 +63,22 @@
 // of sleeping. Every time the suite passes is truncated to the millisecond,
 // and times read back are compared at millisecond precision.
 //
+// # Key rings
+//
+// A store that also keeps key rings ([store.KeyStore], for sessionkit's
+// managed signing keys) runs their cases as well, from a test of its own:
+//
+//	func TestKeyConformance(t *testing.T) {
+//		storetest.RunKeys(t, func(t *testing.T) store.KeyStore {
+//			return mystore.New(mystore.Options{})
+//		})
+//	}
+//
+// They check the compare-and-set (one winner among racers, a stale version
+// changes nothing), that versions start at 0 and rise by one, that blobs
+// come back byte for byte and unshared, the size limits, that names never
+// meet, and dead contexts.
+//
 // # Shared backends
 //
 // A store backed by a shared server may let all cases use the same server
