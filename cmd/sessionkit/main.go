@@ -14,7 +14,7 @@
 //	sessionkit verify -issuer URL [-jwks URL] -aud AUD [-typ T]... [-alg A]... [TOKEN]
 //	sessionkit sessions list|revoke SUBJECT [SID] -store URL -issuer ISS [-json]
 //	sessionkit logout-all SUBJECT -store URL -issuer ISS
-//	sessionkit keys list|rotate|retire -store URL -kek-file FILE -issuer ISS  (not available in this build)
+//	sessionkit keys list|rotate|retire [KID] -store URL -kek-file FILE -issuer ISS
 //
 // Every subcommand explains itself with -h. Tokens are read from the
 // command line or, when absent or "-", from standard input (which keeps
