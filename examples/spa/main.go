@@ -49,6 +49,11 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 	}
 	defer closeStore()
 	return demo.Serve(ctx, addr, log, func(url string) (demo.App, error) {
-		return app.New(app.Config{Issuer: url, Store: st, InsecureHTTP: true, AccessTTL: accessTTL, Logger: log})
+		keys, rotate, err := sf.Keys(ctx, st, url, accessTTL, log)
+		if err != nil {
+			return nil, err
+		}
+		go rotate(ctx)
+		return app.New(app.Config{Issuer: url, Store: st, Keys: keys, InsecureHTTP: true, AccessTTL: accessTTL, Logger: log})
 	})
 }

@@ -62,6 +62,11 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 	}
 	defer closeStore()
 	return demo.Serve(ctx, addr, log, func(url string) (demo.App, error) {
-		return newServer(config{issuer: url, store: st, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
+		keys, rotate, err := sf.Keys(ctx, st, url, accessTTL, log)
+		if err != nil {
+			return nil, err
+		}
+		go rotate(ctx)
+		return newServer(config{issuer: url, store: st, keys: keys, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
 	})
 }

@@ -26,7 +26,8 @@ var pages = template.Must(template.ParseFS(assets, "templates/*.html"))
 type config struct {
 	issuer       string
 	store        store.Store
-	insecureHTTP bool // Cookies.InsecureAllowHTTP, for plain http on 127.0.0.1
+	keys         *sessionkit.KeySet // nil: a key made now, for tests
+	insecureHTTP bool               // Cookies.InsecureAllowHTTP, for plain http on 127.0.0.1
 	accessTTL    time.Duration
 	now          func() time.Time // nil: time.Now
 	users        *demo.Users
@@ -46,15 +47,19 @@ type server struct {
 
 // newServer returns the webapp.
 func newServer(cfg config) (*server, error) {
-	key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
-	if err != nil {
-		return nil, err
+	keys := cfg.keys
+	if keys == nil {
+		key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
+		if err != nil {
+			return nil, err
+		}
+		keys = sessionkit.NewKeySet(key)
 	}
 	c := sessionkit.Cookies{InsecureAllowHTTP: cfg.insecureHTTP}
 	iss, err := sessionkit.New(sessionkit.Config{
 		Issuer:    cfg.issuer,
 		Audience:  []string{"webapp-demo"},
-		Keys:      sessionkit.NewKeySet(key),
+		Keys:      keys,
 		Store:     cfg.store,
 		AccessTTL: cfg.accessTTL,
 		Cookies:   c,

@@ -24,13 +24,15 @@ type Flags struct {
 	Kind     string
 	RedisURL string
 	BoltPath string
+	KEKFile  string
 }
 
-// Register defines -store, -redis-url and -bolt-path on fs.
+// Register defines -store, -redis-url, -bolt-path and -kek-file on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Kind, "store", "memory", "session store: memory, redis or bolt")
 	fs.StringVar(&f.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL, for -store redis")
 	fs.StringVar(&f.BoltPath, "bolt-path", "sessions.db", "bbolt database file, for -store bolt")
+	fs.StringVar(&f.KEKFile, "kek-file", "demo-kek.txt", "key-encryption key of the signing keys kept in the store, for -store redis and bolt (made when missing)")
 }
 
 // Open opens the chosen store. close releases it (the Redis client, the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,59 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open: %q shows the Redis password", err)
 			}
 		})
+	}
+}
+
+// TestKeys: the memory store gets a key made at start; bbolt keeps the
+// ring in the file, sealed under a KEK file made once (mode 0600), so a
+// restart signs with the same key.
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	mem := Flags{Kind: "memory"}
+	st, closeStore, err := mem.Open(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	keys, _, err := mem.Keys(ctx, st, "http://127.0.0.1:8080", 0, log)
+	if err != nil || keys.SigningKeyID() == "" {
+		t.Fatalf("memory: %v", err)
+	}
+
+	dir := t.TempDir()
+	bolt := Flags{Kind: "bolt", BoltPath: filepath.Join(dir, "sessions.db"), KEKFile: filepath.Join(dir, "kek.txt")}
+	open := func() string {
+		t.Helper()
+		st, closeStore, err := bolt.Open(ctx, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeStore()
+		keys, _, err := bolt.Keys(ctx, st, "http://127.0.0.1:8080", 0, log)
+		if err != nil {
+			t.Fatalf("bolt: %v", err)
+		}
+		return keys.SigningKeyID()
+	}
+	first := open()
+	info, err := os.Stat(bolt.KEKFile)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the KEK file: %v, mode %v; want 0600", err, info.Mode().Perm())
+	}
+	if again := open(); again != first {
+		t.Fatalf("after a restart the signing key is %s, want %s", again, first)
+	}
+	if err := os.WriteFile(bolt.KEKFile, []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st2, close2, err := bolt.Open(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer close2()
+	if _, _, err := bolt.Keys(ctx, st2, "http://127.0.0.1:8080", 0, log); err == nil || strings.Contains(err.Error(), "garbage") {
+		t.Fatalf("a malformed KEK file: %v", err)
 	}
 }

@@ -52,6 +52,8 @@ type Config struct {
 	Issuer string
 	// Store keeps the sessions. Required.
 	Store store.Store
+	// Keys signs the access tokens (nil: a key made now, for tests).
+	Keys *sessionkit.KeySet
 	// InsecureHTTP sets Cookies.InsecureAllowHTTP, for plain http on
 	// 127.0.0.1: the cookies lose Secure and their __Host-/__Secure-
 	// prefixes. Leave it false behind https.
@@ -101,16 +103,20 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
-	if err != nil {
-		return nil, err
+	keys := cfg.Keys
+	if keys == nil {
+		key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
+		if err != nil {
+			return nil, err
+		}
+		keys = sessionkit.NewKeySet(key)
 	}
 	// One Cookies value for the issuer, the handlers and the middleware.
 	c := sessionkit.Cookies{InsecureAllowHTTP: cfg.InsecureHTTP}
 	iss, err := sessionkit.New(sessionkit.Config{
 		Issuer:     cfg.Issuer,
 		Audience:   []string{Audience},
-		Keys:       sessionkit.NewKeySet(key),
+		Keys:       keys,
 		Store:      cfg.Store,
 		AccessTTL:  cfg.AccessTTL,
 		ReuseGrace: cfg.ReuseGrace,
