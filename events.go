@@ -35,20 +35,88 @@ const (
 	// EventClientRevoked: every access token of a client for itself was
 	// revoked (Issuer.RevokeClient); Subject is the client id.
 	EventClientRevoked
+	// EventAccessTokenRefused: an access token was refused, by
+	// Issuer.Verify, a Verifier or the Middleware (once per refusal: the
+	// Middleware reports only what it refuses itself, such as a missing
+	// token); Reason says why.
+	EventAccessTokenRefused
+	// EventRefreshFailed: a refresh token was refused (Refresh, the
+	// refresh handler, the token endpoint's refresh grant); Reason is
+	// ReasonUnknownToken, ReasonSessionExpired, ReasonSessionRevoked or
+	// ReasonStoreUnavailable. Reuse has its own kind, EventReuseDetected.
+	EventRefreshFailed
+	// EventTokenRequestRefused: the TokenEndpoint (or the revocation or
+	// introspection endpoint) refused a request; Reason is
+	// ReasonInvalidClient, ReasonInvalidGrant, ReasonAssertionReplayed,
+	// ReasonInvalidRequest, ReasonInvalidScope, ReasonUnauthorizedClient,
+	// ReasonUnsupportedGrant or ReasonStoreUnavailable.
+	EventTokenRequestRefused
+	// EventKeysFetchFailed: a Verifier could not fetch or use an issuer's
+	// JWKS or discovery document; Reason is ReasonFetchFailed or
+	// ReasonBadDocument, Issuer the trusted issuer.
+	EventKeysFetchFailed
 )
 
 var eventNames = map[EventKind]string{
-	EventLogin:              "login",
-	EventRefresh:            "refresh",
-	EventReuseDetected:      "reuse_detected",
-	EventRefreshRefused:     "refresh_refused",
-	EventLogout:             "logout",
-	EventLogoutAll:          "logout_all",
-	EventSessionRevoked:     "session_revoked",
-	EventAccessTokenRevoked: "access_token_revoked",
-	EventClientToken:        "client_token",
-	EventClientRevoked:      "client_revoked",
+	EventLogin:               "login",
+	EventRefresh:             "refresh",
+	EventReuseDetected:       "reuse_detected",
+	EventRefreshRefused:      "refresh_refused",
+	EventLogout:              "logout",
+	EventLogoutAll:           "logout_all",
+	EventSessionRevoked:      "session_revoked",
+	EventAccessTokenRevoked:  "access_token_revoked",
+	EventClientToken:         "client_token",
+	EventClientRevoked:       "client_revoked",
+	EventAccessTokenRefused:  "access_token_refused",
+	EventRefreshFailed:       "refresh_failed",
+	EventTokenRequestRefused: "token_request_refused",
+	EventKeysFetchFailed:     "keys_fetch_failed",
 }
+
+// Reason says why sessionkit refused a token or a request, or why a fetch
+// failed: a small closed set, fit for a metric's label. Event.Reason carries
+// it.
+type Reason string
+
+// The reasons of refusals and failures.
+const (
+	// Access tokens.
+	ReasonMissing           Reason = "missing"            // no token in the request (Middleware)
+	ReasonMalformed         Reason = "malformed"          // not a compact JWS, bad base64 or JSON, a claim of the wrong type, a required claim missing, a forbidden header
+	ReasonWrongType         Reason = "wrong_type"         // typ not accepted (TokenTypes)
+	ReasonAlgorithm         Reason = "algorithm"          // alg not allowed, or not the key's own
+	ReasonUnknownKey        Reason = "unknown_key"        // kid of no key of the issuer
+	ReasonBadSignature      Reason = "bad_signature"      // the signature does not verify
+	ReasonWrongIssuer       Reason = "wrong_issuer"       // iss not a trusted issuer
+	ReasonWrongAudience     Reason = "wrong_audience"     // aud without ours
+	ReasonExpired           Reason = "expired"            // exp passed (or MaxTokenAge)
+	ReasonNotYetValid       Reason = "not_yet_valid"      // nbf or iat in the future
+	ReasonTooLarge          Reason = "too_large"          // over the size cap
+	ReasonRevoked           Reason = "revoked"            // denied jti, logged out everywhere, session ended
+	ReasonInsufficientScope Reason = "insufficient_scope" // RequireScope
+	ReasonCrossOrigin       Reason = "cross_origin"       // the cross-origin check refused a cookie request
+	ReasonKeysUnavailable   Reason = "keys_unavailable"   // no keys could be obtained
+	ReasonStoreUnavailable  Reason = "store_unavailable"  // the store did not answer
+
+	// Refresh tokens (reuse is EventReuseDetected).
+	ReasonUnknownToken   Reason = "unknown_token"   // not a token of a session this Issuer knows
+	ReasonSessionExpired Reason = "session_expired" // the session's idle or absolute expiry passed
+	ReasonSessionRevoked Reason = "session_revoked" // the session was ended
+
+	// Token endpoint (RFC 6749 §5.2 and RFC 7523).
+	ReasonInvalidClient      Reason = "invalid_client"
+	ReasonInvalidGrant       Reason = "invalid_grant"
+	ReasonAssertionReplayed  Reason = "assertion_replayed"
+	ReasonInvalidRequest     Reason = "invalid_request"
+	ReasonInvalidScope       Reason = "invalid_scope"
+	ReasonUnauthorizedClient Reason = "unauthorized_client"
+	ReasonUnsupportedGrant   Reason = "unsupported_grant_type"
+
+	// JWKS and discovery fetches.
+	ReasonFetchFailed Reason = "fetch_failed" // network error, timeout, HTTP status, refused redirect
+	ReasonBadDocument Reason = "bad_document" // not a usable JWKS or discovery document (issuer mismatch included)
+)
 
 // String returns the event's name, e.g. "reuse_detected".
 func (k EventKind) String() string {
@@ -73,6 +141,8 @@ type Event struct {
 	ClientID string
 	// SessionID is the session concerned, if any.
 	SessionID string
+	// Reason says why, for refusals and failures; empty otherwise.
+	Reason Reason
 	// Time is the issuer's clock at the event.
 	Time time.Time
 }

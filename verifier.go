@@ -95,6 +95,10 @@ type VerifierConfig struct {
 	// discovered jwks_uri values and redirects (tests on loopback, local
 	// development).
 	InsecureAllowHTTP bool
+	// Events, when set, is told of refused tokens (EventAccessTokenRefused)
+	// and failed JWKS or discovery fetches (EventKeysFetchFailed), with
+	// their Reason. It runs synchronously.
+	Events func(ctx context.Context, e Event)
 	// Logger receives JWKS fetch and discovery failures, refused keys and
 	// the store failures Check finds; nil discards. Records never contain token material.
 	Logger *slog.Logger
