@@ -100,6 +100,12 @@ func parseStoreURL(raw string) (*storeLocation, error) {
 	if !ok {
 		scheme = ""
 	}
+	if strings.HasPrefix(scheme, "redis") && userinfoSpills(rest) {
+		// A '/', '?' or '#' in the password moves its tail into the path
+		// or query, which the parsers' errors quote: say what to fix and
+		// show nothing of the URL.
+		return nil, usagef("-store: the user or password in the URL does not parse; percent-encode any '/', '?', '#' or '@' in them (as in redis://app:p%%2Fss@host:6379/0)")
+	}
 	switch scheme {
 	case "bolt":
 		if rest == "" {
@@ -124,6 +130,19 @@ func parseStoreURL(raw string) (*storeLocation, error) {
 		return &storeLocation{cluster: opts}, nil
 	}
 	return nil, usagef("-store: want redis://host:port, rediss://host:port, redis+cluster://host:port,host:port, rediss+cluster://... or bolt:PATH")
+}
+
+// userinfoSpills reports whether the rest of a redis URL (after the scheme's
+// colon) has an '@' outside its authority: the userinfo then did not end
+// where its writer meant, and parts of the password land in the path or
+// the query.
+func userinfoSpills(rest string) bool {
+	after, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		return strings.Contains(rest, "@")
+	}
+	end := strings.IndexAny(after, "/?#")
+	return end >= 0 && strings.Contains(after[end:], "@")
 }
 
 // clusterURL turns the rest of a redis+cluster URL ("//[userinfo@]host:port,
