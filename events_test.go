@@ -303,7 +303,7 @@ func TestMiddlewareReportsOncePerRefusal(t *testing.T) {
 	iss, _ := newTestIssuer(t, func(c *Config) { c.Events = log.hook })
 	toks := login(t, iss, "alice")
 	log.take()
-	mw := Middleware(iss, MiddlewareOptions{Cookies: &Cookies{}})
+	mw := Middleware(iss, MiddlewareOptions{AccessCookie: true})
 	scoped := func(h http.Handler) http.Handler { return mw(RequireScope("admin")(h)) }
 	tests := []struct {
 		name    string

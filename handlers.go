@@ -104,13 +104,8 @@ type authHandler struct {
 	csrf *http.CrossOriginProtection
 }
 
-// newAuthHandler checks that c is Config.Cookies (name is the calling method, for
-// the panic message) and returns the handlers' shared state.
-func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
-	if !c.sameAs(iss.cookies.c) {
-		panic(fmt.Errorf("%w: %s was given other Cookies than Config.Cookies; pass the same value to both, so that the login helper, the handlers and the middleware agree on names, paths and trusted origins",
-			ErrInvalidConfig, name))
-	}
+// newAuthHandler returns the handlers' shared state, on Config.Cookies.
+func (iss *Issuer) newAuthHandler() *authHandler {
 	return &authHandler{iss: iss, c: iss.cookies.c, csrf: iss.cookies.csrf}
 }
 
@@ -118,7 +113,7 @@ func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
 // requests (others get 405). Mount it under Cookies.RefreshPath, where the
 // browser sends the refresh cookie:
 //
-//	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
 //
 // A browser sends the refresh cookie and gets the rotated tokens as new
 // cookies, with a JSON body of their expiry times:
@@ -147,11 +142,8 @@ func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
 //
 // Tabs racing with the same cookie are served by the grace window
 // (Config.ReuseGrace): each gets the same new cookies.
-//
-// RefreshHandler panics, with an error wrapping ErrInvalidConfig, when c is
-// not Config.Cookies (see Cookies).
-func (iss *Issuer) RefreshHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("RefreshHandler", c)
+func (iss *Issuer) RefreshHandler() http.Handler {
+	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.allow(w, r, http.MethodPost) {
 			return
@@ -248,7 +240,7 @@ func ended(err error) bool {
 // (others get 405). Mount it under Cookies.RefreshPath, where the browser
 // sends the refresh cookie:
 //
-//	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
+//	mux.Handle("POST /auth/logout", iss.LogoutHandler())
 //
 // It ends the session of the refresh token, from the refresh cookie or, for
 // a client without cookies, from a JSON body {"refresh_token": "..."} (see
@@ -260,11 +252,8 @@ func ended(err error) bool {
 // body go through the cross-origin check first (403 when cross-site,
 // nothing changes). A store outage answers 503 and keeps the cookies, so that the
 // user can retry instead of believing the session ended.
-//
-// LogoutHandler panics, with an error wrapping ErrInvalidConfig, when c is
-// not Config.Cookies.
-func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("LogoutHandler", c)
+func (iss *Issuer) LogoutHandler() http.Handler {
+	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.allow(w, r, http.MethodPost) {
 			return
@@ -290,7 +279,7 @@ func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
 // LogoutAllHandler returns the handler of the "log out everywhere" route,
 // for POST requests (others get 405):
 //
-//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
+//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler())
 //
 // It needs a valid access token, from the access cookie or an
 // "Authorization: Bearer" header, and refuses requests like Middleware does
@@ -300,11 +289,8 @@ func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
 // clears the cookies of a cookie request and answers 204. Tokens that do
 // not belong to a user's own session (client tokens) get 403; a store that
 // cannot do it (a limit accepted in Config.AcceptStoreLimits), 501.
-//
-// LogoutAllHandler panics, with an error wrapping ErrInvalidConfig, when c
-// is not Config.Cookies.
-func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("LogoutAllHandler", c)
+func (iss *Issuer) LogoutAllHandler() http.Handler {
+	h := iss.newAuthHandler()
 	return h.authenticated([]string{http.MethodPost}, func(w http.ResponseWriter, r *http.Request, claims *Claims) {
 		if err := iss.LogoutAll(r.Context(), claims.Subject); err != nil {
 			h.fail(w, r, "logout-all", err)
@@ -320,7 +306,7 @@ func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
 // SessionsHandler returns the handler of the session listing route, for
 // GET (or HEAD) and DELETE requests (others get 405):
 //
-//	sessions := iss.SessionsHandler(c)
+//	sessions := iss.SessionsHandler()
 //	mux.Handle("GET /auth/sessions", sessions)
 //	mux.Handle("DELETE /auth/sessions", sessions)
 //
@@ -336,11 +322,8 @@ func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
 // with that id; ending the current session from a cookie request also
 // clears the cookies. A store that cannot list or end sessions (a limit
 // accepted in Config.AcceptStoreLimits) answers 501.
-//
-// SessionsHandler panics, with an error wrapping ErrInvalidConfig, when c is
-// not Config.Cookies.
-func (iss *Issuer) SessionsHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("SessionsHandler", c)
+func (iss *Issuer) SessionsHandler() http.Handler {
+	h := iss.newAuthHandler()
 	methods := []string{http.MethodGet, http.MethodHead, http.MethodDelete}
 	return h.authenticated(methods, func(w http.ResponseWriter, r *http.Request, claims *Claims) {
 		if r.Method == http.MethodDelete {
@@ -414,7 +397,7 @@ type sessionAnswer struct {
 // handlers' cookies, behind a method check; serve gets the claims of a
 // user's session token (client tokens get 403).
 func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWriter, *http.Request, *Claims)) http.Handler {
-	mw := Middleware(h.iss, MiddlewareOptions{Cookies: &h.c, Logger: h.iss.log})
+	mw := Middleware(h.iss, MiddlewareOptions{AccessCookie: true, Logger: h.iss.log})
 	inner := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := ClaimsFromContext(r.Context())
 		if !ok { // Middleware lets no request through without claims

@@ -235,7 +235,7 @@ type Issuer struct {
 	// audJSON is the aud claim, pre-encoded.
 	audJSON []byte
 	// cookies is Config.Cookies, checked, with its cross-origin check.
-	cookies *issuerCookies
+	cookies *cookieSettings
 	// scope names every record the Issuer keeps in its store.
 	scope scope.Scope
 }

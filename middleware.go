@@ -26,10 +26,12 @@ type MiddlewareOptions struct {
 	// Realm is the realm of the WWW-Authenticate challenges (default
 	// "sessionkit"). It must be printable ASCII without '"' or '\'.
 	Realm string
-	// Cookies, when set, makes the middleware also read the access cookie.
-	// Requests authenticated by it with an unsafe method must pass the
-	// cross-origin check (see Middleware).
-	Cookies *Cookies
+	// AccessCookie makes the middleware also read the access cookie, as
+	// the TokenVerifier's configuration names it: Config.Cookies of an
+	// *Issuer, VerifierConfig.Cookies of a *Verifier. Requests
+	// authenticated by it with an unsafe method must pass the cross-origin
+	// check of those settings (see Middleware).
+	AccessCookie bool
 	// AllowQueryToken also accepts the token in the access_token query
 	// parameter (RFC 6750 §2.3). Off by default: URLs end up in logs,
 	// browser history and Referer headers. A token in a form body is never
@@ -102,7 +104,7 @@ const (
 //
 // The token comes from the "Authorization: Bearer" header (the scheme is
 // case-insensitive; other schemes such as Basic count as no token), from the
-// access cookie when o.Cookies is set, or from the access_token query
+// access cookie when o.AccessCookie is set, or from the access_token query
 // parameter when o.AllowQueryToken is set; in that last case the handler sees
 // the URL without the parameter, and the response gets "Cache-Control:
 // private" unless the handler sets its own.
@@ -134,7 +136,8 @@ const (
 // o.Logger (see Reason.LogLevel).
 //
 // Middleware panics, with an error wrapping ErrInvalidConfig, when v is nil,
-// o.Realm is not a valid quoted string or a trusted origin is invalid.
+// o.Realm is not a valid quoted string, or o.AccessCookie is set for a
+// TokenVerifier other than an *Issuer or a *Verifier.
 func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Handler {
 	if v == nil {
 		panic(fmt.Errorf("%w: Middleware needs a TokenVerifier", ErrInvalidConfig))
@@ -147,12 +150,13 @@ func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Ha
 	if !validRealm(m.realm) {
 		panic(fmt.Errorf("%w: MiddlewareOptions.Realm %q must be printable ASCII without '\"' or '\\'", ErrInvalidConfig, m.realm))
 	}
-	if o.Cookies != nil {
-		csrf, err := o.Cookies.crossOriginProtection()
-		if err != nil {
-			panic(err)
+	if o.AccessCookie {
+		src, ok := v.(cookieSource)
+		if !ok {
+			panic(fmt.Errorf("%w: MiddlewareOptions.AccessCookie needs an *Issuer or a *Verifier, whose configuration names the cookies", ErrInvalidConfig))
 		}
-		m.cookie, m.csrf = o.Cookies.accessName(), csrf
+		settings := src.cookieSettings()
+		m.cookie, m.csrf = settings.c.accessName(), settings.csrf
 	}
 	if m.log == nil {
 		m.log = discardLogger

@@ -24,7 +24,7 @@ func ExampleMiddleware() {
 	mux.Handle("POST /notes", sessionkit.RequireScope("write")(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })))
 	// Browsers send the access cookie; API clients send Authorization: Bearer.
-	handler := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &sessionkit.Cookies{}})(mux)
+	handler := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{AccessCookie: true})(mux)
 
 	toks, _ := iss.Login(context.Background(), sessionkit.Grant{Subject: "alice", Scope: "read"})
 	do := func(method, path string, header ...string) {

@@ -167,14 +167,12 @@ func TestMiddlewareTokenSources(t *testing.T) {
 		{"bearer header", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "Bearer "+tok)), true},
 		{"lowercase scheme", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "bearer "+tok)), true},
 		{"uppercase scheme, several spaces", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "BEARER   "+tok)), true},
-		{"access cookie", MiddlewareOptions{Cookies: &Cookies{}}, newRequest("GET", "/", withCookie(accessCookie, tok)), true},
-		{"access cookie among others", MiddlewareOptions{Cookies: &Cookies{}},
+		{"access cookie", MiddlewareOptions{AccessCookie: true}, newRequest("GET", "/", withCookie(accessCookie, tok)), true},
+		{"access cookie among others", MiddlewareOptions{AccessCookie: true},
 			newRequest("GET", "/", withCookie("theme", "dark"), withCookie(accessCookie, tok), withCookie("__Secure-sk_refresh", "skr1.x.y")), true},
-		{"insecure cookie name", MiddlewareOptions{Cookies: &Cookies{InsecureAllowHTTP: true}}, newRequest("GET", "/", withCookie("sk_access", tok)), true},
-		{"custom cookie name", MiddlewareOptions{Cookies: &Cookies{AccessName: "at"}}, newRequest("GET", "/", withCookie("at", tok)), true},
-		{"cookie under another name", MiddlewareOptions{Cookies: &Cookies{}}, newRequest("GET", "/", withCookie("sk_access", tok)), false},
+		{"cookie under another name", MiddlewareOptions{AccessCookie: true}, newRequest("GET", "/", withCookie("sk_access", tok)), false},
 		{"cookie not read without Cookies", MiddlewareOptions{}, newRequest("GET", "/", withCookie(accessCookie, tok)), false},
-		{"empty cookie counts as none", MiddlewareOptions{Cookies: &Cookies{}}, newRequest("GET", "/", withCookie(accessCookie, "")), false},
+		{"empty cookie counts as none", MiddlewareOptions{AccessCookie: true}, newRequest("GET", "/", withCookie(accessCookie, "")), false},
 		{"query token when allowed", MiddlewareOptions{AllowQueryToken: true}, newRequest("GET", q), true},
 		{"query token ignored by default", MiddlewareOptions{}, newRequest("GET", q), false},
 		{"form body never read", MiddlewareOptions{AllowQueryToken: true}, func() *http.Request {
@@ -185,9 +183,9 @@ func TestMiddlewareTokenSources(t *testing.T) {
 		{"basic scheme is no bearer token", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "Basic dTE6cHc=")), false},
 		{"scheme without token separator", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "Bearer"+tok)), false},
 		{"empty Authorization header", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "")), false},
-		{"basic scheme and cookie", MiddlewareOptions{Cookies: &Cookies{}},
+		{"basic scheme and cookie", MiddlewareOptions{AccessCookie: true},
 			newRequest("GET", "/", withHeader("Authorization", "Basic dTE6cHc="), withCookie(accessCookie, tok)), true},
-		{"no token at all", MiddlewareOptions{Cookies: &Cookies{}, AllowQueryToken: true}, newRequest("GET", "/"), false},
+		{"no token at all", MiddlewareOptions{AccessCookie: true, AllowQueryToken: true}, newRequest("GET", "/"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,6 +197,68 @@ func TestMiddlewareTokenSources(t *testing.T) {
 			}
 			wantRefused(t, res, http.StatusUnauthorized, bareChallenge, "unauthorized", "authentication required", tok)
 		})
+	}
+}
+
+// cookieVerifier is a TokenVerifier with cookie settings, as an Issuer's
+// or a Verifier's configuration gives them.
+type cookieVerifier struct {
+	TokenVerifier
+	settings *cookieSettings
+}
+
+func (v cookieVerifier) cookieSettings() *cookieSettings { return v.settings }
+
+// withCookies gives v the cookie settings c.
+func withCookies(t testing.TB, v TokenVerifier, c Cookies) TokenVerifier {
+	t.Helper()
+	settings, err := newCookieSettings(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cookieVerifier{v, settings}
+}
+
+// TestMiddlewareCookieSettings: the access cookie the Middleware reads is
+// the one the verifier's configuration names, for an Issuer and a
+// Verifier alike.
+func TestMiddlewareCookieSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		c      Cookies
+		cookie string
+	}{
+		{"defaults", Cookies{}, accessCookie},
+		{"insecure", Cookies{InsecureAllowHTTP: true}, "sk_access"},
+		{"custom name", Cookies{AccessName: "at"}, "at"},
+		{"domain", Cookies{Domain: "example.com"}, "__Secure-sk_access"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			iss, clock := newTestIssuer(t, func(c *Config) { c.Cookies = tt.c })
+			tok := login(t, iss, "u1").AccessToken
+			v := newTestVerifier(t, VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: iss.keys}}, Audience: []string{testAudience}, Cookies: tt.c, Now: clock.Now}, nil)
+			for _, tv := range []TokenVerifier{iss, v} {
+				mw := Middleware(tv, MiddlewareOptions{AccessCookie: true})
+				wantPassed(t, run(mw, newRequest("GET", "/", withCookie(tt.cookie, tok))), "u1")
+				other := "sk_other"
+				res := run(mw, newRequest("GET", "/", withCookie(other, tok)))
+				wantRefused(t, res, http.StatusUnauthorized, bareChallenge, "unauthorized", "authentication required", tok)
+				// Unsafe methods pass the settings' cross-origin check.
+				res = run(mw, newRequest("POST", "/", withCookie(tt.cookie, tok), withHeader("Sec-Fetch-Site", crossSite)))
+				if res.ran || res.rec.Code != http.StatusForbidden {
+					t.Errorf("cross-site POST: ran %v, %d", res.ran, res.rec.Code)
+				}
+			}
+			if got := iss.Cookies(); got.AccessName != tt.c.AccessName || got.InsecureAllowHTTP != tt.c.InsecureAllowHTTP {
+				t.Errorf("Cookies() = %+v; want %+v", got, tt.c)
+			}
+		})
+	}
+	if _, err := NewVerifier(VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: NewKeySet(testKey(t, RS256, 0))}}, Audience: []string{testAudience},
+		Cookies: Cookies{TrustedOrigins: []string{"app.example.com"}}}); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "app.example.com") {
+		t.Errorf("NewVerifier with a bad trusted origin: %v", err)
 	}
 }
 
@@ -254,7 +314,7 @@ func TestMiddlewareInvalidRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			mw := Middleware(neverVerify, MiddlewareOptions{Cookies: &Cookies{}, AllowQueryToken: true, Optional: tt.optional})
+			mw := Middleware(withCookies(t, neverVerify, Cookies{}), MiddlewareOptions{AccessCookie: true, AllowQueryToken: true, Optional: tt.optional})
 			res := run(mw, tt.req)
 			wantRefused(t, res, http.StatusBadRequest, invalidRequest+tt.desc+`"`, "invalid_request", tt.desc,
 				tok, "abc!def", "t\u00f6ken", `a"b`)
@@ -375,7 +435,8 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 
 func TestMiddlewareCrossOrigin(t *testing.T) {
 	t.Parallel()
-	iss, _ := newTestIssuer(t, nil)
+	cookies := Cookies{TrustedOrigins: []string{trustedOrigin}}
+	iss, _ := newTestIssuer(t, func(c *Config) { c.Cookies = cookies })
 	tok := login(t, iss, "u1").AccessToken
 	cookie := withCookie(accessCookie, tok)
 	tests := []struct {
@@ -413,10 +474,10 @@ func TestMiddlewareCrossOrigin(t *testing.T) {
 			t.Parallel()
 			var v TokenVerifier = iss
 			if tt.refused {
-				v = neverVerify
+				v = withCookies(t, neverVerify, cookies)
 			}
 			opts := MiddlewareOptions{
-				Cookies:         &Cookies{TrustedOrigins: []string{trustedOrigin}},
+				AccessCookie:    true,
 				AllowQueryToken: true,
 				Optional:        tt.optional,
 			}
@@ -437,7 +498,7 @@ func TestMiddlewareOptional(t *testing.T) {
 	t.Parallel()
 	iss, _ := newTestIssuer(t, nil)
 	tok := login(t, iss, "u1").AccessToken
-	mw := Middleware(iss, MiddlewareOptions{Optional: true, Cookies: &Cookies{}})
+	mw := Middleware(iss, MiddlewareOptions{Optional: true, AccessCookie: true})
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -517,10 +578,7 @@ func TestMiddlewarePanicsOnBadConfig(t *testing.T) {
 		{"realm with a newline", ok, MiddlewareOptions{Realm: "a\r\nSet-Cookie: x=y"}, "Realm"},
 		{"realm with DEL", ok, MiddlewareOptions{Realm: "a\x7f"}, "Realm"},
 		{"realm not ASCII", ok, MiddlewareOptions{Realm: "r\u00e9alm"}, "Realm"},
-		{"origin without scheme", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{"app.example.com"}}}, "app.example.com"},
-		{"origin with a path", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{trustedOrigin, "https://app.example.com/"}}}, "https://app.example.com/"},
-		{"origin not lowercase", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{"https://App.example.com"}}}, "https://App.example.com"},
-		{"empty origin", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{""}}}, "TrustedOrigins"},
+		{"access cookie of a verifier without cookie settings", ok, MiddlewareOptions{AccessCookie: true}, "AccessCookie"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -586,7 +644,7 @@ func TestMiddlewareLogs(t *testing.T) {
 			t.Parallel()
 			var buf syncBuffer
 			log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			mw := Middleware(tt.v, MiddlewareOptions{Logger: log, Cookies: &Cookies{}, AllowQueryToken: true})
+			mw := Middleware(withCookies(t, tt.v, Cookies{}), MiddlewareOptions{Logger: log, AccessCookie: true, AllowQueryToken: true})
 			res := run(mw, tt.req)
 			if res.ran {
 				t.Fatal("the handler ran")

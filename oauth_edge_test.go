@@ -36,7 +36,7 @@ func TestOAuthClientSessionRefreshBypass(t *testing.T) {
 			t.Fatalf("token endpoint without client auth: %d %v", code, body)
 		}
 		// ...but the cookie handler's body mode rotates it.
-		h := f.iss.RefreshHandler(Cookies{})
+		h := f.iss.RefreshHandler()
 		r := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+cs.RefreshToken+`"}`))
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()

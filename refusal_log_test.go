@@ -63,7 +63,7 @@ func TestRefusalLogs(t *testing.T) {
 	var buf syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := newAuthFixture(t, func(c *Config) { c.Logger = logger })
-	api := Middleware(f.iss, MiddlewareOptions{Cookies: &f.c, Logger: logger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := Middleware(f.iss, MiddlewareOptions{AccessCookie: true, Logger: logger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux := http.NewServeMux()

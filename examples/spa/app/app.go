@@ -135,16 +135,16 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c, Logger: log})
+	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{AccessCookie: true, Logger: log})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(files))
 	mux.HandleFunc("GET /api/info", s.info)
 	mux.HandleFunc("POST /auth/login", s.login)
-	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
-	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
-	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
-	sessions := iss.SessionsHandler(c)
+	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
+	mux.Handle("POST /auth/logout", iss.LogoutHandler())
+	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler())
+	sessions := iss.SessionsHandler()
 	mux.Handle("GET /auth/sessions", sessions)
 	mux.Handle("DELETE /auth/sessions", sessions)
 	mux.Handle("GET /api/me", api(http.HandlerFunc(s.me)))
