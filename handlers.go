@@ -27,12 +27,15 @@ const (
 
 // The handlers' answers that Middleware does not give.
 var (
-	refuseRefresh  = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the refresh token is invalid or its session has ended", reason: ReasonUnknownToken}
-	refuseMethod   = refusal{status: http.StatusMethodNotAllowed, code: "method_not_allowed", desc: "method not allowed"}
-	refuseNotUser  = refusal{status: http.StatusForbidden, code: "forbidden", desc: "the access token is not a user's session token"}
-	refuseNoSuch   = refusal{status: http.StatusNotFound, code: "not_found", desc: "no live session with that id"}
+	refuseRefresh = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the refresh token is invalid or its session has ended",
+		reason: ReasonUnknownToken, err: ErrInvalidToken}
+	refuseMethod = refusal{status: http.StatusMethodNotAllowed, code: "method_not_allowed", desc: "method not allowed",
+		err: fmt.Errorf("%w: method not allowed", ErrInvalidRequest)}
+	refuseNotUser = refusal{status: http.StatusForbidden, code: "forbidden", desc: "the access token is not a user's session token",
+		err: fmt.Errorf("%w: not a user's session token", ErrInvalidToken)}
+	refuseNoSuch   = refusal{status: http.StatusNotFound, code: "not_found", desc: "no live session with that id", err: ErrNotFound}
 	refuseInternal = refusal{status: http.StatusInternalServerError, code: "server_error", desc: "internal error", reason: ReasonInternal}
-	refuseNotImpl  = refusal{status: http.StatusNotImplemented, code: "not_supported", desc: "the session store cannot do this"}
+	refuseNotImpl  = refusal{status: http.StatusNotImplemented, code: "not_supported", desc: "the session store cannot do this", err: ErrUnsupported}
 )
 
 // LoginCookies completes a browser login once the application has
@@ -102,11 +105,13 @@ type authHandler struct {
 	iss  *Issuer
 	c    Cookies
 	csrf *http.CrossOriginProtection
+	out  *outlet
 }
 
 // newAuthHandler returns the handlers' shared state, on Config.Cookies.
 func (iss *Issuer) newAuthHandler() *authHandler {
-	return &authHandler{iss: iss, c: iss.cookies.c, csrf: iss.cookies.csrf}
+	return &authHandler{iss: iss, c: iss.cookies.c, csrf: iss.cookies.csrf,
+		out: &outlet{log: iss.log, realm: defaultRealm, write: iss.writeRefusal}}
 }
 
 // RefreshHandler returns the handler of the refresh route, for POST
@@ -163,7 +168,7 @@ func (iss *Issuer) RefreshHandler() http.Handler {
 				if fromCookie {
 					h.c.Clear(w)
 				}
-				f := refuseRefresh.because(refreshReason(err))
+				f := refuseRefresh.because(refreshReason(err)).from(err)
 				f.logged = f.reason == ReasonReused // Issuer.emit wrote the reuse record
 				h.refuse(w, r, f)
 				return
@@ -189,7 +194,7 @@ func (iss *Issuer) RefreshHandler() http.Handler {
 			iss.log.ErrorContext(ctx, "sessionkit: refresh: the session cookies cannot be set; session ended", "sid", toks.SessionID, "error", err)
 			_ = iss.Logout(ctx, toks.RefreshToken)
 			h.c.Clear(w)
-			h.refuse(w, r, refuseInternal)
+			h.refuse(w, r, refuseInternal.from(err))
 			return
 		}
 		writeJSON(w, http.StatusOK, refreshAnswer{
@@ -397,7 +402,7 @@ type sessionAnswer struct {
 // handlers' cookies, behind a method check; serve gets the claims of a
 // user's session token (client tokens get 403).
 func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWriter, *http.Request, *Claims)) http.Handler {
-	mw := Middleware(h.iss, MiddlewareOptions{AccessCookie: true, Logger: h.iss.log})
+	mw := Middleware(h.iss, MiddlewareOptions{AccessCookie: true, Logger: h.iss.log, WriteRefusal: h.iss.writeRefusal})
 	inner := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := ClaimsFromContext(r.Context())
 		if !ok { // Middleware lets no request through without claims
@@ -487,7 +492,7 @@ func (h *authHandler) allow(w http.ResponseWriter, r *http.Request, methods ...s
 
 // refuse writes f as Middleware would (challenge, JSON body, log record).
 func (h *authHandler) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
-	refuse(w, r, h.iss.log, defaultRealm, f, "", nil)
+	refuse(w, r, h.out, f, "")
 }
 
 // fail answers an error of the issuer that is not the client's fault: 503
@@ -495,15 +500,15 @@ func (h *authHandler) refuse(w http.ResponseWriter, r *http.Request, f refusal) 
 // application accepted), 500 otherwise; the error is logged, never sent.
 func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, ErrStoreUnavailable) {
-		refuse(w, r, h.iss.log, defaultRealm, refuseUnavailable.because(ReasonStoreUnavailable), "", err)
+		h.refuse(w, r, refuseUnavailable.from(err))
 		return
 	}
 	h.iss.log.ErrorContext(r.Context(), "sessionkit: "+what+" failed", "error", err)
 	if errors.Is(err, ErrUnsupported) {
-		h.refuse(w, r, refuseNotImpl)
+		h.refuse(w, r, refuseNotImpl.from(err))
 		return
 	}
-	h.refuse(w, r, refuseInternal)
+	h.refuse(w, r, refuseInternal.from(err))
 }
 
 // writeJSON writes v as an uncacheable JSON answer.

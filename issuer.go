@@ -129,6 +129,11 @@ type Config struct {
 	// package documentation). It runs synchronously, after the store step,
 	// on the request's goroutine: keep it fast (count, enqueue).
 	Events func(ctx context.Context, e Event)
+	// WriteRefusal, when set, writes the ready-made handlers' answers to
+	// refused requests (RefreshHandler, LogoutHandler, LogoutAllHandler,
+	// SessionsHandler) instead of their default JSON: see RefusalWriter.
+	// The OAuth endpoints always answer as RFC 6749 says.
+	WriteRefusal RefusalWriter
 	// Logger receives security-relevant records (reuse detected, refreshes
 	// refused, store failures) and the ready-made handlers' refusals, one
 	// record per refused request (see Reason.LogLevel); nil discards them.
@@ -227,6 +232,7 @@ type Issuer struct {
 	onRefresh      func(context.Context, Session) (map[string]any, error)
 	events         func(context.Context, Event)
 	log            *slog.Logger
+	writeRefusal   RefusalWriter // Config.WriteRefusal
 	clock          func() time.Time
 	rules          claimRules
 	// caps is what the store declares (Config.AcceptStoreLimits may have
@@ -276,6 +282,7 @@ func New(cfg Config) (*Issuer, error) {
 		onRefresh:      cfg.OnRefresh,
 		events:         cfg.Events,
 		log:            cfg.Logger,
+		writeRefusal:   cfg.WriteRefusal,
 		clock:          cfg.Now,
 		scope:          scope.New(cfg.Issuer, cfg.LegacyUnscopedStore),
 	}

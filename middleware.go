@@ -41,6 +41,10 @@ type MiddlewareOptions struct {
 	// claims in their context. A request carrying a token is still refused
 	// if the token is bad.
 	Optional bool
+	// WriteRefusal, when set, writes the answers to refused requests
+	// instead of the default RFC 6750 JSON (see RefusalWriter): an HTML
+	// page, a redirect to a login page, an application's own JSON.
+	WriteRefusal RefusalWriter
 	// Logger receives one record per refused request: its status, Reason,
 	// method and path, at the reason's level (Reason.LogLevel: Debug for a
 	// missing or expired token, Warn for a bad signature, a wrong issuer or
@@ -49,6 +53,21 @@ type MiddlewareOptions struct {
 	// them.
 	Logger *slog.Logger
 }
+
+// RefusalWriter writes the answer to a refused request: status is the one
+// the default answer has (400, 401, 403, 404, 405, 500, 501, 503), and
+// errors.Is on err tells why: ErrMissingToken, ErrInvalidRequest,
+// ErrCrossOrigin, ErrInsufficientScope, ErrTokenExpired, ErrTokenRevoked,
+// ErrInvalidToken, ErrKeysUnavailable, ErrStoreUnavailable; from
+// RefreshHandler also ErrRefreshReused, ErrSessionExpired,
+// ErrSessionRevoked; from the handlers ErrNotFound and ErrUnsupported.
+// The headers RFC 6750 asks for (WWW-Authenticate on 401 and 403,
+// Retry-After on 503) and "Cache-Control: no-store" are set before it runs;
+// it may change them and answer anything, a page or a redirect. err's
+// message is for the log: it carries no token material, but it may name
+// internal causes, so do not echo it to the client. The refusal is logged
+// and reported before it runs.
+type RefusalWriter func(w http.ResponseWriter, r *http.Request, status int, err error)
 
 // defaultRealm is the realm when MiddlewareOptions.Realm is empty.
 const defaultRealm = "sessionkit"
@@ -64,10 +83,21 @@ type authKey struct{}
 // authInfo is what Middleware leaves in a request's context.
 type authInfo struct {
 	claims *Claims // nil for an anonymous request (Optional)
-	realm  string
-	log    *slog.Logger
+	out    *outlet
 	sink   refusalSink // nil when the TokenVerifier reports no events
 }
+
+// outlet is where refusals go: the log, the challenge's realm and the
+// writer of the answer (nil: the default JSON).
+type outlet struct {
+	log   *slog.Logger
+	realm string
+	write RefusalWriter
+}
+
+// defaultOutlet is the outlet of RequireScope without a Middleware before
+// it.
+var defaultOutlet = &outlet{log: discardLogger, realm: defaultRealm}
 
 // refusalSink is a TokenVerifier that reports refusals as Events (*Issuer
 // and *Verifier, to their Events hooks): the Middleware reports through it
@@ -142,13 +172,14 @@ func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Ha
 	if v == nil {
 		panic(fmt.Errorf("%w: Middleware needs a TokenVerifier", ErrInvalidConfig))
 	}
-	m := &middleware{verifier: v, realm: o.Realm, allowQuery: o.AllowQueryToken, optional: o.Optional, log: o.Logger}
+	m := &middleware{verifier: v, allowQuery: o.AllowQueryToken, optional: o.Optional,
+		out: &outlet{log: o.Logger, realm: o.Realm, write: o.WriteRefusal}}
 	m.sink, _ = v.(refusalSink)
-	if m.realm == "" {
-		m.realm = defaultRealm
+	if m.out.realm == "" {
+		m.out.realm = defaultRealm
 	}
-	if !validRealm(m.realm) {
-		panic(fmt.Errorf("%w: MiddlewareOptions.Realm %q must be printable ASCII without '\"' or '\\'", ErrInvalidConfig, m.realm))
+	if !validRealm(m.out.realm) {
+		panic(fmt.Errorf("%w: MiddlewareOptions.Realm %q must be printable ASCII without '\"' or '\\'", ErrInvalidConfig, m.out.realm))
 	}
 	if o.AccessCookie {
 		src, ok := v.(cookieSource)
@@ -158,8 +189,8 @@ func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Ha
 		settings := src.cookieSettings()
 		m.cookie, m.csrf = settings.c.accessName(), settings.csrf
 	}
-	if m.log == nil {
-		m.log = discardLogger
+	if m.out.log == nil {
+		m.out.log = discardLogger
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,12 +202,11 @@ func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Ha
 // middleware is the state Middleware builds once.
 type middleware struct {
 	verifier   TokenVerifier
-	realm      string
+	out        *outlet
 	cookie     string // the access cookie's name; "" when cookies are not read
 	csrf       *http.CrossOriginProtection
 	allowQuery bool
 	optional   bool
-	log        *slog.Logger
 	sink       refusalSink // v's, when it reports events
 }
 
@@ -184,14 +214,14 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	token, src, problem := m.token(r)
 	if problem != "" {
 		report(m.sink, r, ReasonInvalidRequest, nil)
-		refuse(w, r, m.log, m.realm, badRequest(problem), "", nil)
+		refuse(w, r, m.out, badRequest(problem), "")
 		return
 	}
-	info := &authInfo{realm: m.realm, log: m.log, sink: m.sink}
+	info := &authInfo{out: m.out, sink: m.sink}
 	if src == noToken {
 		if !m.optional {
 			report(m.sink, r, ReasonMissing, nil)
-			refuse(w, r, m.log, m.realm, refuseMissing, "", nil)
+			refuse(w, r, m.out, refuseMissing, "")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, info)))
@@ -200,17 +230,13 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	if src == fromCookie {
 		if err := m.csrf.Check(r); err != nil {
 			report(m.sink, r, ReasonCrossOrigin, nil)
-			refuse(w, r, m.log, m.realm, refuseCrossOrigin, "", nil)
+			refuse(w, r, m.out, refuseCrossOrigin, "")
 			return
 		}
 	}
 	claims, err := m.verifier.Verify(r.Context(), token)
 	if f, bad := verifyRefusal(claims, err); bad {
-		var cause error // logged for outages only: the operator needs it
-		if f.status == http.StatusServiceUnavailable {
-			cause = cmp.Or(err, errNoClaims)
-		}
-		refuse(w, r, m.log, m.realm, f, "", cause) // Verify reported it
+		refuse(w, r, m.out, f.from(cmp.Or(err, errNoClaims)), "") // Verify reported it
 		return
 	}
 	info.claims = claims
@@ -349,17 +375,17 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info, _ := r.Context().Value(authKey{}).(*authInfo)
 			if info == nil {
-				info = &authInfo{realm: defaultRealm, log: discardLogger}
+				info = &authInfo{out: defaultOutlet}
 			}
 			if info.claims == nil {
 				report(info.sink, r, ReasonMissing, nil)
-				refuse(w, r, info.log, info.realm, refuseMissing, "", nil)
+				refuse(w, r, info.out, refuseMissing, "")
 				return
 			}
 			for _, s := range scopes {
 				if !info.claims.HasScope(s) {
 					report(info.sink, r, ReasonInsufficientScope, info.claims)
-					refuse(w, r, info.log, info.realm, refuseScope, want, nil)
+					refuse(w, r, info.out, refuseScope, want)
 					return
 				}
 			}
@@ -379,14 +405,16 @@ func ClaimsFromContext(ctx context.Context) (claims *Claims, ok bool) {
 	return info.claims, true
 }
 
-// refusal is an error answer: status, error code and description, and
-// the Reason its log record gives ("" for answers that refuse no
-// credential, such as 405).
+// refusal is an error answer: status, error code and description, the
+// Reason its log record gives ("" for answers that refuse no credential,
+// such as 405), and the error a RefusalWriter is given (and, for 5xx
+// answers, the log record).
 type refusal struct {
 	status int
 	code   string
 	desc   string
 	reason Reason
+	err    error
 	logged bool // the refusal's record was written already (reuse: by Issuer.emit)
 }
 
@@ -396,29 +424,43 @@ func (f refusal) because(why Reason) refusal {
 	return f
 }
 
+// from returns f with error err.
+func (f refusal) from(err error) refusal {
+	f.err = err
+	return f
+}
+
 // badRequest is the 400 invalid_request refusal of a request whose problem
 // this is.
 func badRequest(problem string) refusal {
-	return refusal{http.StatusBadRequest, "invalid_request", problem, ReasonInvalidRequest, false}
+	return refusal{status: http.StatusBadRequest, code: "invalid_request", desc: problem, reason: ReasonInvalidRequest,
+		err: fmt.Errorf("%w: %s", ErrInvalidRequest, problem)}
 }
 
 var (
-	refuseMissing     = refusal{http.StatusUnauthorized, "unauthorized", "authentication required", ReasonMissing, false}
-	refuseExpired     = refusal{http.StatusUnauthorized, "invalid_token", "the access token expired", ReasonExpired, false}
-	refuseRevoked     = refusal{http.StatusUnauthorized, "invalid_token", "the access token was revoked", ReasonRevoked, false}
-	refuseInvalid     = refusal{http.StatusUnauthorized, "invalid_token", "the access token is invalid", ReasonMalformed, false}
-	refuseCrossOrigin = refusal{http.StatusForbidden, "forbidden", "cross-origin request refused", ReasonCrossOrigin, false}
-	refuseScope       = refusal{http.StatusForbidden, "insufficient_scope", "the access token lacks a required scope", ReasonInsufficientScope, false}
-	refuseUnavailable = refusal{http.StatusServiceUnavailable, "temporarily_unavailable", "authentication is temporarily unavailable; try again later", ReasonStoreUnavailable, false}
+	refuseMissing = refusal{status: http.StatusUnauthorized, code: "unauthorized", desc: "authentication required",
+		reason: ReasonMissing, err: ErrMissingToken}
+	refuseExpired = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token expired",
+		reason: ReasonExpired, err: ErrTokenExpired}
+	refuseRevoked = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token was revoked",
+		reason: ReasonRevoked, err: ErrTokenRevoked}
+	refuseInvalid = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token is invalid",
+		reason: ReasonMalformed, err: ErrInvalidToken}
+	refuseCrossOrigin = refusal{status: http.StatusForbidden, code: "forbidden", desc: "cross-origin request refused",
+		reason: ReasonCrossOrigin, err: ErrCrossOrigin}
+	refuseScope = refusal{status: http.StatusForbidden, code: "insufficient_scope", desc: "the access token lacks a required scope",
+		reason: ReasonInsufficientScope, err: ErrInsufficientScope}
+	refuseUnavailable = refusal{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "authentication is temporarily unavailable; try again later",
+		reason: ReasonStoreUnavailable, err: ErrStoreUnavailable}
 )
 
 // errNoClaims stands for a Verify that returned neither claims nor an error.
 var errNoClaims = errors.New("sessionkit: Verify returned no claims and no error")
 
-// refuse logs f (with cause, when set) and writes it: the WWW-Authenticate
-// challenge RFC 6750 asks for (scope, when set, names the required scopes),
-// then the JSON body.
-func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm string, f refusal, scope string, cause error) {
+// refuse logs f (with its error, for 5xx answers) and writes it: the
+// WWW-Authenticate challenge RFC 6750 asks for (scope, when set, names the
+// required scopes), then the JSON body, or what out's RefusalWriter writes.
+func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scope string) {
 	if !f.logged {
 		level := slog.LevelInfo // answers that refuse no credential
 		if f.reason != "" {
@@ -428,11 +470,12 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm stri
 			slog.Int("status", f.status), slog.String("reason", string(f.reason)),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		}
-		if cause != nil {
-			attrs = append(attrs, slog.Any("error", cause))
+		if f.err != nil && f.status >= http.StatusInternalServerError {
+			attrs = append(attrs, slog.Any("error", f.err)) // the operator needs it
 		}
-		log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
+		out.log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
 	}
+	realm := out.realm
 
 	h := w.Header()
 	switch f.code {
@@ -446,6 +489,11 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm stri
 		h.Set("WWW-Authenticate", c)
 	case "temporarily_unavailable":
 		h.Set("Retry-After", retryAfter)
+	}
+	if out.write != nil {
+		h.Set("Cache-Control", "no-store")
+		out.write(w, r, f.status, cmp.Or(f.err, error(ErrInvalidRequest)))
+		return
 	}
 	writeJSONError(w, f.status, f.code, f.desc)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -757,7 +758,7 @@ func TestClaimsFromContext(t *testing.T) {
 		want *Claims
 	}{
 		{"empty context", context.Background(), nil},
-		{"anonymous", context.WithValue(context.Background(), authKey{}, &authInfo{realm: defaultRealm}), nil},
+		{"anonymous", context.WithValue(context.Background(), authKey{}, &authInfo{out: defaultOutlet}), nil},
 		{"foreign value", context.WithValue(context.Background(), authKey{}, "u1"), nil},
 		{"claims", context.WithValue(context.Background(), authKey{}, &authInfo{claims: c}), c},
 	}
@@ -800,5 +801,90 @@ func TestValidB64Token(t *testing.T) {
 				t.Fatalf("validB64Token(%q) = %v", tt.s, got)
 			}
 		})
+	}
+}
+
+// TestWriteRefusal: a RefusalWriter answers every refusal of the
+// Middleware, RequireScope and the ready-made handlers, with the status
+// of the default answer and an error errors.Is tells apart; the RFC 6750
+// headers are set before it runs.
+func TestWriteRefusal(t *testing.T) {
+	t.Parallel()
+	type call struct {
+		status int
+		err    error
+	}
+	var mu sync.Mutex
+	var calls []call
+	page := func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		mu.Lock()
+		calls = append(calls, call{status, err})
+		mu.Unlock()
+		if status == http.StatusUnauthorized {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "<h1>Sorry</h1>")
+	}
+	f := newAuthFixture(t, func(c *Config) { c.WriteRefusal = page })
+	b := f.login(t, "u1", "ua")
+	expired := b.access()
+	mw := Middleware(f.iss, MiddlewareOptions{AccessCookie: true, WriteRefusal: page})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	api := mw(ok)
+	admin := mw(RequireScope("admin")(ok))
+	tests := []struct {
+		name     string
+		h        http.Handler
+		req      *http.Request
+		status   int // the status the writer is given
+		want     error
+		answered int // what the client sees
+	}{
+		{"missing", api, newRequest("GET", "/page"), 401, ErrMissingToken, http.StatusSeeOther},
+		{"forged", api, newRequest("GET", "/page", withHeader("Authorization", "Bearer "+tamper(expired))), 401, ErrInvalidToken, http.StatusSeeOther},
+		{"two tokens", api, newRequest("GET", "/page", withHeader("Authorization", "Bearer "+expired), withCookie(accessCookie, expired)), 400, ErrInvalidRequest, 400},
+		{"cross-origin", api, newRequest("POST", "/page", withCookie(accessCookie, expired), withHeader("Sec-Fetch-Site", crossSite)), 403, ErrCrossOrigin, 403},
+		{"scope", admin, newRequest("GET", "/admin", withCookie(accessCookie, expired)), 403, ErrInsufficientScope, 403},
+		{"refresh without a cookie", f.h, newRequest("POST", "/auth/refresh"), 401, ErrMissingToken, http.StatusSeeOther},
+		{"refresh method", f.h, newRequest("GET", "/auth/refresh"), 405, ErrInvalidRequest, 405},
+		{"sessions without a token", f.h, newRequest("GET", "/auth/sessions"), 401, ErrMissingToken, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			calls = nil
+			mu.Unlock()
+			rec := httptest.NewRecorder()
+			tt.h.ServeHTTP(rec, tt.req)
+			mu.Lock()
+			got := calls
+			mu.Unlock()
+			if len(got) != 1 || got[0].status != tt.status || !errors.Is(got[0].err, tt.want) {
+				t.Fatalf("writer calls %+v; want one with %d and %v", got, tt.status, tt.want)
+			}
+			if rec.Code != tt.answered || rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("answer %d, Cache-Control %q", rec.Code, rec.Header().Get("Cache-Control"))
+			}
+			if tt.status == 401 && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("no challenge before the writer: %v", rec.Header())
+			}
+			if strings.Contains(rec.Body.String(), `"error"`) {
+				t.Errorf("the default JSON was written too: %s", rec.Body)
+			}
+		})
+	}
+	// A reused refresh token: the writer sees ErrRefreshReused.
+	thief := b.fork()
+	if rec := b.send("POST", "/auth/refresh"); rec.Code != http.StatusOK {
+		t.Fatalf("refresh: %d", rec.Code)
+	}
+	f.clock.Advance(time.Minute)
+	calls = nil
+	thief.send("POST", "/auth/refresh")
+	if len(calls) != 1 || calls[0].status != 401 || !errors.Is(calls[0].err, ErrRefreshReused) {
+		t.Errorf("reuse: writer calls %+v", calls)
 	}
 }
