@@ -44,6 +44,11 @@ var (
 	// ErrInvalidConfig means a Config (or another configuration value) was
 	// rejected; the message says which field and why.
 	ErrInvalidConfig = errors.New("sessionkit: invalid configuration")
+	// ErrInvalidGrant means Login (or LoginCookies) was given a Grant it
+	// cannot use: no subject, a subject or client id that is too long or
+	// holds control characters, a bad scope; the message says which
+	// field.
+	ErrInvalidGrant = errors.New("sessionkit: invalid grant")
 	// ErrMissingToken means a request carried no token: Middleware (401
 	// with a bare challenge) and RefreshHandler refuse it so, and a
 	// RefusalWriter sees it.

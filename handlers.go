@@ -55,7 +55,7 @@ var (
 // When r carries a refresh cookie (the login route lives under
 // Cookies.RefreshPath), the session it names is ended after the new one is
 // set: the browser forgets that token anyway. Other errors are Login's
-// (ErrInvalidConfig for a bad grant, ErrStoreUnavailable) and Cookies.Set's.
+// (ErrInvalidGrant for a bad grant, ErrStoreUnavailable) and Cookies.Set's.
 func (iss *Issuer) LoginCookies(w http.ResponseWriter, r *http.Request, g Grant) (*Tokens, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:

@@ -960,12 +960,12 @@ func TestLoginCookies(t *testing.T) {
 			{"sibling subdomain", post(fromSite("same-site", "https://blog.example.com")), ErrCrossOrigin},
 			{"GET", httptest.NewRequest("GET", "/auth/login", nil), ErrCrossOrigin},
 			{"HEAD", httptest.NewRequest("HEAD", "/auth/login", nil), ErrCrossOrigin},
-			{"bad subject", post(), ErrInvalidConfig},
+			{"bad subject", post(), ErrInvalidGrant},
 		} {
 			f := newAuthFixture(t, nil)
 			rec := httptest.NewRecorder()
 			sub := "u1"
-			if tc.want == ErrInvalidConfig {
+			if tc.want == ErrInvalidGrant {
 				sub = ""
 			}
 			toks, err := f.iss.LoginCookies(rec, tc.r, Grant{Subject: sub})

@@ -452,7 +452,7 @@ func TestClientTokensAndUsersNeverMix(t *testing.T) {
 		t.Errorf("a new token after RevokeClient: %v", err)
 	}
 	// Login refuses a session whose client is its subject.
-	if _, err := f.iss.Login(ctx, Grant{Subject: "svc-ed", ClientID: "svc-ed"}); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := f.iss.Login(ctx, Grant{Subject: "svc-ed", ClientID: "svc-ed"}); !errors.Is(err, ErrInvalidGrant) {
 		t.Errorf("Login with ClientID == Subject: %v", err)
 	}
 }

@@ -269,7 +269,7 @@ func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byt
 	if claims == nil {
 		return nil, nil
 	}
-	enc, err := encodeClaims(claims)
+	enc, err := encodeClaims(claims, ErrInvalidConfig)
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: OnRefresh returned bad claims: %w", err)
 	}
