@@ -490,9 +490,12 @@
 //   - [EventKeysFetchFailed]: ReasonFetchFailed or ReasonBadDocument, for
 //     each failed JWKS or discovery fetch of a Verifier.
 //
-// Events never carry token material, and never a value only the sender
-// chose (an untrusted iss, an unproved session id). errors.Is on the
-// returned errors is as before. The adapter in the otel module
+// A refused refresh grant is both an EventRefreshFailed and an
+// EventTokenRequestRefused; every other refusal is one event. Events never
+// carry token material, and never a value only the sender chose (an
+// untrusted iss, an unproved session id). errors.Is on the returned errors
+// is as before. The introspection endpoint reports no refusal for an
+// inactive token: its answer refuses nothing. The adapter in the otel module
 // (github.com/sessionkit/sessionkit/otel) turns them into OpenTelemetry
 // metrics, with alerting rules beside it.
 //
@@ -504,7 +507,10 @@
 // does (a missing or expired token), Warn for what suggests an attack or a
 // misconfiguration (a bad signature, a wrong issuer or audience, an unknown
 // key, reuse, a cross-origin request, an outage). A log at Debug shows why
-// every request was refused; at Warn, only what needs a look.
+// every request was refused; at Warn, only what needs a look. Records of
+// 5xx answers carry the error, which may hold the text of errors the
+// application's own code returned (OnRefresh, ActAs, a ClientRegistry, a
+// TokenVerifier of its own): keep token material out of those.
 //
 // # Security model
 //

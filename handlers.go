@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -169,7 +170,9 @@ func (iss *Issuer) RefreshHandler() http.Handler {
 					h.c.Clear(w)
 				}
 				f := refuseRefresh.because(refreshReason(err)).from(err)
-				f.logged = f.reason == ReasonReused // Issuer.emit wrote the reuse record
+				// Issuer.emit wrote the record of a reuse and of a refusal
+				// of OnRefresh, with the request.
+				f.logged = f.reason == ReasonReused || errors.Is(err, errOnRefresh)
 				h.refuse(w, r, f)
 				return
 			}
@@ -191,10 +194,15 @@ func (iss *Issuer) RefreshHandler() http.Handler {
 			// after OnRefresh grew the claims): end the session rather
 			// than leave it half-alive.
 			ctx := context.WithoutCancel(r.Context())
-			iss.log.ErrorContext(ctx, "sessionkit: refresh: the session cookies cannot be set; session ended", "sid", toks.SessionID, "error", err)
+			iss.log.LogAttrs(ctx, slog.LevelError, "sessionkit: refresh: the session cookies cannot be set; session ended",
+				slog.Int("status", http.StatusInternalServerError), slog.String("reason", string(ReasonInternal)),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("sid", toks.SessionID), slog.Any("error", err))
 			_ = iss.Logout(ctx, toks.RefreshToken)
 			h.c.Clear(w)
-			h.refuse(w, r, refuseInternal.from(err))
+			f := refuseInternal.from(err)
+			f.logged = true // just above
+			h.refuse(w, r, f)
 			return
 		}
 		writeJSON(w, http.StatusOK, refreshAnswer{
@@ -499,16 +507,15 @@ func (h *authHandler) refuse(w http.ResponseWriter, r *http.Request, f refusal) 
 // for a store outage, 501 for what the store cannot do (a store limit the
 // application accepted), 500 otherwise; the error is logged, never sent.
 func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
-	if errors.Is(err, ErrStoreUnavailable) {
+	err = fmt.Errorf("%s: %w", what, err) // the refusal's record carries it
+	switch {
+	case errors.Is(err, ErrStoreUnavailable):
 		h.refuse(w, r, refuseUnavailable.from(err))
-		return
-	}
-	h.iss.log.ErrorContext(r.Context(), "sessionkit: "+what+" failed", "error", err)
-	if errors.Is(err, ErrUnsupported) {
+	case errors.Is(err, ErrUnsupported):
 		h.refuse(w, r, refuseNotImpl.from(err))
-		return
+	default:
+		h.refuse(w, r, refuseInternal.from(err))
 	}
-	h.refuse(w, r, refuseInternal.from(err))
 }
 
 // writeJSON writes v as an uncacheable JSON answer.

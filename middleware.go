@@ -466,10 +466,12 @@ func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scop
 		if f.reason != "" {
 			level = f.reason.LogLevel()
 		}
-		attrs := []slog.Attr{
-			slog.Int("status", f.status), slog.String("reason", string(f.reason)),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		attrs := make([]slog.Attr, 0, 5)
+		attrs = append(attrs, slog.Int("status", f.status))
+		if f.reason != "" {
+			attrs = append(attrs, slog.String("reason", string(f.reason)))
 		}
+		attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
 		if f.err != nil && f.status >= http.StatusInternalServerError {
 			attrs = append(attrs, slog.Any("error", f.err)) // the operator needs it
 		}

@@ -410,7 +410,7 @@ func (e *oauthEndpoint) fail(w http.ResponseWriter, r *http.Request, oerr *oauth
 	if oerr.cause != nil {
 		attrs = append(attrs, slog.String("cause", oerr.cause.Error()))
 	}
-	if reason != ReasonReused { // Issuer.emit wrote the record of a reuse
+	if !oerr.logged { // Issuer.emit wrote the record of a reuse or an OnRefresh refusal
 		e.iss.log.LogAttrs(r.Context(), reason.LogLevel(), "sessionkit: OAuth request refused", attrs...)
 	}
 	if e.iss.events != nil {
@@ -430,7 +430,11 @@ func issueFailure(err error) *oauthError {
 		return unavailable(err)
 	case errors.Is(err, ErrRefreshReused):
 		oerr := grantError("the refresh token was already used; the session is revoked", err)
-		oerr.reason = ReasonReused // Issuer.emit logged it, with the request
+		oerr.reason, oerr.logged = ReasonReused, true // Issuer.emit logged it, with the request
+		return oerr
+	case errors.Is(err, errOnRefresh):
+		oerr := grantError("the session was revoked", err)
+		oerr.logged = true // likewise
 		return oerr
 	case errors.Is(err, ErrSessionExpired):
 		return grantError("the session has expired", err)

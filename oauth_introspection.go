@@ -49,6 +49,17 @@ func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError
 	if oerr != nil {
 		return oerr
 	}
+	if oerr := e.revokeFor(ctx, form, client); oerr != nil {
+		if oerr.client == "" {
+			oerr.client = client.ID // authenticated
+		}
+		return oerr
+	}
+	return nil
+}
+
+// revokeFor is revoke once the client authenticated.
+func (e *oauthEndpoint) revokeFor(ctx context.Context, form url.Values, client *Client) *oauthError {
 	tok := form.Get("token")
 	if tok == "" {
 		return requestError("token is missing")
@@ -112,6 +123,15 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 	if oerr != nil {
 		return nil, oerr
 	}
+	answer, oerr := e.introspectFor(ctx, form, client)
+	if oerr != nil && oerr.client == "" {
+		oerr.client = client.ID // authenticated
+	}
+	return answer, oerr
+}
+
+// introspectFor is introspect once the client authenticated.
+func (e *oauthEndpoint) introspectFor(ctx context.Context, form url.Values, client *Client) (map[string]any, *oauthError) {
 	tok := form.Get("token")
 	if tok == "" {
 		return nil, requestError("token is missing")
@@ -142,7 +162,7 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 	// The stateful checks whenever the store can make them, even under
 	// Config.SkipRevocationCheck: introspection answers for the server's
 	// whole state (RFC 7662 §2.2).
-	c, err := e.iss.verify(ctx, tok, e.iss.caps.Has(store.DenyList|store.Versions))
+	c, err := e.iss.verifyToken(ctx, tok, e.iss.caps.Has(store.DenyList|store.Versions))
 	switch {
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrKeysUnavailable):
 		return nil, unavailable(err)

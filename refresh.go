@@ -188,7 +188,9 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 		Claims:        claims,
 	})
 	if err != nil {
-		iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
+		if !inRequest(ctx) { // a handler logs its refusal, with the error
+			iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
+		}
 		return nil, storeFailure(err)
 	}
 	switch res.Outcome {
