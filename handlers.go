@@ -10,8 +10,10 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -107,6 +109,8 @@ type authHandler struct {
 	c    Cookies
 	csrf *http.CrossOriginProtection
 	out  *outlet
+
+	misplaced sync.Once // the log record of underRefreshPath
 }
 
 // newAuthHandler returns the handlers' shared state, on Config.Cookies.
@@ -151,7 +155,7 @@ func (iss *Issuer) newAuthHandler() *authHandler {
 func (iss *Issuer) RefreshHandler() http.Handler {
 	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.allow(w, r, http.MethodPost) {
+		if !h.allow(w, r, http.MethodPost) || !h.underRefreshPath(w, r, "RefreshHandler") {
 			return
 		}
 		tok, fromCookie, ok := h.refreshToken(w, r, h.refreshRefused)
@@ -268,7 +272,7 @@ func ended(err error) bool {
 func (iss *Issuer) LogoutHandler() http.Handler {
 	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.allow(w, r, http.MethodPost) {
+		if !h.allow(w, r, http.MethodPost) || !h.underRefreshPath(w, r, "LogoutHandler") {
 			return
 		}
 		tok, fromCookie, ok := h.refreshToken(w, r, nil)
@@ -428,6 +432,38 @@ func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWr
 			inner.ServeHTTP(w, r)
 		}
 	})
+}
+
+// underRefreshPath answers 500, with a message naming both paths, when r
+// came to a route the refresh cookie never reaches (outside
+// Cookies.RefreshPath): the handler (which) is mounted in the wrong place,
+// and every browser refresh would fail as if the session had ended. The
+// first such request is logged at Error. The path checked is the one the
+// client asked for (RequestURI), so routers that strip a prefix do not
+// mislead it.
+func (h *authHandler) underRefreshPath(w http.ResponseWriter, r *http.Request, which string) bool {
+	path := r.URL.Path
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		path = u.Path
+	}
+	cookiePath := h.c.refreshPath()
+	if cookiePathMatches(path, cookiePath) {
+		return true
+	}
+	msg := fmt.Sprintf("%s is mounted at %s, outside Cookies.RefreshPath %s: browsers never send the refresh cookie there; mount it under %s, or set RefreshPath",
+		which, shorten(path), cookiePath, cookiePath)
+	h.misplaced.Do(func() { h.iss.log.Error("sessionkit: " + msg) })
+	f := refuseInternal.from(errors.New(msg))
+	f.desc, f.logged = msg, true
+	h.refuse(w, r, f)
+	return false
+}
+
+// cookiePathMatches reports whether a cookie of path cookiePath is sent to
+// requestPath (RFC 6265 §5.1.4).
+func cookiePathMatches(requestPath, cookiePath string) bool {
+	return requestPath == cookiePath ||
+		strings.HasPrefix(requestPath, cookiePath) && (strings.HasSuffix(cookiePath, "/") || requestPath[len(cookiePath)] == '/')
 }
 
 // refreshToken finds the refresh token of a RefreshHandler or LogoutHandler

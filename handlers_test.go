@@ -1095,3 +1095,47 @@ func FuzzRefreshHandler(f *testing.F) {
 		}
 	})
 }
+
+// TestRefreshRouteOutsideCookiePath: a refresh or logout route the refresh
+// cookie never reaches answers 500 naming both paths, and is logged once;
+// under the path (also behind http.StripPrefix) it serves.
+func TestRefreshRouteOutsideCookiePath(t *testing.T) {
+	t.Parallel()
+	var buf lockedBuffer
+	f := newAuthFixture(t, func(c *Config) { c.Logger = newTestLogger(&buf) })
+	b := f.login(t, "u1", "ua")
+	mux := http.NewServeMux()
+	mux.Handle("/api/refresh", f.iss.RefreshHandler())
+	mux.Handle("/api/logout", f.iss.LogoutHandler())
+	mux.Handle("/auth/", http.StripPrefix("/auth", f.iss.RefreshHandler()))
+	for _, path := range []string{"/api/refresh", "/api/refresh", "/api/logout"} {
+		r := b.request("POST", path, "")
+		r.RequestURI = path
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), path) || !strings.Contains(rec.Body.String(), "/auth") {
+			t.Errorf("POST %s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	if n := strings.Count(buf.String(), "outside Cookies.RefreshPath"); n != 2 {
+		t.Errorf("%d records; want one per handler:\n%s", n, buf.String())
+	}
+	r := b.request("POST", "/auth/refresh", "")
+	r.RequestURI = "/auth/refresh"
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK {
+		t.Errorf("under the path, behind StripPrefix: %d %s", rec.Code, rec.Body)
+	}
+	for _, tt := range []struct {
+		req, cookie string
+		want        bool
+	}{
+		{"/auth", "/auth", true}, {"/auth/refresh", "/auth", true}, {"/authx", "/auth", false},
+		{"/auth/refresh", "/auth/", true}, {"/api", "/auth", false}, {"/x", "/", true},
+	} {
+		if got := cookiePathMatches(tt.req, tt.cookie); got != tt.want {
+			t.Errorf("cookiePathMatches(%q, %q) = %v", tt.req, tt.cookie, got)
+		}
+	}
+}
