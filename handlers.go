@@ -330,10 +330,11 @@ func (iss *Issuer) LogoutAllHandler() http.Handler {
 // It authenticates like LogoutAllHandler. GET answers the caller's live
 // sessions, oldest first, the one of the presented token marked current:
 //
-//	{"sessions": [{"id": "...", "current": true, "user_agent": "...", "ip": "192.0.2.7",
-//	  "created_at": "...", "last_used_at": "...", "expires_at": "..."}]}
+//	{"sessions": [{"id": "...", "current": true, "user_agent": "...", "device": "Chrome on Linux",
+//	  "ip": "192.0.2.7", "created_at": "...", "last_used_at": "...", "expires_at": "..."}]}
 //
-// where expires_at is when the session ends unless refreshed. DELETE with
+// where device is DeviceName of the user agent (absent when that is empty)
+// and expires_at is when the session ends unless refreshed. DELETE with
 // the query parameter id (DELETE /auth/sessions?id=...) ends that session of
 // the caller and answers 204, or 404 when the caller has no live session
 // with that id; ending the current session from a cookie request also
@@ -362,6 +363,7 @@ func (iss *Issuer) SessionsHandler() http.Handler {
 				ID:         s.ID,
 				Current:    s.ID == claims.SessionID,
 				UserAgent:  s.Device.UserAgent,
+				Device:     DeviceName(s.Device.UserAgent),
 				IP:         s.Device.IP,
 				CreatedAt:  s.CreatedAt.UTC(),
 				LastUsedAt: s.LastUsedAt.UTC(),
@@ -404,6 +406,7 @@ type sessionAnswer struct {
 	ID         string    `json:"id"`
 	Current    bool      `json:"current"`
 	UserAgent  string    `json:"user_agent,omitempty"`
+	Device     string    `json:"device,omitempty"`
 	IP         string    `json:"ip,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at"`

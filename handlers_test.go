@@ -655,6 +655,7 @@ type sessionsList struct {
 		ID         string    `json:"id"`
 		Current    bool      `json:"current"`
 		UserAgent  string    `json:"user_agent"`
+		Device     string    `json:"device"`
 		IP         string    `json:"ip"`
 		CreatedAt  time.Time `json:"created_at"`
 		LastUsedAt time.Time `json:"last_used_at"`
@@ -682,7 +683,8 @@ func TestSessionsHandler(t *testing.T) {
 		t.Fatalf("listed %d sessions, want u1's 2: %s", len(got.Sessions), rec.Body)
 	}
 	l, p := got.Sessions[0], got.Sessions[1]
-	if !l.Current || p.Current || l.UserAgent != "laptop/1.0" || p.UserAgent != "phone/2.0" || l.IP != "192.0.2.1" {
+	if !l.Current || p.Current || l.UserAgent != "laptop/1.0" || p.UserAgent != "phone/2.0" || l.IP != "192.0.2.1" ||
+		l.Device != "laptop" || p.Device != "phone" {
 		t.Errorf("sessions = %+v", got.Sessions)
 	}
 	if !l.CreatedAt.Equal(testEpoch) || !p.CreatedAt.Equal(testEpoch.Add(time.Minute)) ||

@@ -7,7 +7,8 @@
 //
 //	GET  /                      the page (index.html, app.js, style.css)
 //	GET  /api/info              public: demo users, whether cookies are insecure
-//	POST /auth/login            {"username", "password"}: checks the bcrypt hash, then Issuer.LoginCookies
+//	POST /auth/login            {"username", "password"}: checks the bcrypt hash, then Issuer.LoginCookies;
+//	                            answers {"user", "name", "access_expires_at"}
 //	POST /auth/refresh          Issuer.RefreshHandler
 //	POST /auth/logout           Issuer.LogoutHandler
 //	POST /auth/logout-all       Issuer.LogoutAllHandler
@@ -183,7 +184,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
 		return
 	}
-	_, err := s.iss.LoginCookies(w, r, sessionkit.Grant{
+	toks, err := s.iss.LoginCookies(w, r, sessionkit.Grant{
 		Subject: u.Username,
 		Scope:   "profile hello",
 		Claims:  map[string]any{"name": u.Name},
@@ -201,7 +202,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.InfoContext(r.Context(), "signed in", "username", u.Username)
-	writeJSON(w, http.StatusOK, map[string]string{"user": u.Username, "name": u.Name})
+	// The expiry lets the page start its countdown at once.
+	writeJSON(w, http.StatusOK, map[string]any{"user": u.Username, "name": u.Name, "access_expires_at": toks.AccessExpiresAt.UTC()})
 }
 
 // me tells the page who is signed in.
