@@ -342,6 +342,16 @@
 //	mux.Handle("DELETE /auth/sessions", sessions)
 //	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{AccessCookie: true})(appMux)
 //
+// A server-rendered app puts its pages behind [Issuer.PageMiddleware] and
+// sets [Config.Pages]: a page load whose access token expired goes to the
+// refresh route and comes back renewed (303 both ways, no script), or
+// lands on the login page when the session is gone:
+//
+//	iss, err := sessionkit.New(sessionkit.Config{..., Pages: sessionkit.Pages{LoginURL: "/login"}})
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
+//	mux.Handle("GET /auth/refresh", iss.RefreshHandler()) // the page renewals
+//	mux.Handle("/", iss.PageMiddleware(sessionkit.MiddlewareOptions{})(pagesMux))
+//
 // The page's script calls its API; on a 401 it posts to the refresh route
 // once and repeats the call once, and shows the login form if that fails.
 // [Issuer.RefreshHandler] rotates and sets the new cookies; concurrent tabs

@@ -152,10 +152,26 @@ func (iss *Issuer) newAuthHandler() *authHandler {
 //
 // Tabs racing with the same cookie are served by the grace window
 // (Config.ReuseGrace): each gets the same new cookies.
+//
+// With Config.Pages set it also takes GET, the page navigations
+// PageMiddleware sends for a renewal: GET <RefreshURL>?next=/page rotates
+// the refresh cookie and answers 303 to next, or 303 to Pages.LoginURL
+// (with next) when there is no session. Only a same-origin top-level
+// navigation rotates (Fetch Metadata; a cross-site or non-navigation
+// request gets 403 and changes nothing), and next must be a path on this
+// site (an absolute or scheme-relative one gets 400).
 func (iss *Issuer) RefreshHandler() http.Handler {
 	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.allow(w, r, http.MethodPost) || !h.underRefreshPath(w, r, "RefreshHandler") {
+		methods := []string{http.MethodPost}
+		if iss.pages != nil {
+			methods = append(methods, http.MethodGet)
+		}
+		if !h.allow(w, r, methods...) || !h.underRefreshPath(w, r, "RefreshHandler") {
+			return
+		}
+		if r.Method == http.MethodGet {
+			h.servePageRefresh(w, r)
 			return
 		}
 		tok, fromCookie, ok := h.refreshToken(w, r, h.refreshRefused)

@@ -131,6 +131,9 @@ type Config struct {
 	// package documentation). It runs synchronously, after the store step,
 	// on the request's goroutine: keep it fast (count, enqueue).
 	Events func(ctx context.Context, e Event)
+	// Pages turns on server-rendered pages that renew themselves
+	// (Issuer.PageMiddleware, and GET at RefreshHandler).
+	Pages Pages
 	// WriteRefusal, when set, writes the ready-made handlers' answers to
 	// refused requests (RefreshHandler, LogoutHandler, LogoutAllHandler,
 	// SessionsHandler) instead of their default JSON: see RefusalWriter.
@@ -244,6 +247,8 @@ type Issuer struct {
 	audJSON []byte
 	// cookies is Config.Cookies, checked, with its cross-origin check.
 	cookies *cookieSettings
+	// pages is Config.Pages, checked; nil when off.
+	pages *pageSettings
 	// scope names every record the Issuer keeps in its store.
 	scope scope.Scope
 }
@@ -374,6 +379,9 @@ func New(cfg Config) (*Issuer, error) {
 		iss.clock = time.Now
 	}
 	if err := iss.initCookies(cfg.Cookies); err != nil {
+		return nil, err
+	}
+	if iss.pages, err = newPageSettings(cfg.Pages, iss.cookies.c); err != nil {
 		return nil, err
 	}
 	if leewayCapped {

@@ -93,6 +93,7 @@ type outlet struct {
 	log   *slog.Logger
 	realm string
 	write RefusalWriter
+	pages *pageSettings // PageMiddleware's: renewable page loads are renewed
 }
 
 // defaultOutlet is the outlet of RequireScope without a Middleware before
@@ -169,6 +170,18 @@ const (
 // o.Realm is not a valid quoted string, or o.AccessCookie is set for a
 // TokenVerifier other than an *Issuer or a *Verifier.
 func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Handler {
+	return newMiddleware(v, o).handler
+}
+
+// handler is the middleware function of m.
+func (m *middleware) handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.serve(w, r, next)
+	})
+}
+
+// newMiddleware checks o and builds the Middleware of v.
+func newMiddleware(v TokenVerifier, o MiddlewareOptions) *middleware {
 	if v == nil {
 		panic(fmt.Errorf("%w: Middleware needs a TokenVerifier", ErrInvalidConfig))
 	}
@@ -192,11 +205,7 @@ func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Ha
 	if m.out.log == nil {
 		m.out.log = discardLogger
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			m.serve(w, r, next)
-		})
-	}
+	return m
 }
 
 // middleware is the state Middleware builds once.
@@ -476,6 +485,10 @@ func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scop
 			attrs = append(attrs, slog.Any("error", f.err)) // the operator needs it
 		}
 		out.log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
+	}
+	if out.pages != nil && renewable(r, f) {
+		renew(w, r, out.pages)
+		return
 	}
 	realm := out.realm
 
