@@ -101,7 +101,10 @@ func TestPagesRefuse(t *testing.T) {
 		crossSiteEvil,
 		fromSite("same-site", "https://blog.example.com"),
 		func(r *http.Request) { r.Header.Set("Sec-Fetch-Mode", "cors"); r.Header.Set("Sec-Fetch-Dest", "empty") },
-		func(r *http.Request) { r.Header.Set("Sec-Fetch-Mode", "navigate"); r.Header.Set("Sec-Fetch-Dest", "iframe") },
+		func(r *http.Request) {
+			r.Header.Set("Sec-Fetch-Mode", "navigate")
+			r.Header.Set("Sec-Fetch-Dest", "iframe")
+		},
 	} {
 		rec := b.send("GET", "/auth/refresh?next=%2Fnotes", mod)
 		if rec.Code != http.StatusForbidden || len(setCookies(t, rec)) != 0 {
