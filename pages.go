@@ -242,3 +242,16 @@ func navigation(r *http.Request) bool {
 	mode, dest := r.Header.Get("Sec-Fetch-Mode"), r.Header.Get("Sec-Fetch-Dest")
 	return (mode == "" || mode == "navigate") && (dest == "" || dest == "document")
 }
+
+// LocalRedirect returns next when a redirect may go there: a path on this
+// site, by the rules the next parameter of page renewals follows (one
+// leading "/", no scheme, host, backslash, control character or white
+// space, at most 2048 bytes); else "/". Use it where the application
+// redirects after sign-in, so a next parameter never sends a user to
+// another site.
+func LocalRedirect(next string) string {
+	if p := localPath(next); p != "" {
+		return p
+	}
+	return "/"
+}

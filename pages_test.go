@@ -167,3 +167,16 @@ func TestPagesConfig(t *testing.T) {
 	}()
 	iss.PageMiddleware(MiddlewareOptions{})
 }
+
+func TestLocalRedirect(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/hello": "/hello", "/hello?x=1": "/hello?x=1", "": "/", "hello": "/", "//evil.example": "/",
+		"/\\evil.example": "/", "https://evil.example/": "/", "/%5Cevil": "/", "/a b": "/", "/\u2028": "/",
+		"/" + strings.Repeat("a", maxNext): "/",
+	} {
+		if got := LocalRedirect(in); got != want {
+			t.Errorf("LocalRedirect(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
