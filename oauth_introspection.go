@@ -28,8 +28,11 @@ import (
 // tells no one whether a token exists. Store outages answer 503; a store
 // that cannot revoke (the stateless sealed store) answers 400
 // unsupported_token_type rather than pretend.
-func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
-	e := iss.newOAuthEndpoint(cfg, "RevocationEndpoint")
+func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) (http.Handler, error) {
+	e, err := iss.newOAuthEndpoint(cfg, "RevocationEndpoint")
+	if err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, oerr := e.readForm(w, r)
 		if oerr == nil {
@@ -41,7 +44,7 @@ func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-	})
+	}), nil
 }
 
 func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError {
@@ -100,8 +103,11 @@ func (e *oauthEndpoint) revokeFor(ctx context.Context, form url.Values, client *
 // current one (or the previous one inside the grace window): a spent token
 // is not active. Anything else answers {"active": false}. Store or key
 // outages answer 503, never a guess.
-func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
-	e := iss.newOAuthEndpoint(cfg, "IntrospectionEndpoint")
+func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) (http.Handler, error) {
+	e, err := iss.newOAuthEndpoint(cfg, "IntrospectionEndpoint")
+	if err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, oerr := e.readForm(w, r)
 		var answer map[string]any
@@ -113,7 +119,7 @@ func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
 			return
 		}
 		writeOAuthJSON(w, http.StatusOK, answer)
-	})
+	}), nil
 }
 
 var inactive = map[string]any{"active": false}

@@ -152,7 +152,10 @@ func New(cfg Config) (*App, error) {
 	mux.Handle("GET /api/hello", api(sessionkit.RequireScope("hello")(http.HandlerFunc(s.hello))))
 	mux.Handle("GET /.well-known/jwks.json", iss.Keys())
 	// No OAuth endpoints here: the metadata only leads verifiers to the JWKS.
-	md := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: cfg.InsecureHTTP})
+	md, err := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: cfg.InsecureHTTP})
+	if err != nil {
+		return nil, err
+	}
 	mux.Handle("GET /.well-known/oauth-authorization-server", md)
 	mux.Handle("GET /.well-known/openid-configuration", md)
 	mux.Handle("GET /readyz", sessionkit.ReadinessHandler(iss))
