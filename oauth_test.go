@@ -758,7 +758,11 @@ func must[T any](v T, err error) T {
 func TestOAuthEndpointsRefuseBadConfig(t *testing.T) {
 	t.Parallel()
 	iss, _ := newTestIssuer(t, nil)
-	noOnce, _ := newTestIssuer(t, func(c *Config) { c.Store = limitedStore{memstore.New()}; c.SkipRevocationCheck = true; c.AcceptStoreLimits = ^store.Capabilities(0) })
+	noOnce, _ := newTestIssuer(t, func(c *Config) {
+		c.Store = limitedStore{memstore.New()}
+		c.SkipRevocationCheck = true
+		c.AcceptStoreLimits = ^store.Capabilities(0)
+	})
 	clients, err := NewMemoryClients()
 	if err != nil {
 		t.Fatal(err)
