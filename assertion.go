@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -58,15 +59,15 @@ func (e *oauthError) reasonOf() Reason {
 }
 
 func grantError(desc string, cause error) *oauthError {
-	return &oauthError{status: 400, code: "invalid_grant", desc: desc, cause: cause}
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: desc, cause: cause}
 }
 
 func clientError(desc string, cause error) *oauthError {
-	return &oauthError{status: 401, code: "invalid_client", desc: desc, cause: cause}
+	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: desc, cause: cause}
 }
 
 func unavailable(cause error) *oauthError {
-	return &oauthError{status: 503, code: "temporarily_unavailable", desc: "the authorization server cannot answer now; try again later", cause: cause}
+	return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "the authorization server cannot answer now; try again later", cause: cause}
 }
 
 // assertionUse says what an assertion is for: the jwt-bearer grant (RFC

@@ -214,10 +214,8 @@ func (iss *Issuer) RefreshHandler() http.Handler {
 			// after OnRefresh grew the claims): end the session rather
 			// than leave it half-alive.
 			ctx := context.WithoutCancel(r.Context())
-			iss.log.LogAttrs(ctx, slog.LevelError, "sessionkit: refresh: the session cookies cannot be set; session ended",
-				slog.Int("status", http.StatusInternalServerError), slog.String("reason", string(ReasonInternal)),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("sid", toks.SessionID), slog.Any("error", err))
+			logRefusal(ctx, iss.log, r, http.StatusInternalServerError, ReasonInternal, slog.String("sid", toks.SessionID),
+				slog.Any("error", fmt.Errorf("the session cookies cannot be set, so the session was ended: %w", err)))
 			_ = iss.Logout(ctx, toks.RefreshToken)
 			h.c.Clear(w)
 			f := refuseInternal.from(err)
@@ -571,25 +569,4 @@ func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, 
 	default:
 		h.refuse(w, r, refuseInternal.from(err))
 	}
-}
-
-// writeJSON writes v as an uncacheable JSON answer.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil { // only plain structs of strings and times get here
-		// The error answer, a struct of two strings, always marshals.
-		writeJSONError(w, http.StatusInternalServerError, refuseInternal.code, refuseInternal.desc)
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
-}
-
-// noContent answers 204, uncacheable.
-func noContent(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
 }

@@ -471,20 +471,11 @@ var errNoClaims = errors.New("sessionkit: Verify returned no claims and no error
 // required scopes), then the JSON body, or what out's RefusalWriter writes.
 func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scope string) {
 	if !f.logged {
-		level := slog.LevelInfo // answers that refuse no credential
-		if f.reason != "" {
-			level = f.reason.LogLevel()
-		}
-		attrs := make([]slog.Attr, 0, 5)
-		attrs = append(attrs, slog.Int("status", f.status))
-		if f.reason != "" {
-			attrs = append(attrs, slog.String("reason", string(f.reason)))
-		}
-		attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
 		if f.err != nil && f.status >= http.StatusInternalServerError {
-			attrs = append(attrs, slog.Any("error", f.err)) // the operator needs it
+			logRefusal(r.Context(), out.log, r, f.status, f.reason, slog.Any("error", f.err)) // the operator needs it
+		} else {
+			logRefusal(r.Context(), out.log, r, f.status, f.reason)
 		}
-		out.log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
 	}
 	if out.pages != nil && renewable(r, f) {
 		renew(w, r, out.pages)
@@ -511,15 +502,6 @@ func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scop
 		return
 	}
 	writeJSONError(w, f.status, f.code, f.desc)
-}
-
-// writeJSONError writes an error answer: {"error": code,
-// "error_description": desc}, uncacheable.
-func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}{code, desc})
 }
 
 // validRealm reports whether s can go in a quoted-string as is: printable

@@ -2,7 +2,6 @@ package sessionkit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,7 +122,7 @@ func (e *oauthEndpoint) token(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(withRequest(r))
 	form, oerr := e.readForm(w, r)
 	if oerr == nil {
-		var answer map[string]any
+		var answer *tokenAnswer
 		switch gt := form.Get("grant_type"); gt {
 		case GrantTypeJWTBearer:
 			answer, oerr = e.jwtBearer(r.Context(), form)
@@ -132,10 +131,10 @@ func (e *oauthEndpoint) token(w http.ResponseWriter, r *http.Request) {
 		case "":
 			oerr = requestError("grant_type is missing")
 		default:
-			oerr = &oauthError{status: 400, code: "unsupported_grant_type", desc: "supported: " + GrantTypeJWTBearer + ", " + GrantTypeRefreshToken}
+			oerr = &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", desc: "supported: " + GrantTypeJWTBearer + ", " + GrantTypeRefreshToken}
 		}
 		if oerr == nil {
-			writeOAuthJSON(w, http.StatusOK, answer)
+			writeJSON(w, http.StatusOK, answer)
 			return
 		}
 	}
@@ -143,7 +142,7 @@ func (e *oauthEndpoint) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // jwtBearer serves the RFC 7523 §2.1 grant.
-func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[string]any, *oauthError) {
+func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (*tokenAnswer, *oauthError) {
 	assertion := form.Get("assertion")
 	if assertion == "" {
 		return nil, requestError("assertion is missing")
@@ -164,7 +163,7 @@ func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[str
 }
 
 // grantFor is the jwt-bearer grant once its assertion verified.
-func (e *oauthEndpoint) grantFor(ctx context.Context, form url.Values, va *verifiedAssertion) (map[string]any, *oauthError) {
+func (e *oauthEndpoint) grantFor(ctx context.Context, form url.Values, va *verifiedAssertion) (*tokenAnswer, *oauthError) {
 	if oerr := checkClientID(form, va.client); oerr != nil {
 		return nil, oerr
 	}
@@ -172,12 +171,12 @@ func (e *oauthEndpoint) grantFor(ctx context.Context, form url.Values, va *verif
 	if requested := form.Get("scope"); requested != "" {
 		var ok bool
 		if scope, ok = scopeWithin(requested, va.client.Scopes); !ok {
-			return nil, &oauthError{status: 400, code: "invalid_scope", desc: "the requested scope exceeds the client's scopes"}
+			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", desc: "the requested scope exceeds the client's scopes"}
 		}
 	}
 	if va.subject != va.client.ID {
 		if e.actAs == nil {
-			return nil, &oauthError{status: 400, code: "unauthorized_client", desc: "this client may only obtain tokens for itself (sub must be its client id)"}
+			return nil, &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", desc: "this client may only obtain tokens for itself (sub must be its client id)"}
 		}
 		// One answer for every refusal, so that no client learns which
 		// other ids are registered clients.
@@ -204,11 +203,11 @@ func (e *oauthEndpoint) grantFor(ctx context.Context, form url.Values, va *verif
 	if err != nil {
 		return nil, issueFailure(err)
 	}
-	return tokenAnswer(e.iss, toks, false), nil
+	return newTokenAnswer(e.iss, toks, false), nil
 }
 
 // refresh serves the RFC 6749 §6 grant.
-func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[string]any, *oauthError) {
+func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (*tokenAnswer, *oauthError) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return nil, requestError("refresh_token is missing")
@@ -229,7 +228,7 @@ func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[strin
 }
 
 // refreshFor is the refresh grant once the client, if any, authenticated.
-func (e *oauthEndpoint) refreshFor(ctx context.Context, form url.Values, rt string, client *Client) (map[string]any, *oauthError) {
+func (e *oauthEndpoint) refreshFor(ctx context.Context, form url.Values, rt string, client *Client) (*tokenAnswer, *oauthError) {
 	clientID := ""
 	if client != nil {
 		clientID = client.ID
@@ -257,7 +256,7 @@ func (e *oauthEndpoint) refreshFor(ctx context.Context, form url.Values, rt stri
 	if err != nil {
 		return nil, issueFailure(err)
 	}
-	return tokenAnswer(e.iss, toks, true), nil
+	return newTokenAnswer(e.iss, toks, true), nil
 }
 
 // refreshScope is the scope of the access token a refresh issues: the
@@ -274,7 +273,7 @@ func refreshScope(requested, session string, client *Client) (string, *oauthErro
 	}
 	scope, ok := scopeWithin(requested, granted)
 	if !ok {
-		return "", &oauthError{status: 400, code: "invalid_scope", desc: "the requested scope exceeds the session's"}
+		return "", &oauthError{status: http.StatusBadRequest, code: "invalid_scope", desc: "the requested scope exceeds the session's"}
 	}
 	return scope, nil
 }
@@ -406,28 +405,24 @@ func (e *oauthEndpoint) fail(w http.ResponseWriter, r *http.Request, oerr *oauth
 	if oerr.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfter)
 	}
-	attrs := []slog.Attr{
-		slog.Int("status", oerr.status), slog.String("reason", string(reason)),
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("error", oerr.code), slog.String("description", oerr.desc),
-	}
-	if oerr.client != "" {
-		attrs = append(attrs, slog.String("client_id", oerr.client))
-	}
-	if oerr.cause != nil {
-		attrs = append(attrs, slog.String("cause", oerr.cause.Error()))
-	}
 	if !oerr.logged { // Issuer.emit wrote the record of a reuse or an OnRefresh refusal
-		e.iss.log.LogAttrs(r.Context(), reason.LogLevel(), "sessionkit: OAuth request refused", attrs...)
+		attrs := []slog.Attr{slog.String("code", oerr.code), slog.String("description", oerr.desc)}
+		if oerr.client != "" {
+			attrs = append(attrs, slog.String("client_id", oerr.client))
+		}
+		if oerr.cause != nil {
+			attrs = append(attrs, slog.Any("error", oerr.cause))
+		}
+		logRefusal(r.Context(), e.iss.log, r, oerr.status, reason, attrs...)
 	}
 	if e.iss.events != nil {
 		e.iss.emit(r.Context(), Event{Kind: EventTokenRequestRefused, ClientID: oerr.client, Reason: reason, Time: e.iss.now()})
 	}
-	writeOAuthJSON(w, oerr.status, map[string]any{"error": oerr.code, "error_description": oerr.desc})
+	writeJSONError(w, oerr.status, oerr.code, oerr.desc)
 }
 
 func requestError(desc string) *oauthError {
-	return &oauthError{status: 400, code: "invalid_request", desc: desc}
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
 }
 
 // issueFailure maps an error of Refresh or token minting to an answer.
@@ -456,34 +451,27 @@ func issueFailure(err error) *oauthError {
 }
 
 // tokenAnswer is the RFC 6749 §5.1 success answer.
-func tokenAnswer(iss *Issuer, toks *Tokens, withRefresh bool) map[string]any {
-	a := map[string]any{
-		"access_token": toks.AccessToken,
-		"token_type":   "Bearer",
-		"expires_in":   max(int64(toks.AccessExpiresAt.Sub(iss.now()).Seconds()), 0),
-	}
-	if toks.Scope != "" {
-		a["scope"] = toks.Scope
-	}
-	if withRefresh {
-		a["refresh_token"] = toks.RefreshToken
-	}
-	return a
+type tokenAnswer struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
-// writeOAuthJSON writes an OAuth answer: JSON, never cached (RFC 6749
-// §5.1).
-func writeOAuthJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+// newTokenAnswer is the answer of toks, with its refresh token when
+// withRefresh is set.
+func newTokenAnswer(iss *Issuer, toks *Tokens, withRefresh bool) *tokenAnswer {
+	a := &tokenAnswer{
+		AccessToken: toks.AccessToken,
+		TokenType:   "Bearer",
+		ExpiresIn:   max(int64(toks.AccessExpiresAt.Sub(iss.now()).Seconds()), 0),
+		Scope:       toks.Scope,
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	if withRefresh {
+		a.RefreshToken = toks.RefreshToken
+	}
+	return a
 }
 
 // IsClient reports whether the token belongs to an OAuth client itself

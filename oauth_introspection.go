@@ -2,6 +2,7 @@ package sessionkit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -84,7 +85,7 @@ func (e *oauthEndpoint) revokeFor(ctx context.Context, form url.Values, client *
 	case errors.Is(err, ErrStoreUnavailable):
 		return unavailable(err)
 	case errors.Is(err, ErrUnsupported):
-		return &oauthError{status: 400, code: "unsupported_token_type", desc: "this server's store cannot revoke that kind of token", cause: err}
+		return &oauthError{status: http.StatusBadRequest, code: "unsupported_token_type", desc: "this server's store cannot revoke that kind of token", cause: err}
 	}
 	return nil
 }
@@ -110,7 +111,7 @@ func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) (http.Handler,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, oerr := e.readForm(w, r)
-		var answer map[string]any
+		var answer *introspection
 		if oerr == nil {
 			answer, oerr = e.introspect(r.Context(), form)
 		}
@@ -118,13 +119,53 @@ func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) (http.Handler,
 			e.fail(w, r, oerr)
 			return
 		}
-		writeOAuthJSON(w, http.StatusOK, answer)
+		writeJSON(w, http.StatusOK, answer)
 	}), nil
 }
 
-var inactive = map[string]any{"active": false}
+// introspection is the RFC 7662 §2.2 answer: active, and for an active
+// token its claims, the token's application claims (Extra) beside them.
+type introspection struct {
+	Active    bool     `json:"active"`
+	TokenType string   `json:"token_type,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  []string `json:"aud,omitempty"`
+	ExpiresAt int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	ID        string   `json:"jti,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
 
-func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[string]any, *oauthError) {
+	extra map[string]any // application claims; the members above win
+}
+
+// MarshalJSON writes the members, then the application claims that do
+// not collide with them.
+func (a *introspection) MarshalJSON() ([]byte, error) {
+	type members introspection // without this method
+	b, err := json.Marshal((*members)(a))
+	if err != nil || len(a.extra) == 0 {
+		return b, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range a.extra {
+		if _, taken := m[k]; !taken {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// inactive is the answer for every token that is not active.
+var inactive = &introspection{Active: false}
+
+func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (*introspection, *oauthError) {
 	client, oerr := e.authenticate(ctx, form, true)
 	if oerr != nil {
 		return nil, oerr
@@ -137,7 +178,7 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 }
 
 // introspectFor is introspect once the client authenticated.
-func (e *oauthEndpoint) introspectFor(ctx context.Context, form url.Values, client *Client) (map[string]any, *oauthError) {
+func (e *oauthEndpoint) introspectFor(ctx context.Context, form url.Values, client *Client) (*introspection, *oauthError) {
 	tok := form.Get("token")
 	if tok == "" {
 		return nil, requestError("token is missing")
@@ -155,15 +196,11 @@ func (e *oauthEndpoint) introspectFor(ctx context.Context, form url.Values, clie
 		if s.ExpiresAt.Before(exp) {
 			exp = s.ExpiresAt
 		}
-		a := map[string]any{
-			"active": true, "token_type": "refresh_token", "iss": e.iss.issuer,
-			"sub": s.Subject, "client_id": s.ClientID, "sid": s.ID,
-			"iat": s.CreatedAt.Unix(), "exp": exp.Unix(),
-		}
-		if s.Scope != "" {
-			a["scope"] = s.Scope
-		}
-		return a, nil
+		return &introspection{
+			Active: true, TokenType: "refresh_token", Issuer: e.iss.issuer,
+			Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Scope: s.Scope,
+			IssuedAt: s.CreatedAt.Unix(), ExpiresAt: exp.Unix(),
+		}, nil
 	}
 	// The stateful checks whenever the store can make them, even under
 	// Config.SkipRevocationCheck: introspection answers for the server's
@@ -175,29 +212,13 @@ func (e *oauthEndpoint) introspectFor(ctx context.Context, form url.Values, clie
 	case err != nil:
 		return inactive, nil
 	}
-	a := make(map[string]any, 12+len(c.Extra))
-	for k, v := range c.Extra {
-		a[k] = v
+	a := &introspection{
+		Active: true, TokenType: "Bearer", Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience,
+		ExpiresAt: c.ExpiresAt.Unix(), IssuedAt: c.IssuedAt.Unix(), ID: c.ID,
+		Scope: c.Scope, ClientID: c.ClientID, SessionID: c.SessionID, extra: c.Extra,
 	}
-	a["active"] = true
-	a["token_type"] = "Bearer"
-	a["iss"] = c.Issuer
-	a["sub"] = c.Subject
-	a["aud"] = c.Audience
-	a["exp"] = c.ExpiresAt.Unix()
-	a["iat"] = c.IssuedAt.Unix()
-	a["jti"] = c.ID
 	if !c.NotBefore.IsZero() {
-		a["nbf"] = c.NotBefore.Unix()
-	}
-	if c.Scope != "" {
-		a["scope"] = c.Scope
-	}
-	if c.ClientID != "" {
-		a["client_id"] = c.ClientID
-	}
-	if c.SessionID != "" {
-		a["sid"] = c.SessionID
+		a.NotBefore = c.NotBefore.Unix()
 	}
 	return a, nil
 }
