@@ -509,10 +509,11 @@
 // (github.com/sessionkit/sessionkit/otel) turns them into OpenTelemetry
 // metrics, with alerting rules beside it.
 //
-// The Middleware, RequireScope and the ready-made handlers log each refused
-// request once: "sessionkit: request refused" (or, for the token endpoint,
-// "sessionkit: OAuth request refused"; for a reuse, the Issuer's "refresh
-// token reuse detected" record) with status, reason, method and path, at
+// The Middleware, RequireScope, the ready-made handlers and the OAuth
+// endpoints log each refused request once: "sessionkit: request refused"
+// (for a reuse, the Issuer's "refresh token reuse detected" record) with
+// status, reason, method and path (and, from the OAuth endpoints, code,
+// description and client_id; for outages, error), at
 // the level [Reason.LogLevel] documents: Debug for what ordinary traffic
 // does (a missing or expired token), Warn for what suggests an attack or a
 // misconfiguration (a bad signature, a wrong issuer or audience, an unknown
