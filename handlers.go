@@ -41,6 +41,28 @@ var (
 	refuseNotImpl  = refusal{status: http.StatusNotImplemented, code: "not_supported", desc: "the session store cannot do this", err: ErrUnsupported}
 )
 
+// warnPlainHTTP logs once, at Warn, when a login comes over plain http to
+// a host that is not loopback while the cookies are Secure: the browser
+// will drop them, so the login seems to work and the next request is
+// anonymous. A request a proxy forwarded from https (X-Forwarded-Proto)
+// is not plain.
+func (iss *Issuer) warnPlainHTTP(r *http.Request) {
+	if r.TLS != nil || iss.cookies.c.InsecureAllowHTTP || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if isLoopback(strings.Trim(host, "[]")) {
+		return
+	}
+	iss.plainHTTP.Do(func() {
+		iss.log.Warn("sessionkit: a login came over plain http, but the session cookies are Secure: the browser drops them, so the user stays signed out; serve over https (or set X-Forwarded-Proto behind a proxy), or set Cookies.InsecureAllowHTTP for local development",
+			"host", shorten(r.Host))
+	})
+}
+
 // LoginCookies completes a browser login once the application has
 // authenticated the user: it checks that r is not a login forged by another
 // site, creates the session (Issuer.Login) and sets both session cookies
@@ -67,6 +89,7 @@ func (iss *Issuer) LoginCookies(w http.ResponseWriter, r *http.Request, g Grant)
 	if err := iss.cookies.csrf.Check(r); err != nil {
 		return nil, ErrCrossOrigin
 	}
+	iss.warnPlainHTTP(r)
 	if g.Device == (Device{}) {
 		g.Device = deviceOf(r)
 	}

@@ -2,6 +2,7 @@ package sessionkit
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1139,5 +1140,40 @@ func TestRefreshRouteOutsideCookiePath(t *testing.T) {
 		if got := cookiePathMatches(tt.req, tt.cookie); got != tt.want {
 			t.Errorf("cookiePathMatches(%q, %q) = %v", tt.req, tt.cookie, got)
 		}
+	}
+}
+
+// TestLoginCookiesWarnsOfPlainHTTP: a login over plain http to a host
+// that is not loopback, with Secure cookies, is said once at Warn.
+func TestLoginCookiesWarnsOfPlainHTTP(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		mod   func(*http.Request)
+		warns bool
+	}{
+		{"plain http", func(*http.Request) {}, true},
+		{"https", func(r *http.Request) { r.TLS = &tls.ConnectionState{} }, false},
+		{"behind a TLS proxy", func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "https") }, false},
+		{"loopback", func(r *http.Request) { r.Host = "127.0.0.1:8080" }, false},
+		{"localhost", func(r *http.Request) { r.Host = "localhost:8080" }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var buf lockedBuffer
+			f := newAuthFixture(t, func(c *Config) { c.Logger = newTestLogger(&buf) })
+			for range 2 {
+				r := httptest.NewRequest("POST", "/auth/login", nil)
+				r.Header.Set("Sec-Fetch-Site", "same-origin")
+				tt.mod(r)
+				if _, err := f.iss.LoginCookies(httptest.NewRecorder(), r, Grant{Subject: "u1"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := strings.Count(buf.String(), "came over plain http")
+			if (n == 1) != tt.warns || n > 1 {
+				t.Errorf("%d warnings; want %v once:\n%s", n, tt.warns, buf.String())
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -249,6 +250,8 @@ type Issuer struct {
 	cookies *cookieSettings
 	// pages is Config.Pages, checked; nil when off.
 	pages *pageSettings
+	// plainHTTP says once that logins come over plain http (warnPlainHTTP).
+	plainHTTP sync.Once
 	// scope names every record the Issuer keeps in its store.
 	scope scope.Scope
 }
