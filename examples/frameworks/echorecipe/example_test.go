@@ -3,7 +3,7 @@ package echorecipe_test
 import (
 	"net/http"
 
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/examples/frameworks/internal/recipetest"
 )
@@ -17,11 +17,11 @@ func Example() {
 	e.POST("/auth/refresh", echo.WrapHandler(iss.RefreshHandler()))
 	e.POST("/auth/logout", echo.WrapHandler(iss.LogoutHandler()))
 	api := e.Group("/api", echo.WrapMiddleware(sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{})))
-	api.GET("/me", func(c echo.Context) error {
+	api.GET("/me", func(c *echo.Context) error {
 		claims, _ := sessionkit.ClaimsFromContext(c.Request().Context())
 		return c.String(http.StatusOK, "hello "+claims.Subject+"\n")
 	})
-	api.POST("/notes", func(c echo.Context) error {
+	api.POST("/notes", func(c *echo.Context) error {
 		return c.NoContent(http.StatusCreated)
 	}, echo.WrapMiddleware(sessionkit.RequireScope("write")))
 
