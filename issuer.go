@@ -132,6 +132,14 @@ type Config struct {
 	// package documentation). It runs synchronously, after the store step,
 	// on the request's goroutine: keep it fast (count, enqueue).
 	Events func(ctx context.Context, e Event)
+	// StoreTimeout is the deadline of every store call the Issuer makes
+	// (for Verify, the middleware and the handlers too) whose context has
+	// none, as an http.Request's has not: default DefaultStoreTimeout (one
+	// second); negative means none. A hung store then answers
+	// ErrStoreUnavailable (503) in about that time instead of holding the
+	// request for as long as the store client's own timeouts and retries
+	// take. A caller's own deadline always wins.
+	StoreTimeout time.Duration
 	// Pages turns on server-rendered pages that renew themselves
 	// (Issuer.PageMiddleware, and GET at RefreshHandler).
 	Pages Pages
@@ -286,7 +294,7 @@ func New(cfg Config) (*Issuer, error) {
 		issuer:         cfg.Issuer,
 		audience:       append([]string(nil), cfg.Audience...),
 		keys:           cfg.Keys,
-		store:          cfg.Store,
+		store:          withDeadlines(cfg.Store, storeTimeout(cfg.StoreTimeout)),
 		accessTTL:      orDefault(cfg.AccessTTL, DefaultAccessTTL),
 		refreshTTL:     orDefault(cfg.RefreshTTL, DefaultRefreshTTL),
 		sessionTTL:     orDefault(cfg.SessionTTL, DefaultSessionTTL),

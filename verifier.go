@@ -95,6 +95,9 @@ type VerifierConfig struct {
 	// discovered jwks_uri values and redirects (tests on loopback, local
 	// development).
 	InsecureAllowHTTP bool
+	// StoreTimeout is the deadline of a Store call whose context has none,
+	// as Config.StoreTimeout (default DefaultStoreTimeout; negative: none).
+	StoreTimeout time.Duration
 	// Cookies names the session cookies, as the issuer's Config.Cookies
 	// does (the zero value: its secure defaults), for a Middleware over
 	// this Verifier that reads the access cookie
@@ -322,7 +325,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
 		cookies:      cookies,
 		byIssuer:     make(map[string]*trustedIssuer, len(issuers)),
-		store:        cfg.Store,
+		store:        withDeadlines(cfg.Store, storeTimeout(cfg.StoreTimeout)),
 		maxTokenSize: maxSize,
 		clock:        cfg.Now,
 		events:       cfg.Events,

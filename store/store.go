@@ -265,9 +265,16 @@ const (
 	DenyList
 	// UseOnce: UseOnce records keys.
 	UseOnce
+	// InProcess: every call is answered in this process, never waiting on
+	// a network or another process (memstore; boltstore, whose file lock
+	// Open takes once), so a call cannot hang: the Issuer and the Verifier
+	// give such a store's calls no default deadline (their StoreTimeout),
+	// which would cost an allocation per call for nothing. Not a feature:
+	// All leaves it out.
+	InProcess
 )
 
-// All is every capability.
+// All is every feature capability (every one but InProcess).
 const All = ReuseDetection | RevokeSessions | ListSessions | Versions | DenyList | UseOnce
 
 // Has reports whether every capability in want is in c.
@@ -283,6 +290,7 @@ var capabilityNames = [...]struct {
 	{Versions, "Versions"},
 	{DenyList, "DenyList"},
 	{UseOnce, "UseOnce"},
+	{InProcess, "InProcess"},
 }
 
 // String names the capabilities in c joined by "|", e.g.

@@ -474,7 +474,7 @@ func forgettable(expiry, now time.Time) bool {
 
 // Capabilities reports every capability: boltstore implements the whole
 // contract.
-func (s *Store) Capabilities() store.Capabilities { return store.All }
+func (s *Store) Capabilities() store.Capabilities { return store.All | store.InProcess }
 
 // ParseHandle decodes a handle made by this store (see
 // [store.ParseStatefulHandle]); errors wrap [store.ErrNotFound].

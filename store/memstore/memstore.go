@@ -169,7 +169,7 @@ func (s *Store) janitor(interval time.Duration) {
 
 // Capabilities reports every capability: memstore implements the whole
 // contract.
-func (s *Store) Capabilities() store.Capabilities { return store.All }
+func (s *Store) Capabilities() store.Capabilities { return store.All | store.InProcess }
 
 // ParseHandle decodes a handle made by this store (see
 // [store.ParseStatefulHandle]); errors wrap [store.ErrNotFound].

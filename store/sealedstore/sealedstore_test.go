@@ -185,7 +185,7 @@ func TestNew(t *testing.T) {
 	}{
 		{"stateless", sealedstore.Options{Keys: sealedstore.Keys{Current: k1}, Issuer: issuer}, 0, ""},
 		{"with a previous key", sealedstore.Options{Keys: sealedstore.Keys{Current: k1, Previous: []sealedstore.Key{k2}}, Issuer: issuer}, 0, ""},
-		{"hybrid", sealedstore.Options{Keys: sealedstore.Keys{Current: k1}, Issuer: issuer, State: state}, store.All &^ store.ListSessions, ""},
+		{"hybrid", sealedstore.Options{Keys: sealedstore.Keys{Current: k1}, Issuer: issuer, State: state}, store.All&^store.ListSessions | store.InProcess, ""}, // memstore's InProcess passes through
 		{"hybrid over a store without use-once", sealedstore.Options{Keys: sealedstore.Keys{Current: k1}, Issuer: issuer, State: limited{state, store.All &^ store.UseOnce}},
 			store.All &^ store.ListSessions &^ store.UseOnce, ""},
 		{"no issuer", sealedstore.Options{Keys: sealedstore.Keys{Current: k1}}, 0, "Issuer is required"},
