@@ -31,10 +31,28 @@ type oauthError struct {
 	status int
 	code   string
 	desc   string
-	cause  error // for the log only
+	cause  error  // for the log only
+	reason Reason // the event's and log record's; "" derives it from code and cause
+	client string // the client id, once an assertion proved it; "" before
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.desc }
+
+// reasonOf is the Reason of the refusal: its own, or the one its error
+// code names (an outage is the store's when the cause says so).
+func (e *oauthError) reasonOf() Reason {
+	switch {
+	case e.reason != "":
+		return e.reason
+	case e.code == "temporarily_unavailable" && errors.Is(e.cause, ErrStoreUnavailable):
+		return ReasonStoreUnavailable
+	case e.code == "temporarily_unavailable":
+		return ReasonInternal
+	case e.code == "unsupported_token_type":
+		return ReasonInvalidRequest
+	}
+	return Reason(e.code) // the Reason constants of the RFC 6749 codes are the codes
+}
 
 func grantError(desc string, cause error) *oauthError {
 	return &oauthError{status: 400, code: "invalid_grant", desc: desc, cause: cause}
@@ -149,10 +167,12 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 	// The client proved itself: from here on, answers may say what is wrong.
 	leeway := iss.rules.leeway
 	bad := func(desc string) *oauthError {
+		oerr := grantError("assertion: "+desc, nil)
 		if use == useClientAuth {
-			return clientError("client assertion: "+desc, nil)
+			oerr = clientError("client assertion: "+desc, nil)
 		}
-		return grantError("assertion: "+desc, nil)
+		oerr.client = client.ID
+		return oerr
 	}
 	switch {
 	case c.Subject == "":
@@ -181,7 +201,9 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 		return nil, unavailable(storeFailure(err))
 	}
 	if !first {
-		return nil, bad("already used (jti replayed)")
+		oerr := bad("already used (jti replayed)")
+		oerr.reason = ReasonAssertionReplayed
+		return nil, oerr
 	}
 	return &verifiedAssertion{client: client, subject: c.Subject}, nil
 }

@@ -41,6 +41,10 @@ type keyResolver = jose.Resolver
 // token bytes.
 func errMalformed(reason string) error { return jose.Malformed(reason) }
 
+// errRefused wraps ErrInvalidToken with a message and the Reason the
+// refusal's event and log record carry (see reasonOf).
+func errRefused(r Reason, msg string) error { return jose.Refuse(string(r), msg) }
+
 // errUnknownKey is the codec's answer for an allowed algorithm whose kid no
 // key has: the one failure a remote key set answers with a refetch.
 var errUnknownKey = jose.ErrUnknownKey

@@ -88,9 +88,11 @@ func (r *remoteKeys) jwksURL(ctx context.Context) (string, error) {
 	case last != nil:
 		r.log.WarnContext(ctx, "sessionkit: discovery failed; still using the last good discovery document",
 			"issuer", r.issuer, "jwks", last.jwksURI, "error", err)
+		r.fetchFailed(ctx, err)
 		return last.jwksURI, nil
 	}
 	r.log.ErrorContext(ctx, "sessionkit: discovery failed; no keys to verify with", "issuer", r.issuer, "error", err)
+	r.fetchFailed(ctx, err)
 	return "", err
 }
 
@@ -141,7 +143,7 @@ func (r *remoteKeys) discoverAt(ctx context.Context, loc string, last *discovere
 		return doc, nil
 	}
 	if doc.jwksURI, err = parseDiscovery(d.body, r.issuer, r.insecure); err != nil {
-		return nil, err
+		return nil, unusable{err}
 	}
 	doc.etag = etagOf(d.header)
 	return doc, nil

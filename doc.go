@@ -467,6 +467,44 @@
 // [ManagedKeys.Ring] lists the keys with their states and times. [New]
 // refuses an Issuer whose AccessTTL outlasts the managed keys'.
 //
+// # Operations: events, reasons, logs
+//
+// Every refusal is an [Event] with a [Reason], told to [Config.Events] (an
+// Issuer) or [VerifierConfig.Events] (a Verifier), once per refusal:
+//
+//   - [EventAccessTokenRefused]: [Issuer.Verify], [Verifier.Verify], and
+//     the [Middleware] and [RequireScope] for what Verify never sees
+//     (ReasonMissing, ReasonInvalidRequest, ReasonCrossOrigin,
+//     ReasonInsufficientScope); a refusal after the signature (expired,
+//     revoked, wrong audience) names the subject and session;
+//   - [EventRefreshFailed]: ReasonUnknownToken, ReasonSessionExpired,
+//     ReasonSessionRevoked, ReasonStoreUnavailable (and, from
+//     RefreshHandler, ReasonMissing, ReasonCrossOrigin,
+//     ReasonInvalidRequest); reuse is [EventReuseDetected], a refusal of
+//     OnRefresh [EventRefreshRefused];
+//   - [EventTokenRequestRefused]: the RFC 6749 error of the answer as the
+//     reason, ReasonAssertionReplayed for a replayed assertion, ReasonReused
+//     for a reused refresh token, naming the client once an assertion proved
+//     it;
+//   - [EventKeysFetchFailed]: ReasonFetchFailed or ReasonBadDocument, for
+//     each failed JWKS or discovery fetch of a Verifier.
+//
+// Events never carry token material, and never a value only the sender
+// chose (an untrusted iss, an unproved session id). errors.Is on the
+// returned errors is as before. The adapter in the otel module
+// (github.com/sessionkit/sessionkit/otel) turns them into OpenTelemetry
+// metrics, with alerting rules beside it.
+//
+// The Middleware, RequireScope and the ready-made handlers log each refused
+// request once: "sessionkit: request refused" (or, for the token endpoint,
+// "sessionkit: OAuth request refused"; for a reuse, the Issuer's "refresh
+// token reuse detected" record) with status, reason, method and path, at
+// the level [Reason.LogLevel] documents: Debug for what ordinary traffic
+// does (a missing or expired token), Warn for what suggests an attack or a
+// misconfiguration (a bad signature, a wrong issuer or audience, an unknown
+// key, reuse, a cross-origin request, an outage). A log at Debug shows why
+// every request was refused; at Warn, only what needs a look.
+//
 // # Security model
 //
 // sessionkit defends against: stolen refresh tokens (rotation, reuse

@@ -2,8 +2,12 @@ package sessionkit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/jose"
 )
 
 // EventKind says what happened.
@@ -116,7 +120,88 @@ const (
 	// JWKS and discovery fetches.
 	ReasonFetchFailed Reason = "fetch_failed" // network error, timeout, HTTP status, refused redirect
 	ReasonBadDocument Reason = "bad_document" // not a usable JWKS or discovery document (issuer mismatch included)
+
+	// Others.
+	ReasonReused   Reason = "reused"   // a rotated refresh token presented again (EventReuseDetected; the handlers' log records)
+	ReasonInternal Reason = "internal" // a failure none of the above names (a TokenVerifier's own error, a failed cookie write): fail closed
 )
+
+// LogLevel is the level at which Middleware, RequireScope and the
+// ready-made handlers (RefreshHandler, LogoutHandler, LogoutAllHandler,
+// SessionsHandler, TokenEndpoint, RevocationEndpoint,
+// IntrospectionEndpoint) log a refusal with this reason, one record per
+// refused request, with the reason, the status, the request's method and
+// path, and never a token, cookie or Authorization value:
+//
+//   - Debug, what ordinary traffic does: ReasonMissing, ReasonExpired,
+//     ReasonRevoked, ReasonSessionExpired, ReasonSessionRevoked,
+//     ReasonUnknownToken (a stale cookie), ReasonInsufficientScope,
+//     ReasonInvalidRequest;
+//   - Info, a client's mistake: ReasonNotYetValid (clock skew),
+//     ReasonMalformed, ReasonTooLarge, ReasonInvalidGrant,
+//     ReasonInvalidScope, ReasonUnauthorizedClient, ReasonUnsupportedGrant;
+//   - Warn, a sign of an attack or a misconfiguration: ReasonBadSignature,
+//     ReasonUnknownKey, ReasonWrongIssuer, ReasonWrongAudience,
+//     ReasonWrongType, ReasonAlgorithm, ReasonCrossOrigin, ReasonReused,
+//     ReasonInvalidClient, ReasonAssertionReplayed, and the outages
+//     (ReasonStoreUnavailable, ReasonKeysUnavailable, ReasonFetchFailed,
+//     ReasonBadDocument, ReasonInternal), whose records also carry the
+//     error.
+//
+// An unknown reason logs at Warn.
+func (r Reason) LogLevel() slog.Level {
+	switch r {
+	case ReasonMissing, ReasonExpired, ReasonRevoked, ReasonSessionExpired, ReasonSessionRevoked,
+		ReasonUnknownToken, ReasonInsufficientScope, ReasonInvalidRequest:
+		return slog.LevelDebug
+	case ReasonNotYetValid, ReasonMalformed, ReasonTooLarge, ReasonInvalidGrant, ReasonInvalidScope,
+		ReasonUnauthorizedClient, ReasonUnsupportedGrant:
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}
+
+// reasonOf is the Reason of an error of verification: the sentinel it
+// wraps, or the codec's finer reason for ErrInvalidToken. An error that
+// wraps none of them is ReasonInternal (callers fail closed on it).
+func reasonOf(err error) Reason {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrTokenExpired):
+		return ReasonExpired
+	case errors.Is(err, ErrTokenRevoked):
+		return ReasonRevoked
+	case errors.Is(err, ErrStoreUnavailable):
+		return ReasonStoreUnavailable
+	case errors.Is(err, ErrKeysUnavailable):
+		return ReasonKeysUnavailable
+	case errors.Is(err, ErrRefreshReused):
+		return ReasonReused
+	case errors.Is(err, ErrSessionExpired):
+		return ReasonSessionExpired
+	case errors.Is(err, ErrSessionRevoked):
+		return ReasonSessionRevoked
+	}
+	if r := jose.ReasonOf(err); r != "" {
+		return Reason(r)
+	}
+	if errors.Is(err, ErrInvalidToken) {
+		return ReasonMalformed
+	}
+	return ReasonInternal
+}
+
+// refusedEvent is the EventAccessTokenRefused of err. c, when set, holds
+// the token's verified claims (a refusal after the signature: expired,
+// revoked, wrong audience...), which name the subject and session.
+func refusedEvent(c *Claims, err error, now time.Time) Event {
+	e := Event{Kind: EventAccessTokenRefused, Reason: reasonOf(err), Time: now}
+	if c != nil {
+		e.Subject, e.ClientID, e.SessionID = c.Subject, c.ClientID, c.SessionID
+	}
+	return e
+}
 
 // String returns the event's name, e.g. "reuse_detected".
 func (k EventKind) String() string {
@@ -132,7 +217,9 @@ type Event struct {
 	Kind EventKind
 	// Issuer is the identifier of the Issuer that reports it
 	// (Config.Issuer), so that Issuers sharing one hook or logger (the
-	// tenants of one store) can be told apart.
+	// tenants of one store) can be told apart. A Verifier names the
+	// trusted issuer whose token (or keys) it was, and nothing when the
+	// token named no trusted issuer: never a value only the sender chose.
 	Issuer string
 	// Subject is the user (or client) concerned.
 	Subject string
@@ -141,20 +228,39 @@ type Event struct {
 	ClientID string
 	// SessionID is the session concerned, if any.
 	SessionID string
-	// Reason says why, for refusals and failures; empty otherwise.
+	// Reason says why, for refusals and failures (and ReasonReused for
+	// EventReuseDetected); empty otherwise.
 	Reason Reason
 	// Time is the issuer's clock at the event.
 	Time time.Time
 }
 
+// requestKey is the context key of a *requestInfo.
+type requestKey struct{}
+
+// requestInfo is what a ready-made handler tells the Issuer of the request
+// it serves, for the records Issuer.emit writes (reuse).
+type requestInfo struct{ method, path string }
+
+// withRequest returns r's context carrying r's method and path.
+func withRequest(r *http.Request) context.Context {
+	return context.WithValue(r.Context(), requestKey{}, &requestInfo{r.Method, r.URL.Path})
+}
+
 // emit reports e to Config.Events and, for the events that call for
-// attention, to the logger.
+// attention, to the logger. Refusals (EventAccessTokenRefused,
+// EventRefreshFailed, EventTokenRequestRefused) are not logged here: the
+// Middleware and the handlers log each refused request once.
 func (iss *Issuer) emit(ctx context.Context, e Event) {
 	e.Issuer = iss.issuer
 	switch e.Kind {
 	case EventReuseDetected:
-		iss.log.WarnContext(ctx, "sessionkit: refresh token reuse detected; session revoked",
-			slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
+		// The handlers leave this record as the refusal's own.
+		attrs := []slog.Attr{slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID), slog.String("reason", string(ReasonReused))}
+		if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+			attrs = append(attrs, slog.String("method", ri.method), slog.String("path", ri.path))
+		}
+		iss.log.LogAttrs(ctx, slog.LevelWarn, "sessionkit: refresh token reuse detected; session revoked", attrs...)
 	case EventRefreshRefused:
 		iss.log.InfoContext(ctx, "sessionkit: refresh refused by OnRefresh; session revoked",
 			slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
@@ -166,4 +272,25 @@ func (iss *Issuer) emit(ctx context.Context, e Event) {
 	if iss.events != nil {
 		iss.events(ctx, e)
 	}
+}
+
+// reportRefusal reports a refusal of the Middleware (refusalSink).
+func (iss *Issuer) reportRefusal(ctx context.Context, e Event) {
+	if iss.events != nil {
+		e.Time = iss.now()
+		iss.emit(ctx, e)
+	}
+}
+
+// reportRefusal reports a refusal of the Middleware (refusalSink), naming
+// the Verifier's issuer when it trusts only one.
+func (v *Verifier) reportRefusal(ctx context.Context, e Event) {
+	if v.events == nil {
+		return
+	}
+	if v.single != nil {
+		e.Issuer = v.single.rules.issuer
+	}
+	e.Time = v.clock()
+	v.events(ctx, e)
 }

@@ -27,12 +27,12 @@ const (
 
 // The handlers' answers that Middleware does not give.
 var (
-	refuseRefresh  = refusal{http.StatusUnauthorized, "invalid_token", "the refresh token is invalid or its session has ended"}
-	refuseMethod   = refusal{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"}
-	refuseNotUser  = refusal{http.StatusForbidden, "forbidden", "the access token is not a user's session token"}
-	refuseNoSuch   = refusal{http.StatusNotFound, "not_found", "no live session with that id"}
-	refuseInternal = refusal{http.StatusInternalServerError, "server_error", "internal error"}
-	refuseNotImpl  = refusal{http.StatusNotImplemented, "not_supported", "the session store cannot do this"}
+	refuseRefresh  = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the refresh token is invalid or its session has ended", reason: ReasonUnknownToken}
+	refuseMethod   = refusal{status: http.StatusMethodNotAllowed, code: "method_not_allowed", desc: "method not allowed"}
+	refuseNotUser  = refusal{status: http.StatusForbidden, code: "forbidden", desc: "the access token is not a user's session token"}
+	refuseNoSuch   = refusal{status: http.StatusNotFound, code: "not_found", desc: "no live session with that id"}
+	refuseInternal = refusal{status: http.StatusInternalServerError, code: "server_error", desc: "internal error", reason: ReasonInternal}
+	refuseNotImpl  = refusal{status: http.StatusNotImplemented, code: "not_supported", desc: "the session store cannot do this"}
 )
 
 // LoginCookies completes a browser login once the application has
@@ -156,21 +156,24 @@ func (iss *Issuer) RefreshHandler(c Cookies) http.Handler {
 		if !h.allow(w, r, http.MethodPost) {
 			return
 		}
-		tok, fromCookie, ok := h.refreshToken(w, r)
+		tok, fromCookie, ok := h.refreshToken(w, r, h.refreshRefused)
 		if !ok {
 			return
 		}
 		if tok == "" {
+			h.refreshRefused(r, ReasonMissing)
 			h.refuse(w, r, refuseMissing)
 			return
 		}
-		toks, err := iss.Refresh(r.Context(), tok)
+		toks, err := iss.Refresh(withRequest(r), tok)
 		if err != nil {
 			if ended(err) {
 				if fromCookie {
 					h.c.Clear(w)
 				}
-				h.refuse(w, r, refuseRefresh)
+				f := refuseRefresh.because(refreshReason(err))
+				f.logged = f.reason == ReasonReused // Issuer.emit wrote the reuse record
+				h.refuse(w, r, f)
 				return
 			}
 			h.fail(w, r, "refresh", err)
@@ -214,6 +217,25 @@ type refreshAnswer struct {
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
 }
 
+// refreshReason is the Reason of a Refresh error: the reuse and session
+// reasons, and ReasonUnknownToken for every token refused as invalid.
+func refreshReason(err error) Reason {
+	switch r := reasonOf(err); r {
+	case ReasonReused, ReasonSessionExpired, ReasonSessionRevoked, ReasonStoreUnavailable, ReasonInternal:
+		return r
+	}
+	return ReasonUnknownToken
+}
+
+// refreshRefused reports a refusal of a refresh request that RefreshHandler
+// gives itself (no token, a cross-origin or malformed request) as
+// EventRefreshFailed; Refresh reports the others.
+func (h *authHandler) refreshRefused(r *http.Request, why Reason) {
+	if h.iss.events != nil {
+		h.iss.emit(r.Context(), Event{Kind: EventRefreshFailed, Reason: why, Time: h.iss.now()})
+	}
+}
+
 // ended reports whether a Refresh error means the token will never work:
 // anything but an outage or an internal failure.
 func ended(err error) bool {
@@ -247,12 +269,12 @@ func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
 		if !h.allow(w, r, http.MethodPost) {
 			return
 		}
-		tok, fromCookie, ok := h.refreshToken(w, r)
+		tok, fromCookie, ok := h.refreshToken(w, r, nil)
 		if !ok {
 			return
 		}
 		if tok != "" {
-			err := iss.Logout(r.Context(), tok)
+			err := iss.Logout(withRequest(r), tok)
 			if err != nil && !errors.Is(err, ErrInvalidToken) && !(fromCookie && errors.Is(err, ErrUnsupported)) {
 				h.fail(w, r, "logout", err)
 				return
@@ -354,7 +376,7 @@ func (iss *Issuer) SessionsHandler(c Cookies) http.Handler {
 func (h *authHandler) revokeSession(w http.ResponseWriter, r *http.Request, claims *Claims) {
 	ids := r.URL.Query()["id"]
 	if len(ids) != 1 || ids[0] == "" || len(ids[0]) > maxSessionIDParam {
-		h.refuse(w, r, refusal{http.StatusBadRequest, "invalid_request", "exactly one id parameter naming a session is required"})
+		h.refuse(w, r, badRequest("exactly one id parameter naming a session is required"))
 		return
 	}
 	id := ids[0]
@@ -418,23 +440,29 @@ func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWr
 // a cookie request and must pass the cross-origin check; its token is the
 // refresh cookie's value, "" when it has none. ok is false when a refusal
 // was written.
-func (h *authHandler) refreshToken(w http.ResponseWriter, r *http.Request) (token string, fromCookie, ok bool) {
+//
+// refused, when set, is told the reason of each refusal refreshToken writes.
+func (h *authHandler) refreshToken(w http.ResponseWriter, r *http.Request, refused func(*http.Request, Reason)) (token string, fromCookie, ok bool) {
+	no := func(f refusal, fromCookie bool) (string, bool, bool) {
+		if refused != nil {
+			refused(r, f.reason)
+		}
+		h.refuse(w, r, f)
+		return "", fromCookie, false
+	}
 	v, n := cookieValue(r, h.c.refreshName())
 	if n == 0 && isJSON(r) {
 		tok, problem := readRefreshBody(w, r)
 		if problem != "" {
-			h.refuse(w, r, refusal{http.StatusBadRequest, "invalid_request", problem})
-			return "", false, false
+			return no(badRequest(problem), false)
 		}
 		return tok, false, true
 	}
 	if h.csrf.Check(r) != nil {
-		h.refuse(w, r, refuseCrossOrigin)
-		return "", true, false
+		return no(refuseCrossOrigin, true)
 	}
 	if n > 1 {
-		h.refuse(w, r, refusal{http.StatusBadRequest, "invalid_request", "the refresh cookie appears more than once"})
-		return "", true, false
+		return no(badRequest("the refresh cookie appears more than once"), true)
 	}
 	return v, true, true
 }
@@ -484,7 +512,7 @@ func (h *authHandler) refuse(w http.ResponseWriter, r *http.Request, f refusal) 
 // application accepted), 500 otherwise; the error is logged, never sent.
 func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, ErrStoreUnavailable) {
-		refuse(w, r, h.iss.log, defaultRealm, refuseUnavailable, "", err)
+		refuse(w, r, h.iss.log, defaultRealm, refuseUnavailable.because(ReasonStoreUnavailable), "", err)
 		return
 	}
 	h.iss.log.ErrorContext(r.Context(), "sessionkit: "+what+" failed", "error", err)

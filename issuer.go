@@ -122,12 +122,17 @@ type Config struct {
 	// stored by the rotation itself, for this and later access tokens. It
 	// is never called while sessionkit holds a lock.
 	OnRefresh func(ctx context.Context, s Session) (claims map[string]any, err error)
-	// Events, when set, is told of logins, refreshes, reuse and revocations
-	// (see Event). It runs synchronously after the store step.
+	// Events, when set, is told of logins, refreshes, reuse and
+	// revocations, and of every refusal with its Reason: access tokens
+	// refused by Verify and the Middleware, failed refreshes, refused
+	// token-endpoint requests (see EventKind and "Operations" in the
+	// package documentation). It runs synchronously, after the store step,
+	// on the request's goroutine: keep it fast (count, enqueue).
 	Events func(ctx context.Context, e Event)
 	// Logger receives security-relevant records (reuse detected, refreshes
-	// refused, store failures); nil discards them. Records never contain
-	// token material.
+	// refused, store failures) and the ready-made handlers' refusals, one
+	// record per refused request (see Reason.LogLevel); nil discards them.
+	// Records never contain token material.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time

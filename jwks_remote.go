@@ -78,6 +78,7 @@ type remoteKeys struct {
 	interval time.Duration
 	timeout  time.Duration
 	log      *slog.Logger
+	events   func(context.Context, Event) // VerifierConfig.Events
 	now      func() time.Time
 
 	// Discovery, when url is "" (discovery.go).
@@ -196,11 +197,13 @@ func (r *remoteKeys) run(ctx context.Context, call *fetchCall) {
 	switch {
 	case err == nil:
 		r.cur.Store(set)
-	case url == "": // discovery failed, and logged it
+	case url == "": // discovery failed, and reported it
 	case r.cur.Load() != nil:
 		r.log.WarnContext(ctx, "sessionkit: JWKS fetch failed; still verifying with the last good key set", "jwks", url, "error", err)
+		r.fetchFailed(ctx, err)
 	default:
 		r.log.ErrorContext(ctx, "sessionkit: JWKS fetch failed; no keys to verify with", "jwks", url, "error", err)
+		r.fetchFailed(ctx, err)
 	}
 	call.set, call.err = set, err
 	r.mu.Lock()
@@ -229,7 +232,7 @@ func (r *remoteKeys) download(ctx context.Context, url string) (*remoteSet, erro
 	}
 	keys, err := parseJWKS(ctx, d.body, r.allow, r.log, url)
 	if err != nil {
-		return nil, fmt.Errorf("the JWKS is unusable: %w", err)
+		return nil, unusable{fmt.Errorf("the JWKS is unusable: %w", err)}
 	}
 	resolved, conflicts := newResolvedKeys(r.allow, r.hmac, keys)
 	logKIDConflicts(ctx, r.log, r.issuer, conflicts)
@@ -239,6 +242,28 @@ func (r *remoteKeys) download(ctx context.Context, url string) (*remoteSet, erro
 		etag:    etagOf(d.header),
 		url:     url,
 	}, nil
+}
+
+// unusable marks the failure of a fetched document's content (a JWKS or
+// discovery document that is too large, malformed or names another
+// issuer), as opposed to a failure of the fetch.
+type unusable struct{ error }
+
+func (e unusable) Unwrap() error { return e.error }
+
+// fetchFailed reports a failed JWKS or discovery fetch to
+// VerifierConfig.Events: ReasonBadDocument for an unusable document,
+// ReasonFetchFailed for anything else (network, timeout, status, refused
+// redirect).
+func (r *remoteKeys) fetchFailed(ctx context.Context, err error) {
+	if r.events == nil {
+		return
+	}
+	reason := ReasonFetchFailed
+	if errors.As(err, new(unusable)) {
+		reason = ReasonBadDocument
+	}
+	r.events(ctx, Event{Kind: EventKeysFetchFailed, Issuer: r.issuer, Reason: reason, Time: r.now()})
 }
 
 // fetchedDoc is getDocument's answer: a body, or notModified.
@@ -289,7 +314,7 @@ func (r *remoteKeys) getDocument(ctx context.Context, url, accept, etag string, 
 		return nil, fmt.Errorf("reading the %s: %w", what, err)
 	}
 	if len(body) > limit {
-		return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
+		return nil, unusable{fmt.Errorf("the %s is larger than %d bytes", what, limit)}
 	}
 	return &fetchedDoc{body: body, header: resp.Header}, nil
 }

@@ -39,10 +39,12 @@ type MiddlewareOptions struct {
 	// claims in their context. A request carrying a token is still refused
 	// if the token is bad.
 	Optional bool
-	// Logger receives one record per refused request (reason, method, path;
-	// Debug for a missing token, Info for other refusals, Warn for 503s,
-	// which also carry the Verify error). Records never contain tokens. Nil
-	// discards them.
+	// Logger receives one record per refused request: its status, Reason,
+	// method and path, at the reason's level (Reason.LogLevel: Debug for a
+	// missing or expired token, Warn for a bad signature, a wrong issuer or
+	// audience, an unknown key; 503s carry the Verify error too). Records
+	// never contain a token, cookie or Authorization value. Nil discards
+	// them.
 	Logger *slog.Logger
 }
 
@@ -62,6 +64,27 @@ type authInfo struct {
 	claims *Claims // nil for an anonymous request (Optional)
 	realm  string
 	log    *slog.Logger
+	sink   refusalSink // nil when the TokenVerifier reports no events
+}
+
+// refusalSink is a TokenVerifier that reports refusals as Events (*Issuer
+// and *Verifier, to their Events hooks): the Middleware reports through it
+// the refusals Verify never sees (no token, a cross-origin cookie request,
+// a missing scope).
+type refusalSink interface {
+	reportRefusal(ctx context.Context, e Event)
+}
+
+// report tells sink, when there is one, of a refusal of the request itself.
+func report(sink refusalSink, r *http.Request, why Reason, c *Claims) {
+	if sink == nil {
+		return
+	}
+	e := Event{Kind: EventAccessTokenRefused, Reason: why}
+	if c != nil {
+		e.Subject, e.ClientID, e.SessionID = c.Subject, c.ClientID, c.SessionID
+	}
+	sink.reportRefusal(r.Context(), e)
 }
 
 // tokenSource is how a request carried its access token.
@@ -104,6 +127,12 @@ const (
 //     ErrKeysUnavailable, ErrStoreUnavailable or any other error (fail
 //     closed).
 //
+// Over an *Issuer or a *Verifier, the refusals Verify never sees (no
+// token, an invalid request, a cross-origin cookie request; RequireScope's
+// missing scope) are reported to its Events hook as EventAccessTokenRefused;
+// Verify reports the others itself. Each refused request is logged once to
+// o.Logger (see Reason.LogLevel).
+//
 // Middleware panics, with an error wrapping ErrInvalidConfig, when v is nil,
 // o.Realm is not a valid quoted string or a trusted origin is invalid.
 func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Handler {
@@ -111,6 +140,7 @@ func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Ha
 		panic(fmt.Errorf("%w: Middleware needs a TokenVerifier", ErrInvalidConfig))
 	}
 	m := &middleware{verifier: v, realm: o.Realm, allowQuery: o.AllowQueryToken, optional: o.Optional, log: o.Logger}
+	m.sink, _ = v.(refusalSink)
 	if m.realm == "" {
 		m.realm = defaultRealm
 	}
@@ -143,17 +173,20 @@ type middleware struct {
 	allowQuery bool
 	optional   bool
 	log        *slog.Logger
+	sink       refusalSink // v's, when it reports events
 }
 
 func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	token, src, problem := m.token(r)
 	if problem != "" {
-		refuse(w, r, m.log, m.realm, refusal{http.StatusBadRequest, "invalid_request", problem}, "", nil)
+		report(m.sink, r, ReasonInvalidRequest, nil)
+		refuse(w, r, m.log, m.realm, badRequest(problem), "", nil)
 		return
 	}
-	info := &authInfo{realm: m.realm, log: m.log}
+	info := &authInfo{realm: m.realm, log: m.log, sink: m.sink}
 	if src == noToken {
 		if !m.optional {
+			report(m.sink, r, ReasonMissing, nil)
 			refuse(w, r, m.log, m.realm, refuseMissing, "", nil)
 			return
 		}
@@ -162,6 +195,7 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	if src == fromCookie {
 		if err := m.csrf.Check(r); err != nil {
+			report(m.sink, r, ReasonCrossOrigin, nil)
 			refuse(w, r, m.log, m.realm, refuseCrossOrigin, "", nil)
 			return
 		}
@@ -169,10 +203,10 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	claims, err := m.verifier.Verify(r.Context(), token)
 	if f, bad := verifyRefusal(claims, err); bad {
 		var cause error // logged for outages only: the operator needs it
-		if f == refuseUnavailable {
+		if f.status == http.StatusServiceUnavailable {
 			cause = cmp.Or(err, errNoClaims)
 		}
-		refuse(w, r, m.log, m.realm, f, "", cause)
+		refuse(w, r, m.log, m.realm, f, "", cause) // Verify reported it
 		return
 	}
 	info.claims = claims
@@ -266,24 +300,26 @@ func withoutQueryToken(u *url.URL) *url.URL {
 	return &c
 }
 
-// verifyRefusal maps the result of Verify to a refusal; bad is false when
-// the claims may pass. Unknown errors and nil claims fail closed (503).
+// verifyRefusal maps the result of Verify to a refusal, with the error's
+// Reason; bad is false when the claims may pass. Unknown errors and nil
+// claims fail closed (503).
 func verifyRefusal(c *Claims, err error) (f refusal, bad bool) {
 	switch {
 	case err == nil && c != nil:
 		return refusal{}, false
-	case err == nil,
-		errors.Is(err, ErrKeysUnavailable),
+	case err == nil:
+		return refuseUnavailable.because(ReasonInternal), true
+	case errors.Is(err, ErrKeysUnavailable),
 		errors.Is(err, ErrStoreUnavailable):
-		return refuseUnavailable, true
+		return refuseUnavailable.because(reasonOf(err)), true
 	case errors.Is(err, ErrTokenExpired):
 		return refuseExpired, true
 	case errors.Is(err, ErrTokenRevoked):
 		return refuseRevoked, true
 	case errors.Is(err, ErrInvalidToken):
-		return refuseInvalid, true
+		return refuseInvalid.because(reasonOf(err)), true
 	}
-	return refuseUnavailable, true
+	return refuseUnavailable.because(ReasonInternal), true
 }
 
 // RequireScope returns middleware that lets a request through only if the
@@ -312,11 +348,13 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 				info = &authInfo{realm: defaultRealm, log: discardLogger}
 			}
 			if info.claims == nil {
+				report(info.sink, r, ReasonMissing, nil)
 				refuse(w, r, info.log, info.realm, refuseMissing, "", nil)
 				return
 			}
 			for _, s := range scopes {
 				if !info.claims.HasScope(s) {
+					report(info.sink, r, ReasonInsufficientScope, info.claims)
 					refuse(w, r, info.log, info.realm, refuseScope, want, nil)
 					return
 				}
@@ -337,21 +375,37 @@ func ClaimsFromContext(ctx context.Context) (claims *Claims, ok bool) {
 	return info.claims, true
 }
 
-// refusal is an error answer: status, error code and description.
+// refusal is an error answer: status, error code and description, and
+// the Reason its log record gives ("" for answers that refuse no
+// credential, such as 405).
 type refusal struct {
 	status int
 	code   string
 	desc   string
+	reason Reason
+	logged bool // the refusal's record was written already (reuse: by Issuer.emit)
+}
+
+// because returns f with reason why.
+func (f refusal) because(why Reason) refusal {
+	f.reason = why
+	return f
+}
+
+// badRequest is the 400 invalid_request refusal of a request whose problem
+// this is.
+func badRequest(problem string) refusal {
+	return refusal{http.StatusBadRequest, "invalid_request", problem, ReasonInvalidRequest, false}
 }
 
 var (
-	refuseMissing     = refusal{http.StatusUnauthorized, "unauthorized", "authentication required"}
-	refuseExpired     = refusal{http.StatusUnauthorized, "invalid_token", "the access token expired"}
-	refuseRevoked     = refusal{http.StatusUnauthorized, "invalid_token", "the access token was revoked"}
-	refuseInvalid     = refusal{http.StatusUnauthorized, "invalid_token", "the access token is invalid"}
-	refuseCrossOrigin = refusal{http.StatusForbidden, "forbidden", "cross-origin request refused"}
-	refuseScope       = refusal{http.StatusForbidden, "insufficient_scope", "the access token lacks a required scope"}
-	refuseUnavailable = refusal{http.StatusServiceUnavailable, "temporarily_unavailable", "authentication is temporarily unavailable; try again later"}
+	refuseMissing     = refusal{http.StatusUnauthorized, "unauthorized", "authentication required", ReasonMissing, false}
+	refuseExpired     = refusal{http.StatusUnauthorized, "invalid_token", "the access token expired", ReasonExpired, false}
+	refuseRevoked     = refusal{http.StatusUnauthorized, "invalid_token", "the access token was revoked", ReasonRevoked, false}
+	refuseInvalid     = refusal{http.StatusUnauthorized, "invalid_token", "the access token is invalid", ReasonMalformed, false}
+	refuseCrossOrigin = refusal{http.StatusForbidden, "forbidden", "cross-origin request refused", ReasonCrossOrigin, false}
+	refuseScope       = refusal{http.StatusForbidden, "insufficient_scope", "the access token lacks a required scope", ReasonInsufficientScope, false}
+	refuseUnavailable = refusal{http.StatusServiceUnavailable, "temporarily_unavailable", "authentication is temporarily unavailable; try again later", ReasonStoreUnavailable, false}
 )
 
 // errNoClaims stands for a Verify that returned neither claims nor an error.
@@ -361,21 +415,20 @@ var errNoClaims = errors.New("sessionkit: Verify returned no claims and no error
 // challenge RFC 6750 asks for (scope, when set, names the required scopes),
 // then the JSON body.
 func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm string, f refusal, scope string, cause error) {
-	level := slog.LevelInfo
-	switch {
-	case f == refuseMissing:
-		level = slog.LevelDebug
-	case f.status == http.StatusServiceUnavailable:
-		level = slog.LevelWarn
+	if !f.logged {
+		level := slog.LevelInfo // answers that refuse no credential
+		if f.reason != "" {
+			level = f.reason.LogLevel()
+		}
+		attrs := []slog.Attr{
+			slog.Int("status", f.status), slog.String("reason", string(f.reason)),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		}
+		if cause != nil {
+			attrs = append(attrs, slog.Any("error", cause))
+		}
+		log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
 	}
-	attrs := []slog.Attr{
-		slog.Int("status", f.status), slog.String("reason", f.code+": "+f.desc),
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-	}
-	if cause != nil {
-		attrs = append(attrs, slog.Any("error", cause))
-	}
-	log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
 
 	h := w.Header()
 	switch f.code {

@@ -113,6 +113,7 @@ func (iss *Issuer) TokenEndpoint(cfg TokenEndpointConfig) http.Handler {
 }
 
 func (e *oauthEndpoint) token(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(withRequest(r))
 	form, oerr := e.readForm(w, r)
 	if oerr == nil {
 		var answer map[string]any
@@ -148,6 +149,15 @@ func (e *oauthEndpoint) jwtBearer(ctx context.Context, form url.Values) (map[str
 	if oerr != nil {
 		return nil, oerr
 	}
+	answer, oerr := e.grantFor(ctx, form, va)
+	if oerr != nil && oerr.client == "" {
+		oerr.client = va.client.ID // proved by the assertion
+	}
+	return answer, oerr
+}
+
+// grantFor is the jwt-bearer grant once its assertion verified.
+func (e *oauthEndpoint) grantFor(ctx context.Context, form url.Values, va *verifiedAssertion) (map[string]any, *oauthError) {
 	if oerr := checkClientID(form, va.client); oerr != nil {
 		return nil, oerr
 	}
@@ -200,6 +210,19 @@ func (e *oauthEndpoint) refresh(ctx context.Context, form url.Values) (map[strin
 	if oerr != nil {
 		return nil, oerr
 	}
+	clientID := ""
+	if client != nil {
+		clientID = client.ID
+	}
+	answer, oerr := e.refreshFor(ctx, form, rt, client)
+	if oerr != nil && oerr.client == "" {
+		oerr.client = clientID // authenticated, or "" for a user session
+	}
+	return answer, oerr
+}
+
+// refreshFor is the refresh grant once the client, if any, authenticated.
+func (e *oauthEndpoint) refreshFor(ctx context.Context, form url.Values, rt string, client *Client) (map[string]any, *oauthError) {
 	clientID := ""
 	if client != nil {
 		clientID = client.ID
@@ -369,18 +392,30 @@ func (e *oauthEndpoint) readForm(w http.ResponseWriter, r *http.Request) (url.Va
 	return form, nil
 }
 
-// fail logs and writes an error answer.
+// fail reports (EventTokenRequestRefused), logs (at its reason's
+// LogLevel) and writes an error answer.
 func (e *oauthEndpoint) fail(w http.ResponseWriter, r *http.Request, oerr *oauthError) {
-	level := slog.LevelInfo
+	reason := oerr.reasonOf()
 	if oerr.status == http.StatusServiceUnavailable {
-		level = slog.LevelWarn
 		w.Header().Set("Retry-After", retryAfter)
 	}
-	attrs := []slog.Attr{slog.String("path", r.URL.Path), slog.Int("status", oerr.status), slog.String("error", oerr.code), slog.String("description", oerr.desc)}
+	attrs := []slog.Attr{
+		slog.Int("status", oerr.status), slog.String("reason", string(reason)),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("error", oerr.code), slog.String("description", oerr.desc),
+	}
+	if oerr.client != "" {
+		attrs = append(attrs, slog.String("client_id", oerr.client))
+	}
 	if oerr.cause != nil {
 		attrs = append(attrs, slog.String("cause", oerr.cause.Error()))
 	}
-	e.iss.log.LogAttrs(r.Context(), level, "sessionkit: OAuth request refused", attrs...)
+	if reason != ReasonReused { // Issuer.emit wrote the record of a reuse
+		e.iss.log.LogAttrs(r.Context(), reason.LogLevel(), "sessionkit: OAuth request refused", attrs...)
+	}
+	if e.iss.events != nil {
+		e.iss.emit(r.Context(), Event{Kind: EventTokenRequestRefused, ClientID: oerr.client, Reason: reason, Time: e.iss.now()})
+	}
 	writeOAuthJSON(w, oerr.status, map[string]any{"error": oerr.code, "error_description": oerr.desc})
 }
 
@@ -394,7 +429,9 @@ func issueFailure(err error) *oauthError {
 	case errors.Is(err, ErrStoreUnavailable):
 		return unavailable(err)
 	case errors.Is(err, ErrRefreshReused):
-		return grantError("the refresh token was already used; the session is revoked", err)
+		oerr := grantError("the refresh token was already used; the session is revoked", err)
+		oerr.reason = ReasonReused // Issuer.emit logged it, with the request
+		return oerr
 	case errors.Is(err, ErrSessionExpired):
 		return grantError("the session has expired", err)
 	case errors.Is(err, ErrSessionRevoked):

@@ -35,6 +35,13 @@ type oauthFixture struct {
 
 func newOAuthFixture(t testing.TB, actAs bool) *oauthFixture {
 	t.Helper()
+	return newOAuthFixtureWith(t, actAs, nil)
+}
+
+// newOAuthFixtureWith is newOAuthFixture with the Issuer's Config changed
+// by mod (after the fixture's own settings) when mod is not nil.
+func newOAuthFixtureWith(t testing.TB, actAs bool, mod func(*Config)) *oauthFixture {
+	t.Helper()
 	f := &oauthFixture{keys: map[string]*SigningKey{
 		"svc-rsa": testKey(t, RS256, 1),
 		"svc-ec":  testKey(t, ES256, 1),
@@ -43,7 +50,12 @@ func newOAuthFixture(t testing.TB, actAs bool) *oauthFixture {
 	mem := memstore.New()
 	t.Cleanup(func() { _ = mem.Close() })
 	f.st = &failingStore{Store: mem}
-	f.iss, f.clock = newTestIssuer(t, func(c *Config) { c.Store = f.st })
+	f.iss, f.clock = newTestIssuer(t, func(c *Config) {
+		c.Store = f.st
+		if mod != nil {
+			mod(c)
+		}
+	})
 	var clients []Client
 	for id, k := range f.keys {
 		ck, err := NewClientKey(k.Public(), k.KeyID())

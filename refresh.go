@@ -127,7 +127,29 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 // sessions and the authenticated client for client sessions (the secret
 // hash binds it, see scope.Scope.SecretHash). accessScope, when set, narrows the scope
 // of the new access token (the session keeps its own).
+//
+// A failure is reported as EventRefreshFailed, except reuse
+// (EventReuseDetected) and a refusal of OnRefresh (EventRefreshRefused),
+// which have their own events. The event names no subject or session: a
+// failed refresh proves neither (a handle names a session, but anyone can
+// write one).
 func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, accessScope *string) (*Tokens, error) {
+	toks, err := iss.redeem(ctx, refreshToken, clientID, accessScope)
+	if err != nil && iss.events != nil && !errors.Is(err, ErrRefreshReused) && !errors.Is(err, errOnRefresh) {
+		reason := reasonOf(err)
+		if reason == ReasonMalformed || reason == ReasonTooLarge {
+			reason = ReasonUnknownToken
+		}
+		iss.emit(ctx, Event{Kind: EventRefreshFailed, Reason: reason, Time: iss.now()})
+	}
+	return toks, err
+}
+
+// errOnRefresh is in the chain of a refresh Config.OnRefresh refused.
+var errOnRefresh = errors.New("refused by OnRefresh")
+
+// redeem is refresh without the failure event.
+func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, accessScope *string) (*Tokens, error) {
 	handle, secret, err := parseRefreshToken(refreshToken)
 	if err != nil {
 		return nil, err
@@ -189,7 +211,7 @@ func (iss *Issuer) refresh(ctx context.Context, refreshToken, clientID string, a
 			res.Session.Claims = claims
 		}
 	case store.Reused:
-		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: res.Session.Subject, ClientID: res.Session.ClientID, SessionID: res.Session.ID, Time: now})
+		iss.emit(ctx, Event{Kind: EventReuseDetected, Reason: ReasonReused, Subject: res.Session.Subject, ClientID: res.Session.ClientID, SessionID: res.Session.ID, Time: now})
 		return nil, ErrRefreshReused
 	case store.Expired:
 		return nil, ErrSessionExpired
@@ -233,7 +255,7 @@ func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byt
 	}
 	claims, hookErr := iss.onRefresh(ctx, publicSession(&s))
 	if hookErr != nil {
-		refused := fmt.Errorf("%w: refused by OnRefresh: %w", ErrSessionRevoked, hookErr)
+		refused := fmt.Errorf("%w: %w: %w", ErrSessionRevoked, errOnRefresh, hookErr)
 		// A store that cannot end the session writes nothing: the hook
 		// then refuses each later refresh in turn.
 		if iss.caps.Has(store.RevokeSessions) {

@@ -52,7 +52,7 @@ func (iss *Issuer) logout(ctx context.Context, refreshToken, clientID string) er
 	if info.Generation+1 < s.Generation {
 		// Older than the previous token: whoever holds it also held a
 		// rotated-away token, the same signal as reuse on Refresh.
-		iss.emit(ctx, Event{Kind: EventReuseDetected, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
+		iss.emit(ctx, Event{Kind: EventReuseDetected, Reason: ReasonReused, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	}
 	iss.emit(ctx, Event{Kind: EventLogout, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	return nil

@@ -181,7 +181,8 @@ type Verifier struct {
 	store        store.Store
 	maxTokenSize int
 	clock        func() time.Time
-	log          *slog.Logger // VerifierConfig.Logger, for Check
+	log          *slog.Logger                 // VerifierConfig.Logger, for Check
+	events       func(context.Context, Event) // VerifierConfig.Events
 }
 
 // trustedIssuer is one issuer's claim rules and key source.
@@ -313,6 +314,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		store:        cfg.Store,
 		maxTokenSize: maxSize,
 		clock:        cfg.Now,
+		events:       cfg.Events,
 	}
 	if v.clock == nil {
 		v.clock = time.Now
@@ -327,7 +329,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return &remoteKeys{
 			issuer: issuer, client: client, allow: allow, hmac: hmac, insecure: cfg.InsecureAllowHTTP,
 			minTTL: minTTL, maxTTL: maxTTL, interval: interval, timeout: timeout,
-			log: log, now: v.clock,
+			log: log, events: cfg.Events, now: v.clock,
 		}
 	}
 	var hmacAlgs algSet // the HS* algorithms some issuer has a key for
@@ -561,13 +563,28 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	ti := v.single
 	if ti == nil {
 		iss, err := peekIssuer(token, v.maxTokenSize)
+		if err == nil && v.byIssuer[iss] == nil {
+			err = errRefused(ReasonWrongIssuer, "issuer is not trusted")
+		}
 		if err != nil {
+			// The Event names no issuer: an untrusted iss is the
+			// sender's choice, not a label to keep.
+			v.refused(ctx, "", nil, err)
 			return nil, err
 		}
-		if ti = v.byIssuer[iss]; ti == nil {
-			return nil, errMalformed("issuer is not trusted")
-		}
+		ti = v.byIssuer[iss]
 	}
+	c, err := v.verify(ctx, ti, token)
+	if err != nil {
+		v.refused(ctx, ti.rules.issuer, c, err)
+		return nil, err
+	}
+	return c, nil
+}
+
+// verify is Verify once the issuer is known. On a refusal, the claims
+// are those verifyAccess returns with it (for the event only), or nil.
+func (v *Verifier) verify(ctx context.Context, ti *trustedIssuer, token string) (*Claims, error) {
 	now := v.clock()
 	keys, err := ti.keys(ctx, now)
 	if err != nil {
@@ -583,15 +600,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 			c, err = verifyAccess(token, v.maxTokenSize, fresh, ti.policy, &ti.rules, v.clock())
 		}
 	}
-	if err != nil {
-		return nil, err
+	if err == nil && v.store != nil {
+		err = checkAccess(ctx, v.store, ti.scope, c, now)
 	}
-	if v.store != nil {
-		if err := checkAccess(ctx, v.store, ti.scope, c, now); err != nil {
-			return nil, err
-		}
+	return c, err
+}
+
+// refused reports a refusal to VerifierConfig.Events: issuer is the
+// trusted issuer the token named ("" when it named none), c its verified
+// claims when the refusal came after the signature.
+func (v *Verifier) refused(ctx context.Context, issuer string, c *Claims, err error) {
+	if v.events == nil {
+		return
 	}
-	return c, nil
+	e := refusedEvent(c, err, v.clock())
+	e.Issuer = issuer
+	v.events(ctx, e)
 }
 
 // worthRefetch reports whether a token whose key the cached set lacks

@@ -254,10 +254,10 @@ type claimRules struct {
 // that old has also passed its exp; the age rule comes first to say why.
 func (r *claimRules) check(c *Claims, now time.Time) error {
 	if c.Issuer != r.issuer {
-		return errMalformed("wrong issuer")
+		return errRefused(ReasonWrongIssuer, "wrong issuer")
 	}
 	if !audienceMatches(c.Audience, r.audience) {
-		return errMalformed("audience does not include ours")
+		return errRefused(ReasonWrongAudience, "audience does not include ours")
 	}
 	if c.Subject == "" {
 		return errMalformed("sub missing")
@@ -280,10 +280,10 @@ func (r *claimRules) check(c *Claims, now time.Time) error {
 	}
 	late := now.Add(r.leeway)
 	if !c.NotBefore.IsZero() && late.Before(c.NotBefore) {
-		return errMalformed("not valid yet (nbf)")
+		return errRefused(ReasonNotYetValid, "not valid yet (nbf)")
 	}
 	if late.Before(c.IssuedAt) {
-		return errMalformed("issued in the future (iat)")
+		return errRefused(ReasonNotYetValid, "issued in the future (iat)")
 	}
 	return nil
 }
@@ -302,6 +302,11 @@ func audienceMatches(have, want []string) bool {
 // verifyAccess is the stateless verification shared by Issuer.Verify and
 // Verifier: signature with an allowed key, the header policy (typ, kid),
 // claims syntax and rules.
+//
+// When the claims fail the rules (expired, wrong audience...), it returns
+// them with the error, for the refusal's event only: they are signed, so
+// their subject and session may be reported, but they grant nothing.
+// Otherwise a failure returns nil claims.
 func verifyAccess(token string, maxSize int, keys keyResolver, policy *jose.Policy, rules *claimRules, now time.Time) (*Claims, error) {
 	payload, err := jose.Verify(token, maxSize, keys, policy)
 	if err != nil {
@@ -312,7 +317,7 @@ func verifyAccess(token string, maxSize int, keys keyResolver, policy *jose.Poli
 		return nil, err
 	}
 	if err := rules.check(c, now); err != nil {
-		return nil, err
+		return c, err
 	}
 	return c, nil
 }
@@ -387,16 +392,19 @@ func (iss *Issuer) Verify(ctx context.Context, token string) (*Claims, error) {
 }
 
 // verify is Verify with the stateful checks made when stateful is set.
+//
+// A refusal is reported as EventAccessTokenRefused, with its reason.
 func (iss *Issuer) verify(ctx context.Context, token string, stateful bool) (*Claims, error) {
 	now := iss.now()
 	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), jose.AccessTokens, &iss.rules, now)
-	if err != nil {
-		return nil, err
+	if err == nil && stateful {
+		err = checkAccess(ctx, iss.store, iss.scope, c, now)
 	}
-	if stateful {
-		if err := checkAccess(ctx, iss.store, iss.scope, c, now); err != nil {
-			return nil, err
+	if err != nil {
+		if iss.events != nil {
+			iss.emit(ctx, refusedEvent(c, err, now))
 		}
+		return nil, err
 	}
 	return c, nil
 }

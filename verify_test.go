@@ -288,6 +288,13 @@ func TestVerifyAfterKeyRotation(t *testing.T) {
 	}
 }
 
+// tamper changes the first character of tok's signature: still canonical
+// base64url, but the signature no longer verifies.
+func tamper(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 1
+	return tok[:i] + flipFirst(tok[i:])
+}
+
 func flipFirst(s string) string {
 	c := byte('A')
 	if s[0] == 'A' {

@@ -77,15 +77,51 @@ const (
 // re-exports it as sessionkit.ErrInvalidToken.
 var ErrInvalidToken = errors.New("sessionkit: invalid token")
 
-// Malformed returns an error wrapping ErrInvalidToken with a reason.
-// Reasons never include token bytes.
-func Malformed(reason string) error {
-	return fmt.Errorf("%w: %s", ErrInvalidToken, reason)
+// The reasons of refusals the codec tells apart (Refusal.Reason). They are
+// values of the root package's Reason type, which names them for users.
+const (
+	ReasonMalformed    = "malformed"
+	ReasonTooLarge     = "too_large"
+	ReasonWrongType    = "wrong_type"
+	ReasonAlgorithm    = "algorithm"
+	ReasonUnknownKey   = "unknown_key"
+	ReasonBadSignature = "bad_signature"
+)
+
+// Refusal is a refused token: why, as one of a small closed set of names
+// (Reason), and a message for people. It wraps ErrInvalidToken, and its
+// message reads "sessionkit: invalid token: " and the message; neither
+// ever includes token bytes.
+type Refusal struct {
+	Reason string
+	msg    string
+}
+
+func (e *Refusal) Error() string { return ErrInvalidToken.Error() + ": " + e.msg }
+
+// Unwrap returns ErrInvalidToken.
+func (e *Refusal) Unwrap() error { return ErrInvalidToken }
+
+// Refuse returns a *Refusal for reason with message msg.
+func Refuse(reason, msg string) error { return &Refusal{Reason: reason, msg: msg} }
+
+// Malformed returns a refusal for ReasonMalformed: msg says what is
+// wrong, never with token bytes.
+func Malformed(msg string) error { return Refuse(ReasonMalformed, msg) }
+
+// ReasonOf returns the reason of the Refusal err wraps, or "" when it
+// wraps none.
+func ReasonOf(err error) string {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return ""
 }
 
 // ErrUnknownKey is Verify's answer for an allowed algorithm whose kid no
 // key has: the one failure a remote key set answers with a refetch.
-var ErrUnknownKey = Malformed("unknown key id")
+var ErrUnknownKey = Refuse(ReasonUnknownKey, "unknown key id")
 
 // errNoSingleKey is Verify's answer for a header without kid when the keys
 // hold none, or several, of its algorithm. It wraps ErrUnknownKey, so that
@@ -355,7 +391,7 @@ func (p *Policy) typeError(h *Header) error {
 	if p.TypesHint != "" {
 		msg += ": " + p.TypesHint
 	}
-	return Malformed(msg)
+	return Refuse(ReasonWrongType, msg)
 }
 
 // Verify splits a compact JWS, checks its header and its signature, and
@@ -380,7 +416,7 @@ func Verify(token string, maxSize int, keys Resolver, p *Policy) (string, error)
 			return "", p.typeError(&h)
 		}
 		if !Known(h.Alg) || !keys.Allows(h.Alg) {
-			return "", Malformed("algorithm not allowed")
+			return "", Refuse(ReasonAlgorithm, "algorithm not allowed")
 		}
 		switch {
 		case h.HasKID:
@@ -395,7 +431,7 @@ func Verify(token string, maxSize int, keys Resolver, p *Policy) (string, error)
 				return "", errNoSingleKey
 			}
 			if k.alg != h.Alg {
-				return "", Malformed("algorithm does not match the key")
+				return "", Refuse(ReasonAlgorithm, "algorithm does not match the key")
 			}
 			payload, err := c.Verify(k)
 			if err != nil {
@@ -406,7 +442,7 @@ func Verify(token string, maxSize int, keys Resolver, p *Policy) (string, error)
 			return payload, nil
 		}
 		if k.alg != h.Alg {
-			return "", Malformed("algorithm does not match the key")
+			return "", Refuse(ReasonAlgorithm, "algorithm does not match the key")
 		}
 	}
 	return c.Verify(k)
@@ -436,7 +472,7 @@ type Compact struct {
 // segment, which nothing is used without.
 func Split(token string, maxSize int) (Compact, error) {
 	if len(token) > maxSize {
-		return Compact{}, Malformed("token exceeds the size limit")
+		return Compact{}, Refuse(ReasonTooLarge, "token exceeds the size limit")
 	}
 	if len(token) == 0 {
 		return Compact{}, Malformed("empty token")
@@ -560,7 +596,7 @@ func (c Compact) Verify(k *Key) (string, error) {
 		return "", Malformed("signature is not canonical base64url")
 	}
 	if !k.verify(input, buf[len(token):]) {
-		return "", Malformed("bad signature")
+		return "", Refuse(ReasonBadSignature, "bad signature")
 	}
 	n := len(buf)
 	buf, err = b64.AppendDecode(buf, pbytes)
