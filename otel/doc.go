@@ -50,7 +50,8 @@
 //     issuer, outcome ("rotated" for EventRefresh, a grace replay too;
 //     "reused" for EventReuseDetected, whose session was revoked;
 //     "refused" for EventRefreshRefused, by Config.OnRefresh; "failed" for
-//     EventRefreshFailed) and, for failed, reason.
+//     EventRefreshFailed) and reason: why a refresh failed, and "reused"
+//     on a reuse.
 //   - sessionkit.logout: a session ended. Attributes: issuer, event
 //     (logout, logout_all, session_revoked). A logout_all counts once,
 //     however many sessions it ended.
