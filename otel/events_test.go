@@ -101,11 +101,7 @@ func forge(t testing.TB, token string) string {
 // counter with its attributes.
 func TestEventsFromIssuer(t *testing.T) {
 	t.Parallel()
-	mp, r := newProvider(t)
-	events, err := Events(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, r := newEvents(t)
 	iss, clk := newIssuer(t, events, nil)
 	driveIssuer(t, iss, clk)
 
@@ -163,11 +159,7 @@ func TestEventsAttributes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			t.Parallel()
-			mp, r := newProvider(t)
-			events, err := Events(mp)
-			if err != nil {
-				t.Fatal(err)
-			}
+			events, r := newEvents(t)
 			e := tt.e
 			e.Issuer, e.Subject, e.SessionID, e.ClientID = "https://a", "u1", "sid1", "client1"
 			events(context.Background(), e)
@@ -183,11 +175,7 @@ func TestEventsAttributes(t *testing.T) {
 // a token naming an untrusted one) carries no issuer attribute.
 func TestEventsNoIssuer(t *testing.T) {
 	t.Parallel()
-	mp, r := newProvider(t)
-	events, err := Events(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, r := newEvents(t)
 	events(context.Background(), sessionkit.Event{Kind: sessionkit.EventAccessTokenRefused, Reason: sessionkit.ReasonWrongIssuer})
 	want := map[string]int64{"sessionkit.token.refused{sessionkit.reason=wrong_issuer}": 1}
 	if d := diff(collect(t, r), want); d != "" {
@@ -199,11 +187,7 @@ func TestEventsNoIssuer(t *testing.T) {
 // recorded under "_OTHER", so the series stay bounded.
 func TestEventsIssuerBound(t *testing.T) {
 	t.Parallel()
-	mp, r := newProvider(t)
-	events, err := Events(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, r := newEvents(t)
 	const extra = 5
 	want := map[string]int64{}
 	for n := range MaxIssuers + extra {
@@ -228,11 +212,7 @@ func TestEventsIssuerBound(t *testing.T) {
 // that are new and cached at once (run with -race).
 func TestEventsConcurrent(t *testing.T) {
 	t.Parallel()
-	mp, r := newProvider(t)
-	events, err := Events(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, r := newEvents(t)
 	const goroutines, rounds = 8, 200
 	reasons := []sessionkit.Reason{sessionkit.ReasonExpired, sessionkit.ReasonBadSignature, sessionkit.ReasonUnknownKey, sessionkit.ReasonRevoked}
 	var wg sync.WaitGroup
@@ -258,11 +238,7 @@ func TestEventsConcurrent(t *testing.T) {
 // TestEventsNoAllocation: an event whose kind, reason and issuer were seen
 // before costs the hook no allocation.
 func TestEventsNoAllocation(t *testing.T) {
-	mp, _ := newProvider(t)
-	events, err := Events(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events, _ := newEvents(t)
 	ctx := context.Background()
 	e := sessionkit.Event{Kind: sessionkit.EventAccessTokenRefused, Issuer: testIssuer, Reason: sessionkit.ReasonExpired, Subject: "u1", SessionID: "s1"}
 	events(ctx, e)

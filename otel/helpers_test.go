@@ -33,6 +33,17 @@ func newProvider(t testing.TB) (*sdkmetric.MeterProvider, *sdkmetric.ManualReade
 	return mp, r
 }
 
+// newEvents returns an Events hook on a fresh MeterProvider and its reader.
+func newEvents(t testing.TB) (func(context.Context, sessionkit.Event), *sdkmetric.ManualReader) {
+	t.Helper()
+	mp, r := newProvider(t)
+	events, err := Events(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events, r
+}
+
 // collect returns every metric r holds, each of its data points as
 // `name{key=value,...}` (keys sorted) mapped to its value: a counter's sum,
 // a histogram's count.

@@ -122,9 +122,10 @@ func newTimer(mp metric.MeterProvider) (*timer, error) {
 	return t, nil
 }
 
-// done records a call of m that started at start and returned err.
-func (t *timer) done(ctx context.Context, m method, start time.Time, err error) {
-	t.hist.Record(ctx, time.Since(start).Seconds(), t.opts[m][classify(err)]...)
+// done records a call of m that started at start and returned *err. The
+// methods defer it, so that it reads the error they return.
+func (t *timer) done(ctx context.Context, m method, start time.Time, err *error) {
+	t.hist.Record(ctx, time.Since(start).Seconds(), t.opts[m][classify(*err)]...)
 }
 
 // WrapStore returns st with every call that takes a context timed into the
@@ -177,99 +178,75 @@ func (s *timedStore) ParseHandle(handle string) (store.HandleInfo, error) {
 }
 
 // Create times the wrapped store's Create.
-func (s *timedStore) Create(ctx context.Context, ns store.NewSession) (store.Created, error) {
-	start := time.Now()
-	c, err := s.next.Create(ctx, ns)
-	s.t.done(ctx, mCreate, start, err)
-	return c, err
+func (s *timedStore) Create(ctx context.Context, ns store.NewSession) (_ store.Created, err error) {
+	defer s.t.done(ctx, mCreate, time.Now(), &err)
+	return s.next.Create(ctx, ns)
 }
 
 // Rotate times the wrapped store's Rotate.
-func (s *timedStore) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
-	start := time.Now()
-	res, err := s.next.Rotate(ctx, r)
-	s.t.done(ctx, mRotate, start, err)
-	return res, err
+func (s *timedStore) Rotate(ctx context.Context, r store.Rotation) (_ store.RotateResult, err error) {
+	defer s.t.done(ctx, mRotate, time.Now(), &err)
+	return s.next.Rotate(ctx, r)
 }
 
 // Session times the wrapped store's Session.
-func (s *timedStore) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
-	start := time.Now()
-	sess, err := s.next.Session(ctx, subject, id, now)
-	s.t.done(ctx, mSession, start, err)
-	return sess, err
+func (s *timedStore) Session(ctx context.Context, subject, id string, now time.Time) (_ store.Session, err error) {
+	defer s.t.done(ctx, mSession, time.Now(), &err)
+	return s.next.Session(ctx, subject, id, now)
 }
 
 // Sessions times the wrapped store's Sessions.
-func (s *timedStore) Sessions(ctx context.Context, subject string, now time.Time) ([]store.Session, error) {
-	start := time.Now()
-	list, err := s.next.Sessions(ctx, subject, now)
-	s.t.done(ctx, mSessions, start, err)
-	return list, err
+func (s *timedStore) Sessions(ctx context.Context, subject string, now time.Time) (_ []store.Session, err error) {
+	defer s.t.done(ctx, mSessions, time.Now(), &err)
+	return s.next.Sessions(ctx, subject, now)
 }
 
 // Lookup times the wrapped store's Lookup.
-func (s *timedStore) Lookup(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
-	start := time.Now()
-	sess, err := s.next.Lookup(ctx, handle, presented, now)
-	s.t.done(ctx, mLookup, start, err)
-	return sess, err
+func (s *timedStore) Lookup(ctx context.Context, handle string, presented [32]byte, now time.Time) (_ store.Session, err error) {
+	defer s.t.done(ctx, mLookup, time.Now(), &err)
+	return s.next.Lookup(ctx, handle, presented, now)
 }
 
 // Revoke times the wrapped store's Revoke.
-func (s *timedStore) Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
-	start := time.Now()
-	sess, err := s.next.Revoke(ctx, handle, presented, now)
-	s.t.done(ctx, mRevoke, start, err)
-	return sess, err
+func (s *timedStore) Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (_ store.Session, err error) {
+	defer s.t.done(ctx, mRevoke, time.Now(), &err)
+	return s.next.Revoke(ctx, handle, presented, now)
 }
 
 // RevokeSession times the wrapped store's RevokeSession.
-func (s *timedStore) RevokeSession(ctx context.Context, subject, id string, now time.Time) error {
-	start := time.Now()
-	err := s.next.RevokeSession(ctx, subject, id, now)
-	s.t.done(ctx, mRevokeSession, start, err)
-	return err
+func (s *timedStore) RevokeSession(ctx context.Context, subject, id string, now time.Time) (err error) {
+	defer s.t.done(ctx, mRevokeSession, time.Now(), &err)
+	return s.next.RevokeSession(ctx, subject, id, now)
 }
 
 // RevokeAll times the wrapped store's RevokeAll.
-func (s *timedStore) RevokeAll(ctx context.Context, subject string, now time.Time) (uint64, error) {
-	start := time.Now()
-	v, err := s.next.RevokeAll(ctx, subject, now)
-	s.t.done(ctx, mRevokeAll, start, err)
-	return v, err
+func (s *timedStore) RevokeAll(ctx context.Context, subject string, now time.Time) (_ uint64, err error) {
+	defer s.t.done(ctx, mRevokeAll, time.Now(), &err)
+	return s.next.RevokeAll(ctx, subject, now)
 }
 
 // Deny times the wrapped store's Deny.
-func (s *timedStore) Deny(ctx context.Context, subject, jti string, until time.Time) error {
-	start := time.Now()
-	err := s.next.Deny(ctx, subject, jti, until)
-	s.t.done(ctx, mDeny, start, err)
-	return err
+func (s *timedStore) Deny(ctx context.Context, subject, jti string, until time.Time) (err error) {
+	defer s.t.done(ctx, mDeny, time.Now(), &err)
+	return s.next.Deny(ctx, subject, jti, until)
 }
 
 // Version times the wrapped store's Version.
-func (s *timedStore) Version(ctx context.Context, subject string) (uint64, error) {
-	start := time.Now()
-	v, err := s.next.Version(ctx, subject)
-	s.t.done(ctx, mVersion, start, err)
-	return v, err
+func (s *timedStore) Version(ctx context.Context, subject string) (_ uint64, err error) {
+	defer s.t.done(ctx, mVersion, time.Now(), &err)
+	return s.next.Version(ctx, subject)
 }
 
 // CheckAccess times the wrapped store's CheckAccess.
-func (s *timedStore) CheckAccess(ctx context.Context, q store.AccessCheck) (store.AccessState, error) {
-	start := time.Now()
-	st, err := s.next.CheckAccess(ctx, q)
-	s.t.done(ctx, mCheckAccess, start, err)
-	return st, err
+func (s *timedStore) CheckAccess(ctx context.Context, q store.AccessCheck) (_ store.AccessState, err error) {
+	defer s.t.done(ctx, mCheckAccess, time.Now(), &err)
+	return s.next.CheckAccess(ctx, q)
 }
 
 // UseOnce times the wrapped store's UseOnce.
-func (s *timedStore) UseOnce(ctx context.Context, namespace, key string, until, now time.Time) (bool, error) {
-	start := time.Now()
-	first, err := s.next.UseOnce(ctx, namespace, key, until, now)
-	s.t.done(ctx, mUseOnce, start, err)
-	return first, err
+func (s *timedStore) UseOnce(ctx context.Context, namespace, key string, until, now time.Time) (_ bool, err error) {
+	defer s.t.done(ctx, mUseOnce, time.Now(), &err)
+	return s.next.UseOnce(ctx, namespace, key, until, now)
 }
 
 // timedKeyStore is a timedStore over a store that is a store.KeyStore too.
@@ -279,17 +256,13 @@ type timedKeyStore struct {
 }
 
 // LoadKeys times the wrapped store's LoadKeys.
-func (s *timedKeyStore) LoadKeys(ctx context.Context, name string) ([]byte, uint64, error) {
-	start := time.Now()
-	blob, version, err := s.keys.LoadKeys(ctx, name)
-	s.t.done(ctx, mLoadKeys, start, err)
-	return blob, version, err
+func (s *timedKeyStore) LoadKeys(ctx context.Context, name string) (_ []byte, _ uint64, err error) {
+	defer s.t.done(ctx, mLoadKeys, time.Now(), &err)
+	return s.keys.LoadKeys(ctx, name)
 }
 
 // SwapKeys times the wrapped store's SwapKeys.
-func (s *timedKeyStore) SwapKeys(ctx context.Context, name string, version uint64, blob []byte) (bool, error) {
-	start := time.Now()
-	swapped, err := s.keys.SwapKeys(ctx, name, version, blob)
-	s.t.done(ctx, mSwapKeys, start, err)
-	return swapped, err
+func (s *timedKeyStore) SwapKeys(ctx context.Context, name string, version uint64, blob []byte) (_ bool, err error) {
+	defer s.t.done(ctx, mSwapKeys, time.Now(), &err)
+	return s.keys.SwapKeys(ctx, name, version, blob)
 }

@@ -224,3 +224,26 @@ func TestWrapStoreInterfaces(t *testing.T) {
 		t.Errorf("WrapStore(refusing): %v, want an error naming the histogram and wrapping the provider's", err)
 	}
 }
+
+// TestStoreNoAllocation: the wrapper adds no allocation to a call.
+func TestStoreNoAllocation(t *testing.T) {
+	mp, _ := newProvider(t)
+	inner := memstore.New()
+	st, err := WrapStore(mp, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	q := store.AccessCheck{Subject: "u1", SessionID: "s1", JTI: "j1", Now: time.Now()}
+	call := func(s store.Store) func() {
+		return func() {
+			if _, err := s.CheckAccess(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	call(st)() // the first call creates the series
+	if bare, wrapped := testing.AllocsPerRun(100, call(inner)), testing.AllocsPerRun(100, call(st)); wrapped != bare {
+		t.Errorf("CheckAccess: %v allocations wrapped, %v bare", wrapped, bare)
+	}
+}
