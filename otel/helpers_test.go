@@ -156,9 +156,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// newIssuer returns an Issuer on memstore (wrapped when wrap is set)
-// reporting to events, with an ES256 key and a test clock.
+// newIssuer returns an Issuer of testIssuer on st (nil: a fresh
+// memstore) reporting to events, with an ES256 key and a test clock.
 func newIssuer(t testing.TB, events func(context.Context, sessionkit.Event), st store.Store) (*sessionkit.Issuer, *clock) {
+	t.Helper()
+	return newIssuerAt(t, testIssuer, events, st)
+}
+
+// newIssuerAt is newIssuer for the issuer identifier id.
+func newIssuerAt(t testing.TB, id string, events func(context.Context, sessionkit.Event), st store.Store) (*sessionkit.Issuer, *clock) {
 	t.Helper()
 	key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
 	if err != nil {
@@ -169,7 +175,7 @@ func newIssuer(t testing.TB, events func(context.Context, sessionkit.Event), st 
 	}
 	clk := newClock()
 	iss, err := sessionkit.New(sessionkit.Config{
-		Issuer: testIssuer, Audience: []string{testAudience},
+		Issuer: id, Audience: []string{testAudience},
 		Keys: sessionkit.NewKeySet(key), Store: st, Now: clk.Now, Events: events,
 	})
 	if err != nil {
