@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store"
@@ -113,5 +114,43 @@ func BenchmarkVerifyRefused(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkEventsHook is the hook alone, for an event seen before: what a
+// refusal pays for the adapter.
+func BenchmarkEventsHook(b *testing.B) {
+	events, _ := newEvents(b)
+	ctx := context.Background()
+	e := sessionkit.Event{Kind: sessionkit.EventAccessTokenRefused, Issuer: "https://auth.example.com", Reason: sessionkit.ReasonBadSignature}
+	events(ctx, e)
+	b.ReportAllocs()
+	for b.Loop() {
+		events(ctx, e)
+	}
+}
+
+// BenchmarkStoreCheckAccess is one memstore CheckAccess, the store call of
+// a Verify with the revocation check, bare and wrapped.
+func BenchmarkStoreCheckAccess(b *testing.B) {
+	for _, a := range adapters {
+		b.Run(a.name, func(b *testing.B) {
+			var st store.Store = memstore.New()
+			if a.otel {
+				mp, _ := newProvider(b)
+				var err error
+				if st, err = WrapStore(mp, st); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			q := store.AccessCheck{Subject: "user-1234567890", SessionID: "s1", JTI: "j1", Now: time.Now()}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.CheckAccess(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -133,7 +133,10 @@
 //
 // The hook does no allocation and takes no lock once an event's kind,
 // reason and issuer have been seen: their attribute set is built once and
-// kept in a copy-on-write map read with one atomic load. A successful
-// Verify reports no event at all. BENCHMARKS.md in the repository has the
-// measurements.
+// kept in a copy-on-write map read with one atomic load (events of issuers
+// past MaxIssuers take a mutex instead, and are never cached). The store
+// wrapper adds two clock reads and one histogram record to a call, and no
+// allocation. A successful Verify reports no event at all.
+// BENCHMARKS.md in the repository has the measurements, and
+// bench-ratios.sh beside this file repeats them.
 package skotel
