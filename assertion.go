@@ -34,6 +34,7 @@ type oauthError struct {
 	cause  error  // for the log only
 	reason Reason // the event's and log record's; "" derives it from code and cause
 	client string // the client id, once an assertion proved it; "" before
+	logged bool   // the refusal's record was written already (by Issuer.emit)
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.desc }
@@ -46,6 +47,8 @@ func (e *oauthError) reasonOf() Reason {
 		return e.reason
 	case e.code == "temporarily_unavailable" && errors.Is(e.cause, ErrStoreUnavailable):
 		return ReasonStoreUnavailable
+	case e.code == "temporarily_unavailable" && errors.Is(e.cause, ErrKeysUnavailable):
+		return ReasonKeysUnavailable
 	case e.code == "temporarily_unavailable":
 		return ReasonInternal
 	case e.code == "unsupported_token_type":
@@ -101,10 +104,17 @@ type verifiedAssertion struct {
 // answer, so an attacker learns nothing about which clients or keys exist.
 func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, token string, use assertionUse) (*verifiedAssertion, *oauthError) {
 	fail := func(cause error) *oauthError {
+		oerr := grantError("the assertion is invalid", cause)
 		if use == useClientAuth {
-			return clientError("client authentication failed", cause)
+			oerr = clientError("client authentication failed", cause)
 		}
-		return grantError("the assertion is invalid", cause)
+		// One answer for all, but the operator's record says whether
+		// the signature failed or the client is not one: both Warn.
+		oerr.reason = ReasonInvalidClient
+		if jose.ReasonOf(cause) == jose.ReasonBadSignature {
+			oerr.reason = ReasonBadSignature
+		}
+		return oerr
 	}
 	now := iss.now()
 	jws, err := jose.Split(token, maxAssertionSize)
@@ -157,7 +167,7 @@ func (iss *Issuer) verifyAssertion(ctx context.Context, clients ClientRegistry, 
 		}
 	}
 	if !verified {
-		return nil, fail(errMalformed("no registered key of the client verifies the signature"))
+		return nil, fail(errRefused(ReasonBadSignature, "no registered key of the client verifies the signature"))
 	}
 	c, err := parseClaimsSet(payload, false, false)
 	if err != nil {

@@ -44,10 +44,12 @@ const MaxCookieSize = 4096
 // An access cookie that has expired with its token is simply missing: the
 // application's script answers a 401 by calling the refresh route once.
 //
-// Put the value in Config.Cookies, where New validates it, and hand the same
-// value to the ready-made handlers (Issuer.RefreshHandler and the others) and
-// to Middleware (MiddlewareOptions.Cookies): they then agree on names, paths
-// and trusted origins.
+// The settings live in one place: Config.Cookies of the Issuer, where New
+// validates them, and which the login helper, the ready-made handlers
+// (Issuer.RefreshHandler and the others) and Middleware over the Issuer
+// (MiddlewareOptions.AccessCookie) all read, so they agree on names, paths
+// and trusted origins. A resource server names them once too, in
+// VerifierConfig.Cookies.
 //
 // Requests authenticated by a cookie and using an unsafe method (anything but
 // GET, HEAD and OPTIONS) must pass a cross-origin check first
@@ -278,14 +280,6 @@ func (c Cookies) check() error {
 	return nil
 }
 
-// sameAs reports whether c and o name, scope and check cookies alike.
-func (c Cookies) sameAs(o Cookies) bool {
-	return c.accessName() == o.accessName() && c.refreshName() == o.refreshName() &&
-		c.refreshPath() == o.refreshPath() && c.Domain == o.Domain &&
-		c.Partitioned == o.Partitioned && c.InsecureAllowHTTP == o.InsecureAllowHTTP &&
-		slices.Equal(c.TrustedOrigins, o.TrustedOrigins)
-}
-
 // AccessToken returns the value of r's access cookie, or "" when r carries
 // none. A request carrying the access cookie more than once (a cookie tossed
 // from a subdomain or a narrower path) also gets "": no copy is trusted over
@@ -361,22 +355,50 @@ func (c Cookies) crossOriginProtection() (*http.CrossOriginProtection, error) {
 	return p, nil
 }
 
-// issuerCookies is an Issuer's Config.Cookies, checked, with its
-// cross-origin check built once.
-type issuerCookies struct {
+// cookieSettings are the Cookies of an Issuer (Config.Cookies) or a
+// Verifier (VerifierConfig.Cookies), checked, with their cross-origin check
+// built once.
+type cookieSettings struct {
 	c    Cookies
 	csrf *http.CrossOriginProtection
+}
+
+// newCookieSettings validates c and builds its settings.
+func newCookieSettings(c Cookies) (*cookieSettings, error) {
+	csrf, err := c.validate()
+	if err != nil {
+		return nil, err
+	}
+	c.TrustedOrigins = slices.Clone(c.TrustedOrigins)
+	return &cookieSettings{c: c, csrf: csrf}, nil
+}
+
+// cookieSource is a TokenVerifier whose configuration names the session
+// cookies: *Issuer and *Verifier. Middleware reads the access cookie of
+// one (MiddlewareOptions.AccessCookie).
+type cookieSource interface {
+	cookieSettings() *cookieSettings
+}
+
+func (iss *Issuer) cookieSettings() *cookieSettings { return iss.cookies }
+func (v *Verifier) cookieSettings() *cookieSettings { return v.cookies }
+
+// Cookies returns Config.Cookies, as New checked it: for the application's
+// own use of Cookies.Set, Clear, AccessToken and RefreshToken.
+func (iss *Issuer) Cookies() Cookies {
+	c := iss.cookies.c
+	c.TrustedOrigins = slices.Clone(c.TrustedOrigins)
+	return c
 }
 
 // initCookies validates Config.Cookies for New and warns about
 // InsecureAllowHTTP.
 func (iss *Issuer) initCookies(c Cookies) error {
-	csrf, err := c.validate()
+	settings, err := newCookieSettings(c)
 	if err != nil {
 		return err
 	}
-	c.TrustedOrigins = slices.Clone(c.TrustedOrigins)
-	iss.cookies = &issuerCookies{c: c, csrf: csrf}
+	iss.cookies = settings
 	if c.InsecureAllowHTTP {
 		iss.log.Warn("sessionkit: Cookies.InsecureAllowHTTP is set: session cookies go over plain http without Secure and without name prefixes; for local development only")
 	}

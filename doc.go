@@ -200,7 +200,7 @@
 //
 // [Middleware] puts any [TokenVerifier] ([Issuer] or [Verifier]) in front
 // of an http.Handler. It reads the token from "Authorization: Bearer", from
-// the access cookie when [MiddlewareOptions.Cookies] is set, or, opt-in only,
+// the access cookie when [MiddlewareOptions.AccessCookie] is set, or, opt-in only,
 // from the access_token query parameter (RFC 6750 §2.3). Requests
 // authenticated by cookie with an unsafe method pass
 // http.CrossOriginProtection first, so an application's own routes are safe
@@ -325,21 +325,32 @@
 // without a word. Set the value once in [Config.Cookies], where [New]
 // validates it (a Domain forbids the __Host- prefix, for one, and a
 // RefreshPath or Domain over the 1024 bytes browsers keep of an attribute
-// is refused), and hand the same value to the handlers and the middleware.
+// is refused). The login helper, the handlers and the middleware read them
+// there; nothing else takes cookie settings, so nothing can disagree.
 //
-//	c := sessionkit.Cookies{} // Config.Cookies too
+//	iss, err := sessionkit.New(sessionkit.Config{..., Cookies: sessionkit.Cookies{}}) // zero value: secure defaults
 //	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
 //		// check the password, then:
 //		toks, err := iss.LoginCookies(w, r, sessionkit.Grant{Subject: user})
 //		...
 //	})
-//	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
-//	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
-//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
-//	sessions := iss.SessionsHandler(c) // GET lists, DELETE ?id= revokes
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
+//	mux.Handle("POST /auth/logout", iss.LogoutHandler())
+//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler())
+//	sessions := iss.SessionsHandler() // GET lists, DELETE ?id= revokes
 //	mux.Handle("GET /auth/sessions", sessions)
 //	mux.Handle("DELETE /auth/sessions", sessions)
-//	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c})(appMux)
+//	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{AccessCookie: true})(appMux)
+//
+// A server-rendered app puts its pages behind [Issuer.PageMiddleware] and
+// sets [Config.Pages]: a page load whose access token expired goes to the
+// refresh route and comes back renewed (303 both ways, no script), or
+// lands on the login page when the session is gone:
+//
+//	iss, err := sessionkit.New(sessionkit.Config{..., Pages: sessionkit.Pages{LoginURL: "/login"}})
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
+//	mux.Handle("GET /auth/refresh", iss.RefreshHandler()) // the page renewals
+//	mux.Handle("/", iss.PageMiddleware(sessionkit.MiddlewareOptions{})(pagesMux))
 //
 // The page's script calls its API; on a 401 it posts to the refresh route
 // once and repeats the call once, and shows the login form if that fails.
@@ -489,9 +500,12 @@
 //   - [EventKeysFetchFailed]: ReasonFetchFailed or ReasonBadDocument, for
 //     each failed JWKS or discovery fetch of a Verifier.
 //
-// Events never carry token material, and never a value only the sender
-// chose (an untrusted iss, an unproved session id). errors.Is on the
-// returned errors is as before. The adapter in the otel module
+// A refused refresh grant is both an EventRefreshFailed and an
+// EventTokenRequestRefused; every other refusal is one event. Events never
+// carry token material, and never a value only the sender chose (an
+// untrusted iss, an unproved session id). errors.Is on the returned errors
+// is as before. The introspection endpoint reports no refusal for an
+// inactive token: its answer refuses nothing. The adapter in the otel module
 // (github.com/sessionkit/sessionkit/otel) turns them into OpenTelemetry
 // metrics, with alerting rules beside it.
 //
@@ -503,7 +517,10 @@
 // does (a missing or expired token), Warn for what suggests an attack or a
 // misconfiguration (a bad signature, a wrong issuer or audience, an unknown
 // key, reuse, a cross-origin request, an outage). A log at Debug shows why
-// every request was refused; at Warn, only what needs a look.
+// every request was refused; at Warn, only what needs a look. Records of
+// 5xx answers carry the error, which may hold the text of errors the
+// application's own code returned (OnRefresh, ActAs, a ClientRegistry, a
+// TokenVerifier of its own): keep token material out of those.
 //
 // # Security model
 //

@@ -44,9 +44,27 @@ var (
 	// ErrInvalidConfig means a Config (or another configuration value) was
 	// rejected; the message says which field and why.
 	ErrInvalidConfig = errors.New("sessionkit: invalid configuration")
+	// ErrInvalidGrant means Login (or LoginCookies) was given a Grant it
+	// cannot use: no subject, a subject or client id that is too long or
+	// holds control characters, a bad scope; the message says which
+	// field.
+	ErrInvalidGrant = errors.New("sessionkit: invalid grant")
+	// ErrMissingToken means a request carried no token: Middleware (401
+	// with a bare challenge) and RefreshHandler refuse it so, and a
+	// RefusalWriter sees it.
+	ErrMissingToken = errors.New("sessionkit: no token in the request")
+	// ErrInvalidRequest means a request is malformed: a token sent twice
+	// or by two methods, a bad body, a method the route does not take (RFC
+	// 6750 invalid_request).
+	ErrInvalidRequest = errors.New("sessionkit: invalid request")
+	// ErrInsufficientScope means the token lacks a scope RequireScope
+	// wants (RFC 6750 insufficient_scope).
+	ErrInsufficientScope = errors.New("sessionkit: insufficient scope")
 	// ErrCrossOrigin means Issuer.LoginCookies refused a request that
 	// http.CrossOriginProtection (with Cookies.TrustedOrigins) finds
 	// cross-origin, or that used a safe method (GET, HEAD, OPTIONS), which
 	// that check lets through: a login forged by another site. Answer 403.
+	// Middleware and the ready-made handlers refuse cross-origin cookie
+	// requests with it too (see RefusalWriter).
 	ErrCrossOrigin = errors.New("sessionkit: cross-origin request refused")
 )

@@ -46,18 +46,28 @@ const (
 	EventAccessTokenRefused
 	// EventRefreshFailed: a refresh token was refused (Refresh, the
 	// refresh handler, the token endpoint's refresh grant); Reason is
-	// ReasonUnknownToken, ReasonSessionExpired, ReasonSessionRevoked or
-	// ReasonStoreUnavailable. Reuse has its own kind, EventReuseDetected.
+	// ReasonUnknownToken, ReasonSessionExpired, ReasonSessionRevoked,
+	// ReasonStoreUnavailable or ReasonInternal, and, for what
+	// RefreshHandler refuses before Refresh, ReasonMissing,
+	// ReasonCrossOrigin or ReasonInvalidRequest. Reuse has its own kind,
+	// EventReuseDetected, and a refusal of OnRefresh EventRefreshRefused.
+	// A refused refresh grant at the TokenEndpoint is also an
+	// EventTokenRequestRefused: count one kind or the other, not both.
 	EventRefreshFailed
 	// EventTokenRequestRefused: the TokenEndpoint (or the revocation or
 	// introspection endpoint) refused a request; Reason is
-	// ReasonInvalidClient, ReasonInvalidGrant, ReasonAssertionReplayed,
+	// ReasonInvalidClient or ReasonBadSignature (an assertion that proves
+	// no client: the answer is the same for both), ReasonInvalidGrant,
+	// ReasonAssertionReplayed, ReasonReused (a reused refresh token),
 	// ReasonInvalidRequest, ReasonInvalidScope, ReasonUnauthorizedClient,
-	// ReasonUnsupportedGrant or ReasonStoreUnavailable.
+	// ReasonUnsupportedGrant, ReasonStoreUnavailable,
+	// ReasonKeysUnavailable or ReasonInternal.
 	EventTokenRequestRefused
 	// EventKeysFetchFailed: a Verifier could not fetch or use an issuer's
 	// JWKS or discovery document; Reason is ReasonFetchFailed or
-	// ReasonBadDocument, Issuer the trusted issuer.
+	// ReasonBadDocument, Issuer the trusted issuer. Fetches run on a
+	// goroutine of their own (single-flight), so this event may arrive
+	// after the Verify that started the fetch has returned.
 	EventKeysFetchFailed
 )
 
@@ -94,7 +104,8 @@ const (
 	ReasonBadSignature      Reason = "bad_signature"      // the signature does not verify
 	ReasonWrongIssuer       Reason = "wrong_issuer"       // iss not a trusted issuer
 	ReasonWrongAudience     Reason = "wrong_audience"     // aud without ours
-	ReasonExpired           Reason = "expired"            // exp passed (or MaxTokenAge)
+	ReasonExpired           Reason = "expired"            // exp passed, or iat longer ago than MaxTokenAge
+	ReasonLifetime          Reason = "lifetime"           // exp - iat longer than MaxTokenAge: the issuer mints longer-lived tokens than this verifier takes
 	ReasonNotYetValid       Reason = "not_yet_valid"      // nbf or iat in the future
 	ReasonTooLarge          Reason = "too_large"          // over the size cap
 	ReasonRevoked           Reason = "revoked"            // denied jti, logged out everywhere, session ended
@@ -142,7 +153,7 @@ const (
 //     ReasonInvalidScope, ReasonUnauthorizedClient, ReasonUnsupportedGrant;
 //   - Warn, a sign of an attack or a misconfiguration: ReasonBadSignature,
 //     ReasonUnknownKey, ReasonWrongIssuer, ReasonWrongAudience,
-//     ReasonWrongType, ReasonAlgorithm, ReasonCrossOrigin, ReasonReused,
+//     ReasonWrongType, ReasonAlgorithm, ReasonLifetime, ReasonCrossOrigin, ReasonReused,
 //     ReasonInvalidClient, ReasonAssertionReplayed, and the outages
 //     (ReasonStoreUnavailable, ReasonKeysUnavailable, ReasonFetchFailed,
 //     ReasonBadDocument, ReasonInternal), whose records also carry the
@@ -218,8 +229,10 @@ type Event struct {
 	// Issuer is the identifier of the Issuer that reports it
 	// (Config.Issuer), so that Issuers sharing one hook or logger (the
 	// tenants of one store) can be told apart. A Verifier names the
-	// trusted issuer whose token (or keys) it was, and nothing when the
-	// token named no trusted issuer: never a value only the sender chose.
+	// trusted issuer whose rules refused the token (the one its iss named,
+	// among the configured ones) or whose keys failed, and nothing when the
+	// token named no trusted issuer: never a value outside the
+	// configuration.
 	Issuer string
 	// Subject is the user (or client) concerned.
 	Subject string
@@ -247,6 +260,22 @@ func withRequest(r *http.Request) context.Context {
 	return context.WithValue(r.Context(), requestKey{}, &requestInfo{r.Method, r.URL.Path})
 }
 
+// inRequest reports whether ctx is a ready-made handler's (withRequest):
+// the handler then logs the refusal, with its cause, once.
+func inRequest(ctx context.Context) bool {
+	_, ok := ctx.Value(requestKey{}).(*requestInfo)
+	return ok
+}
+
+// withRequestAttrs appends the method and path of ctx's request, if any,
+// to attrs.
+func withRequestAttrs(ctx context.Context, attrs ...slog.Attr) []slog.Attr {
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		attrs = append(attrs, slog.String("method", ri.method), slog.String("path", ri.path))
+	}
+	return attrs
+}
+
 // emit reports e to Config.Events and, for the events that call for
 // attention, to the logger. Refusals (EventAccessTokenRefused,
 // EventRefreshFailed, EventTokenRequestRefused) are not logged here: the
@@ -256,14 +285,12 @@ func (iss *Issuer) emit(ctx context.Context, e Event) {
 	switch e.Kind {
 	case EventReuseDetected:
 		// The handlers leave this record as the refusal's own.
-		attrs := []slog.Attr{slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID), slog.String("reason", string(ReasonReused))}
-		if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
-			attrs = append(attrs, slog.String("method", ri.method), slog.String("path", ri.path))
-		}
-		iss.log.LogAttrs(ctx, slog.LevelWarn, "sessionkit: refresh token reuse detected; session revoked", attrs...)
+		iss.log.LogAttrs(ctx, slog.LevelWarn, "sessionkit: refresh token reuse detected; session revoked",
+			withRequestAttrs(ctx, slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID), slog.String("reason", string(ReasonReused)))...)
 	case EventRefreshRefused:
-		iss.log.InfoContext(ctx, "sessionkit: refresh refused by OnRefresh; session revoked",
-			slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID))
+		// The handlers leave this record as the refusal's own.
+		iss.log.LogAttrs(ctx, slog.LevelInfo, "sessionkit: refresh refused by OnRefresh; session revoked",
+			withRequestAttrs(ctx, slog.String("issuer", e.Issuer), slog.String("subject", e.Subject), slog.String("sid", e.SessionID))...)
 	case EventLogoutAll:
 		iss.log.InfoContext(ctx, "sessionkit: logged out everywhere", slog.String("issuer", e.Issuer), slog.String("subject", e.Subject))
 	case EventClientRevoked:
@@ -276,7 +303,7 @@ func (iss *Issuer) emit(ctx context.Context, e Event) {
 
 // reportRefusal reports a refusal of the Middleware (refusalSink).
 func (iss *Issuer) reportRefusal(ctx context.Context, e Event) {
-	if iss.events != nil {
+	if iss != nil && iss.events != nil {
 		e.Time = iss.now()
 		iss.emit(ctx, e)
 	}
@@ -285,7 +312,7 @@ func (iss *Issuer) reportRefusal(ctx context.Context, e Event) {
 // reportRefusal reports a refusal of the Middleware (refusalSink), naming
 // the Verifier's issuer when it trusts only one.
 func (v *Verifier) reportRefusal(ctx context.Context, e Event) {
-	if v.events == nil {
+	if v == nil || v.events == nil {
 		return
 	}
 	if v.single != nil {

@@ -154,6 +154,65 @@ func TestVerifyRefusalEvents(t *testing.T) {
 	if es := log.take(); len(es) != 0 {
 		t.Errorf("a success reported %+v", es)
 	}
+
+	// A typed nil Issuer behind the Middleware reports nothing, and
+	// panics nowhere on a request without a token.
+	res := run(Middleware((*Issuer)(nil), MiddlewareOptions{}), newRequest("GET", "/"))
+	if res.ran || res.rec.Code != http.StatusUnauthorized {
+		t.Errorf("typed nil Issuer: ran %v, %d", res.ran, res.rec.Code)
+	}
+}
+
+// TestVerifierRefusalReasons: the reasons a Verifier's own options bring:
+// a forged token without kid is a bad signature (and still refetches as
+// an unknown key would), a lifetime over MaxTokenAge its own reason.
+func TestVerifierRefusalReasons(t *testing.T) {
+	t.Parallel()
+	var log eventLog
+	key := testKey(t, RS256, 0)
+	clock := newTestClock()
+	now := clock.Now()
+	v := newTestVerifier(t, VerifierConfig{
+		Issuers:     []TrustedIssuer{{Issuer: testIssuer, Keys: NewKeySet(key)}},
+		Audience:    []string{testAudience},
+		MaxTokenAge: 30 * time.Second,
+		Now:         clock.Now,
+		Events:      log.hook,
+	}, nil)
+	kidless := craft(t, key, `{"alg":"RS256","typ":"at+jwt"}`, ownClaims(now, map[string]any{"exp": now.Add(20 * time.Second).Unix()}))
+	if _, err := v.Verify(context.Background(), kidless); err != nil {
+		t.Fatalf("a genuine token without kid: %v", err)
+	}
+	_, err := v.Verify(context.Background(), tamper(kidless))
+	if !errors.Is(err, ErrInvalidToken) || !errors.Is(err, errUnknownKey) {
+		t.Errorf("forged without kid: %v; want ErrInvalidToken wrapping the unknown-key refusal", err)
+	}
+	wantOneEvent(t, log.take(), EventAccessTokenRefused, ReasonBadSignature, kidless)
+	long := craft(t, key, ownHeader(key, "at+jwt"), ownClaims(now, nil)) // a minute: over MaxTokenAge
+	if _, err := v.Verify(context.Background(), long); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("long-lived: %v", err)
+	}
+	wantOneEvent(t, log.take(), EventAccessTokenRefused, ReasonLifetime, long)
+}
+
+// TestIntrospectionReportsNoRefusal: an inactive token at the
+// introspection endpoint is an answer, not a refused request.
+func TestIntrospectionReportsNoRefusal(t *testing.T) {
+	t.Parallel()
+	var log eventLog
+	f := newOAuthFixtureWith(t, false, func(c *Config) { c.Events = log.hook })
+	form := url.Values{"token": {"not-a-token"}}
+	auth := clientAuth(f.assertion(t, "svc-rsa", nil))
+	for i := 0; i+1 < len(auth); i += 2 {
+		form.Set(auth[i], auth[i+1])
+	}
+	code, body, _ := post(t, f.inspect, form)
+	if code != http.StatusOK || body["active"] != false {
+		t.Fatalf("introspection: %d %v", code, body)
+	}
+	if es := log.take(); len(of(es, EventAccessTokenRefused)) != 0 || len(of(es, EventTokenRequestRefused)) != 0 {
+		t.Errorf("events %+v", es)
+	}
 }
 
 // TestReasonsAreClosed: every reason the codec gives is one of the
@@ -303,7 +362,7 @@ func TestMiddlewareReportsOncePerRefusal(t *testing.T) {
 	iss, _ := newTestIssuer(t, func(c *Config) { c.Events = log.hook })
 	toks := login(t, iss, "alice")
 	log.take()
-	mw := Middleware(iss, MiddlewareOptions{Cookies: &Cookies{}})
+	mw := Middleware(iss, MiddlewareOptions{AccessCookie: true})
 	scoped := func(h http.Handler) http.Handler { return mw(RequireScope("admin")(h)) }
 	tests := []struct {
 		name    string
@@ -436,8 +495,9 @@ func TestTokenEndpointRefusalEvents(t *testing.T) {
 		client string
 	}{
 		{"replayed", bearerForm(replayed), "invalid_grant", ReasonAssertionReplayed, "svc-rsa"},
-		{"forged", bearerForm(forged), "invalid_grant", ReasonInvalidGrant, ""},
-		{"bad client auth", refreshForm("skr1.x.y", clientAuth(forged)...), "invalid_client", ReasonInvalidClient, ""},
+		{"forged", bearerForm(forged), "invalid_grant", ReasonBadSignature, ""},
+		{"unknown client", bearerForm(f.assertion(t, "svc-nobody", nil)), "invalid_grant", ReasonInvalidClient, ""},
+		{"bad client auth", refreshForm("skr1.x.y", clientAuth(forged)...), "invalid_client", ReasonBadSignature, ""},
 		{"grant type", url.Values{"grant_type": {"password"}}, "unsupported_grant_type", ReasonUnsupportedGrant, ""},
 		{"missing assertion", url.Values{"grant_type": {GrantTypeJWTBearer}}, "invalid_request", ReasonInvalidRequest, ""},
 		{"scope", bearerForm(f.assertion(t, "svc-ec", nil), "scope", "admin"), "invalid_scope", ReasonInvalidScope, "svc-ec"},

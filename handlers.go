@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -27,12 +30,15 @@ const (
 
 // The handlers' answers that Middleware does not give.
 var (
-	refuseRefresh  = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the refresh token is invalid or its session has ended", reason: ReasonUnknownToken}
-	refuseMethod   = refusal{status: http.StatusMethodNotAllowed, code: "method_not_allowed", desc: "method not allowed"}
-	refuseNotUser  = refusal{status: http.StatusForbidden, code: "forbidden", desc: "the access token is not a user's session token"}
-	refuseNoSuch   = refusal{status: http.StatusNotFound, code: "not_found", desc: "no live session with that id"}
+	refuseRefresh = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the refresh token is invalid or its session has ended",
+		reason: ReasonUnknownToken, err: ErrInvalidToken}
+	refuseMethod = refusal{status: http.StatusMethodNotAllowed, code: "method_not_allowed", desc: "method not allowed",
+		err: fmt.Errorf("%w: method not allowed", ErrInvalidRequest)}
+	refuseNotUser = refusal{status: http.StatusForbidden, code: "forbidden", desc: "the access token is not a user's session token",
+		err: fmt.Errorf("%w: not a user's session token", ErrInvalidToken)}
+	refuseNoSuch   = refusal{status: http.StatusNotFound, code: "not_found", desc: "no live session with that id", err: ErrNotFound}
 	refuseInternal = refusal{status: http.StatusInternalServerError, code: "server_error", desc: "internal error", reason: ReasonInternal}
-	refuseNotImpl  = refusal{status: http.StatusNotImplemented, code: "not_supported", desc: "the session store cannot do this"}
+	refuseNotImpl  = refusal{status: http.StatusNotImplemented, code: "not_supported", desc: "the session store cannot do this", err: ErrUnsupported}
 )
 
 // LoginCookies completes a browser login once the application has
@@ -52,7 +58,7 @@ var (
 // When r carries a refresh cookie (the login route lives under
 // Cookies.RefreshPath), the session it names is ended after the new one is
 // set: the browser forgets that token anyway. Other errors are Login's
-// (ErrInvalidConfig for a bad grant, ErrStoreUnavailable) and Cookies.Set's.
+// (ErrInvalidGrant for a bad grant, ErrStoreUnavailable) and Cookies.Set's.
 func (iss *Issuer) LoginCookies(w http.ResponseWriter, r *http.Request, g Grant) (*Tokens, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -102,23 +108,22 @@ type authHandler struct {
 	iss  *Issuer
 	c    Cookies
 	csrf *http.CrossOriginProtection
+	out  *outlet
+
+	misplaced sync.Once // the log record of underRefreshPath
 }
 
-// newAuthHandler checks that c is Config.Cookies (name is the calling method, for
-// the panic message) and returns the handlers' shared state.
-func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
-	if !c.sameAs(iss.cookies.c) {
-		panic(fmt.Errorf("%w: %s was given other Cookies than Config.Cookies; pass the same value to both, so that the login helper, the handlers and the middleware agree on names, paths and trusted origins",
-			ErrInvalidConfig, name))
-	}
-	return &authHandler{iss: iss, c: iss.cookies.c, csrf: iss.cookies.csrf}
+// newAuthHandler returns the handlers' shared state, on Config.Cookies.
+func (iss *Issuer) newAuthHandler() *authHandler {
+	return &authHandler{iss: iss, c: iss.cookies.c, csrf: iss.cookies.csrf,
+		out: &outlet{log: iss.log, realm: defaultRealm, write: iss.writeRefusal}}
 }
 
 // RefreshHandler returns the handler of the refresh route, for POST
 // requests (others get 405). Mount it under Cookies.RefreshPath, where the
 // browser sends the refresh cookie:
 //
-//	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
+//	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
 //
 // A browser sends the refresh cookie and gets the rotated tokens as new
 // cookies, with a JSON body of their expiry times:
@@ -148,12 +153,25 @@ func (iss *Issuer) newAuthHandler(name string, c Cookies) *authHandler {
 // Tabs racing with the same cookie are served by the grace window
 // (Config.ReuseGrace): each gets the same new cookies.
 //
-// RefreshHandler panics, with an error wrapping ErrInvalidConfig, when c is
-// not Config.Cookies (see Cookies).
-func (iss *Issuer) RefreshHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("RefreshHandler", c)
+// With Config.Pages set it also takes GET, the page navigations
+// PageMiddleware sends for a renewal: GET <RefreshURL>?next=/page rotates
+// the refresh cookie and answers 303 to next, or 303 to Pages.LoginURL
+// (with next) when there is no session. Only a same-origin top-level
+// navigation rotates (Fetch Metadata; a cross-site or non-navigation
+// request gets 403 and changes nothing), and next must be a path on this
+// site (an absolute or scheme-relative one gets 400).
+func (iss *Issuer) RefreshHandler() http.Handler {
+	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.allow(w, r, http.MethodPost) {
+		methods := []string{http.MethodPost}
+		if iss.pages != nil {
+			methods = append(methods, http.MethodGet)
+		}
+		if !h.allow(w, r, methods...) || !h.underRefreshPath(w, r, "RefreshHandler") {
+			return
+		}
+		if r.Method == http.MethodGet {
+			h.servePageRefresh(w, r)
 			return
 		}
 		tok, fromCookie, ok := h.refreshToken(w, r, h.refreshRefused)
@@ -171,8 +189,10 @@ func (iss *Issuer) RefreshHandler(c Cookies) http.Handler {
 				if fromCookie {
 					h.c.Clear(w)
 				}
-				f := refuseRefresh.because(refreshReason(err))
-				f.logged = f.reason == ReasonReused // Issuer.emit wrote the reuse record
+				f := refuseRefresh.because(refreshReason(err)).from(err)
+				// Issuer.emit wrote the record of a reuse and of a refusal
+				// of OnRefresh, with the request.
+				f.logged = f.reason == ReasonReused || errors.Is(err, errOnRefresh)
 				h.refuse(w, r, f)
 				return
 			}
@@ -194,10 +214,15 @@ func (iss *Issuer) RefreshHandler(c Cookies) http.Handler {
 			// after OnRefresh grew the claims): end the session rather
 			// than leave it half-alive.
 			ctx := context.WithoutCancel(r.Context())
-			iss.log.ErrorContext(ctx, "sessionkit: refresh: the session cookies cannot be set; session ended", "sid", toks.SessionID, "error", err)
+			iss.log.LogAttrs(ctx, slog.LevelError, "sessionkit: refresh: the session cookies cannot be set; session ended",
+				slog.Int("status", http.StatusInternalServerError), slog.String("reason", string(ReasonInternal)),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("sid", toks.SessionID), slog.Any("error", err))
 			_ = iss.Logout(ctx, toks.RefreshToken)
 			h.c.Clear(w)
-			h.refuse(w, r, refuseInternal)
+			f := refuseInternal.from(err)
+			f.logged = true // just above
+			h.refuse(w, r, f)
 			return
 		}
 		writeJSON(w, http.StatusOK, refreshAnswer{
@@ -248,7 +273,7 @@ func ended(err error) bool {
 // (others get 405). Mount it under Cookies.RefreshPath, where the browser
 // sends the refresh cookie:
 //
-//	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
+//	mux.Handle("POST /auth/logout", iss.LogoutHandler())
 //
 // It ends the session of the refresh token, from the refresh cookie or, for
 // a client without cookies, from a JSON body {"refresh_token": "..."} (see
@@ -260,13 +285,10 @@ func ended(err error) bool {
 // body go through the cross-origin check first (403 when cross-site,
 // nothing changes). A store outage answers 503 and keeps the cookies, so that the
 // user can retry instead of believing the session ended.
-//
-// LogoutHandler panics, with an error wrapping ErrInvalidConfig, when c is
-// not Config.Cookies.
-func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("LogoutHandler", c)
+func (iss *Issuer) LogoutHandler() http.Handler {
+	h := iss.newAuthHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.allow(w, r, http.MethodPost) {
+		if !h.allow(w, r, http.MethodPost) || !h.underRefreshPath(w, r, "LogoutHandler") {
 			return
 		}
 		tok, fromCookie, ok := h.refreshToken(w, r, nil)
@@ -290,7 +312,7 @@ func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
 // LogoutAllHandler returns the handler of the "log out everywhere" route,
 // for POST requests (others get 405):
 //
-//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
+//	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler())
 //
 // It needs a valid access token, from the access cookie or an
 // "Authorization: Bearer" header, and refuses requests like Middleware does
@@ -300,11 +322,8 @@ func (iss *Issuer) LogoutHandler(c Cookies) http.Handler {
 // clears the cookies of a cookie request and answers 204. Tokens that do
 // not belong to a user's own session (client tokens) get 403; a store that
 // cannot do it (a limit accepted in Config.AcceptStoreLimits), 501.
-//
-// LogoutAllHandler panics, with an error wrapping ErrInvalidConfig, when c
-// is not Config.Cookies.
-func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("LogoutAllHandler", c)
+func (iss *Issuer) LogoutAllHandler() http.Handler {
+	h := iss.newAuthHandler()
 	return h.authenticated([]string{http.MethodPost}, func(w http.ResponseWriter, r *http.Request, claims *Claims) {
 		if err := iss.LogoutAll(r.Context(), claims.Subject); err != nil {
 			h.fail(w, r, "logout-all", err)
@@ -320,27 +339,25 @@ func (iss *Issuer) LogoutAllHandler(c Cookies) http.Handler {
 // SessionsHandler returns the handler of the session listing route, for
 // GET (or HEAD) and DELETE requests (others get 405):
 //
-//	sessions := iss.SessionsHandler(c)
+//	sessions := iss.SessionsHandler()
 //	mux.Handle("GET /auth/sessions", sessions)
 //	mux.Handle("DELETE /auth/sessions", sessions)
 //
 // It authenticates like LogoutAllHandler. GET answers the caller's live
 // sessions, oldest first, the one of the presented token marked current:
 //
-//	{"sessions": [{"id": "...", "current": true, "user_agent": "...", "ip": "192.0.2.7",
-//	  "created_at": "...", "last_used_at": "...", "expires_at": "..."}]}
+//	{"sessions": [{"id": "...", "current": true, "user_agent": "...", "device": "Chrome on Linux",
+//	  "ip": "192.0.2.7", "created_at": "...", "last_used_at": "...", "expires_at": "..."}]}
 //
-// where expires_at is when the session ends unless refreshed. DELETE with
+// where device is DeviceName of the user agent (absent when that is empty)
+// and expires_at is when the session ends unless refreshed. DELETE with
 // the query parameter id (DELETE /auth/sessions?id=...) ends that session of
 // the caller and answers 204, or 404 when the caller has no live session
 // with that id; ending the current session from a cookie request also
 // clears the cookies. A store that cannot list or end sessions (a limit
 // accepted in Config.AcceptStoreLimits) answers 501.
-//
-// SessionsHandler panics, with an error wrapping ErrInvalidConfig, when c is
-// not Config.Cookies.
-func (iss *Issuer) SessionsHandler(c Cookies) http.Handler {
-	h := iss.newAuthHandler("SessionsHandler", c)
+func (iss *Issuer) SessionsHandler() http.Handler {
+	h := iss.newAuthHandler()
 	methods := []string{http.MethodGet, http.MethodHead, http.MethodDelete}
 	return h.authenticated(methods, func(w http.ResponseWriter, r *http.Request, claims *Claims) {
 		if r.Method == http.MethodDelete {
@@ -362,6 +379,7 @@ func (iss *Issuer) SessionsHandler(c Cookies) http.Handler {
 				ID:         s.ID,
 				Current:    s.ID == claims.SessionID,
 				UserAgent:  s.Device.UserAgent,
+				Device:     DeviceName(s.Device.UserAgent),
 				IP:         s.Device.IP,
 				CreatedAt:  s.CreatedAt.UTC(),
 				LastUsedAt: s.LastUsedAt.UTC(),
@@ -404,6 +422,7 @@ type sessionAnswer struct {
 	ID         string    `json:"id"`
 	Current    bool      `json:"current"`
 	UserAgent  string    `json:"user_agent,omitempty"`
+	Device     string    `json:"device,omitempty"`
 	IP         string    `json:"ip,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at"`
@@ -414,7 +433,7 @@ type sessionAnswer struct {
 // handlers' cookies, behind a method check; serve gets the claims of a
 // user's session token (client tokens get 403).
 func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWriter, *http.Request, *Claims)) http.Handler {
-	mw := Middleware(h.iss, MiddlewareOptions{Cookies: &h.c, Logger: h.iss.log})
+	mw := Middleware(h.iss, MiddlewareOptions{AccessCookie: true, Logger: h.iss.log, WriteRefusal: h.iss.writeRefusal})
 	inner := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := ClaimsFromContext(r.Context())
 		if !ok { // Middleware lets no request through without claims
@@ -432,6 +451,38 @@ func (h *authHandler) authenticated(methods []string, serve func(http.ResponseWr
 			inner.ServeHTTP(w, r)
 		}
 	})
+}
+
+// underRefreshPath answers 500, with a message naming both paths, when r
+// came to a route the refresh cookie never reaches (outside
+// Cookies.RefreshPath): the handler (which) is mounted in the wrong place,
+// and every browser refresh would fail as if the session had ended. The
+// first such request is logged at Error. The path checked is the one the
+// client asked for (RequestURI), so routers that strip a prefix do not
+// mislead it.
+func (h *authHandler) underRefreshPath(w http.ResponseWriter, r *http.Request, which string) bool {
+	path := r.URL.Path
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		path = u.Path
+	}
+	cookiePath := h.c.refreshPath()
+	if cookiePathMatches(path, cookiePath) {
+		return true
+	}
+	msg := fmt.Sprintf("%s is mounted at %s, outside Cookies.RefreshPath %s: browsers never send the refresh cookie there; mount it under %s, or set RefreshPath",
+		which, shorten(path), cookiePath, cookiePath)
+	h.misplaced.Do(func() { h.iss.log.Error("sessionkit: " + msg) })
+	f := refuseInternal.from(errors.New(msg))
+	f.desc, f.logged = msg, true
+	h.refuse(w, r, f)
+	return false
+}
+
+// cookiePathMatches reports whether a cookie of path cookiePath is sent to
+// requestPath (RFC 6265 §5.1.4).
+func cookiePathMatches(requestPath, cookiePath string) bool {
+	return requestPath == cookiePath ||
+		strings.HasPrefix(requestPath, cookiePath) && (strings.HasSuffix(cookiePath, "/") || requestPath[len(cookiePath)] == '/')
 }
 
 // refreshToken finds the refresh token of a RefreshHandler or LogoutHandler
@@ -504,23 +555,22 @@ func (h *authHandler) allow(w http.ResponseWriter, r *http.Request, methods ...s
 
 // refuse writes f as Middleware would (challenge, JSON body, log record).
 func (h *authHandler) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
-	refuse(w, r, h.iss.log, defaultRealm, f, "", nil)
+	refuse(w, r, h.out, f, "")
 }
 
 // fail answers an error of the issuer that is not the client's fault: 503
 // for a store outage, 501 for what the store cannot do (a store limit the
 // application accepted), 500 otherwise; the error is logged, never sent.
 func (h *authHandler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
-	if errors.Is(err, ErrStoreUnavailable) {
-		refuse(w, r, h.iss.log, defaultRealm, refuseUnavailable.because(ReasonStoreUnavailable), "", err)
-		return
+	err = fmt.Errorf("%s: %w", what, err) // the refusal's record carries it
+	switch {
+	case errors.Is(err, ErrStoreUnavailable):
+		h.refuse(w, r, refuseUnavailable.from(err))
+	case errors.Is(err, ErrUnsupported):
+		h.refuse(w, r, refuseNotImpl.from(err))
+	default:
+		h.refuse(w, r, refuseInternal.from(err))
 	}
-	h.iss.log.ErrorContext(r.Context(), "sessionkit: "+what+" failed", "error", err)
-	if errors.Is(err, ErrUnsupported) {
-		h.refuse(w, r, refuseNotImpl)
-		return
-	}
-	h.refuse(w, r, refuseInternal)
 }
 
 // writeJSON writes v as an uncacheable JSON answer.

@@ -47,13 +47,13 @@ func ExampleIssuer_RefreshHandler() {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
-	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
-	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
-	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
-	sessions := iss.SessionsHandler(c)
+	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
+	mux.Handle("POST /auth/logout", iss.LogoutHandler())
+	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler())
+	sessions := iss.SessionsHandler()
 	mux.Handle("GET /auth/sessions", sessions)
 	mux.Handle("DELETE /auth/sessions", sessions)
-	mux.Handle("GET /api/me", sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c})(
+	mux.Handle("GET /api/me", sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{AccessCookie: true})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, _ := sessionkit.ClaimsFromContext(r.Context())
 			fmt.Fprintf(w, "hello %s\n", claims.Subject)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +131,14 @@ type Config struct {
 	// package documentation). It runs synchronously, after the store step,
 	// on the request's goroutine: keep it fast (count, enqueue).
 	Events func(ctx context.Context, e Event)
+	// Pages turns on server-rendered pages that renew themselves
+	// (Issuer.PageMiddleware, and GET at RefreshHandler).
+	Pages Pages
+	// WriteRefusal, when set, writes the ready-made handlers' answers to
+	// refused requests (RefreshHandler, LogoutHandler, LogoutAllHandler,
+	// SessionsHandler) instead of their default JSON: see RefusalWriter.
+	// The OAuth endpoints always answer as RFC 6749 says.
+	WriteRefusal RefusalWriter
 	// Logger receives security-relevant records (reuse detected, refreshes
 	// refused, store failures) and the ready-made handlers' refusals, one
 	// record per refused request (see Reason.LogLevel); nil discards them.
@@ -227,6 +237,7 @@ type Issuer struct {
 	onRefresh      func(context.Context, Session) (map[string]any, error)
 	events         func(context.Context, Event)
 	log            *slog.Logger
+	writeRefusal   RefusalWriter // Config.WriteRefusal
 	clock          func() time.Time
 	rules          claimRules
 	// caps is what the store declares (Config.AcceptStoreLimits may have
@@ -235,7 +246,9 @@ type Issuer struct {
 	// audJSON is the aud claim, pre-encoded.
 	audJSON []byte
 	// cookies is Config.Cookies, checked, with its cross-origin check.
-	cookies *issuerCookies
+	cookies *cookieSettings
+	// pages is Config.Pages, checked; nil when off.
+	pages *pageSettings
 	// scope names every record the Issuer keeps in its store.
 	scope scope.Scope
 }
@@ -247,6 +260,10 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if err := validIssuer(cfg.Issuer); err != nil {
 		return bad("Issuer %v", err)
+	}
+	issuerURL, err := issuerIdentifier(cfg.Issuer)
+	if err != nil {
+		return bad("Issuer %q %v", shorten(cfg.Issuer), err)
 	}
 	if len(cfg.Audience) == 0 {
 		return bad("Audience is required")
@@ -276,6 +293,7 @@ func New(cfg Config) (*Issuer, error) {
 		onRefresh:      cfg.OnRefresh,
 		events:         cfg.Events,
 		log:            cfg.Logger,
+		writeRefusal:   cfg.WriteRefusal,
 		clock:          cfg.Now,
 		scope:          scope.New(cfg.Issuer, cfg.LegacyUnscopedStore),
 	}
@@ -324,6 +342,16 @@ func New(cfg Config) (*Issuer, error) {
 	if leeway < 0 {
 		leeway = 0
 	}
+	// A leeway past half the lifetime more than doubles how long a token
+	// passes: refused when chosen, capped (and said, below) when default.
+	leewayCapped := false
+	if half := iss.accessTTL / 2; leeway > half {
+		if cfg.Leeway != 0 {
+			return bad("Leeway %v exceeds half of AccessTTL (%v): a token would pass up to %v after it was minted; set Leeway to at most %v",
+				leeway, iss.accessTTL, iss.accessTTL+leeway, half)
+		}
+		leeway, leewayCapped = half, true
+	}
 	if iss.maxTokenSize == 0 {
 		iss.maxTokenSize = DefaultMaxTokenSize
 	}
@@ -352,6 +380,19 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if err := iss.initCookies(cfg.Cookies); err != nil {
 		return nil, err
+	}
+	if iss.pages, err = newPageSettings(cfg.Pages, iss.cookies.c); err != nil {
+		return nil, err
+	}
+	if leewayCapped {
+		iss.log.Warn("sessionkit: the default Leeway exceeds half of AccessTTL; it is capped to half of AccessTTL (set Leeway to choose)",
+			"issuer", iss.issuer, "access_ttl", iss.accessTTL, "leeway", leeway)
+	}
+	if issuerURL.Scheme == "http" && !cfg.Cookies.InsecureAllowHTTP && !isLoopback(issuerURL.Hostname()) {
+		// Bearer-only deployments never set cookies, so this is said,
+		// not refused.
+		iss.log.Warn("sessionkit: Config.Issuer is plain http on a host that is not loopback, but the session cookies are Secure: browsers drop Secure cookies over http, so browser logins would seem to work and then fail; serve over https, or set Cookies.InsecureAllowHTTP for local development",
+			"issuer", iss.issuer)
 	}
 	iss.rules = claimRules{issuer: iss.issuer, audience: iss.audience, leeway: leeway, requireJTI: true, own: true, maxAge: cfg.MaxTokenAge}
 	if len(iss.audience) == 1 {
@@ -384,21 +425,21 @@ func (iss *Issuer) Keys() *KeySet { return iss.keys }
 // Login creates a session for g and returns its first tokens. Call it after
 // the application has authenticated the user.
 func (iss *Issuer) Login(ctx context.Context, g Grant) (*Tokens, error) {
-	if err := validSubject(g.Subject); err != nil {
-		return nil, err
+	if err := checkSubject(g.Subject); err != nil {
+		return nil, fmt.Errorf("%w: Grant.Subject %w: it is the id of the user the application authenticated", ErrInvalidGrant, err)
 	}
 	if len(g.Scope) > maxScopeLen || !utf8.ValidString(g.Scope) || strings.IndexFunc(g.Scope, unicode.IsControl) >= 0 {
-		return nil, fmt.Errorf("%w: scope must be UTF-8 without control characters, at most %d bytes", ErrInvalidConfig, maxScopeLen)
+		return nil, fmt.Errorf("%w: Grant.Scope must be UTF-8 without control characters, at most %d bytes", ErrInvalidGrant, maxScopeLen)
 	}
 	if g.ClientID != "" {
-		if err := validSubject(g.ClientID); err != nil {
-			return nil, fmt.Errorf("%w (client id)", err)
+		if err := checkSubject(g.ClientID); err != nil {
+			return nil, fmt.Errorf("%w: Grant.ClientID %w", ErrInvalidGrant, err)
 		}
 		if g.ClientID == g.Subject {
-			return nil, fmt.Errorf("%w: a client's own tokens come from the TokenEndpoint, not Login (ClientID equals Subject)", ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: a client's own tokens come from the TokenEndpoint, not Login (Grant.ClientID equals Grant.Subject)", ErrInvalidGrant)
 		}
 	}
-	claims, err := encodeClaims(g.Claims)
+	claims, err := encodeClaims(g.Claims, ErrInvalidGrant)
 	if err != nil {
 		return nil, err
 	}
@@ -563,45 +604,87 @@ func validIssuer(iss string) error {
 	return nil
 }
 
+// issuerIdentifier checks the identifier of an Issuer as RFC 8414 §2 and
+// OpenID Connect Discovery describe it (the Verifier trusts other
+// issuers' identifiers as they are): an https URL (http for development)
+// with a host and no user info, query or fragment.
+func issuerIdentifier(iss string) (*url.URL, error) {
+	const want = "must be an https URL with a host and no query or fragment, as in https://auth.example.com (RFC 8414 §2)"
+	u, err := url.Parse(iss)
+	switch {
+	case err != nil:
+		return nil, errors.New(want)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return nil, errors.New(want + ": it has no https scheme")
+	case u.Host == "" || u.Opaque != "":
+		return nil, errors.New(want + ": it has no host")
+	case u.User != nil:
+		return nil, errors.New(want + ": it has user info")
+	case u.RawQuery != "" || u.ForceQuery || strings.Contains(iss, "?"):
+		return nil, errors.New(want + ": it has a query")
+	case u.Fragment != "" || strings.Contains(iss, "#"):
+		return nil, errors.New(want + ": it has a fragment")
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address,
+// where browsers treat plain http as secure and keep Secure cookies.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // validSubject checks a subject: non-empty, bounded, UTF-8 without control
 // characters.
 func validSubject(sub string) error {
+	if err := checkSubject(sub); err != nil {
+		return fmt.Errorf("%w: subject %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// checkSubject says what is wrong with a subject, if anything.
+func checkSubject(sub string) error {
 	switch {
 	case sub == "":
-		return fmt.Errorf("%w: subject is required", ErrInvalidConfig)
+		return errors.New("is required")
 	case len(sub) > maxSubjectLen:
-		return fmt.Errorf("%w: subject longer than %d bytes", ErrInvalidConfig, maxSubjectLen)
+		return fmt.Errorf("is longer than %d bytes", maxSubjectLen)
 	case !utf8.ValidString(sub):
-		return fmt.Errorf("%w: subject is not valid UTF-8", ErrInvalidConfig)
+		return errors.New("is not valid UTF-8")
 	case strings.IndexFunc(sub, unicode.IsControl) >= 0:
-		return fmt.Errorf("%w: subject contains control characters", ErrInvalidConfig)
+		return errors.New("contains control characters")
 	}
 	return nil
 }
 
 // encodeClaims turns application claims into the compact JSON object stored
 // with the session, refusing registered names and oversized sets.
-func encodeClaims(claims map[string]any) ([]byte, error) {
+func encodeClaims(claims map[string]any, sentinel error) ([]byte, error) {
 	if len(claims) == 0 {
 		return nil, nil
 	}
 	for name := range claims {
 		if !utf8.ValidString(name) {
-			return nil, fmt.Errorf("%w: claim name is not valid UTF-8", ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: claim name is not valid UTF-8", sentinel)
 		}
 		if registeredClaims[name] {
-			return nil, fmt.Errorf("%w: claim %q is registered and cannot be set by the application", ErrInvalidConfig, name)
+			return nil, fmt.Errorf("%w: claim %q is registered and cannot be set by the application", sentinel, name)
 		}
 		if name == "" {
-			return nil, fmt.Errorf("%w: empty claim name", ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: empty claim name", sentinel)
 		}
 	}
 	b, err := json.Marshal(claims)
 	if err != nil {
-		return nil, fmt.Errorf("%w: claims are not JSON-encodable: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: claims are not JSON-encodable: %w", sentinel, err)
 	}
 	if len(b) > maxClaimsSize {
-		return nil, fmt.Errorf("%w: claims take %d bytes encoded, more than %d", ErrInvalidConfig, len(b), maxClaimsSize)
+		return nil, fmt.Errorf("%w: claims take %d bytes encoded, more than %d", sentinel, len(b), maxClaimsSize)
 	}
 	return b, nil
 }

@@ -98,6 +98,15 @@ func TestNewValidates(t *testing.T) {
 		{"refresh longer than session", func(c *Config) { c.RefreshTTL = 40 * 24 * time.Hour }},
 		{"grace above cap", func(c *Config) { c.ReuseGrace = 61 * time.Second }},
 		{"leeway above cap", func(c *Config) { c.Leeway = 6 * time.Minute }},
+		{"issuer without a scheme", func(c *Config) { c.Issuer = "auth.example.com" }},
+		{"issuer not a URL", func(c *Config) { c.Issuer = "auth-service" }},
+		{"issuer of another scheme", func(c *Config) { c.Issuer = "urn:example:auth" }},
+		{"issuer with a query", func(c *Config) { c.Issuer = "https://auth.example.com/?tenant=1" }},
+		{"issuer with an empty query", func(c *Config) { c.Issuer = "https://auth.example.com/?" }},
+		{"issuer with a fragment", func(c *Config) { c.Issuer = "https://auth.example.com/#x" }},
+		{"issuer with user info", func(c *Config) { c.Issuer = "https://u:p@auth.example.com" }},
+		{"issuer without a host", func(c *Config) { c.Issuer = "https:///tenant" }},
+		{"leeway over half the access ttl", func(c *Config) { c.AccessTTL, c.Leeway = 10*time.Second, 6*time.Second }},
 		{"tiny token cap", func(c *Config) { c.MaxTokenSize = 100 }},
 		{"token cap over the limit", func(c *Config) { c.MaxTokenSize = MaxTokenSizeLimit + 1 }},
 		{"token cap of 1 MiB", func(c *Config) { c.MaxTokenSize = 1 << 20 }},
@@ -136,6 +145,44 @@ func TestNewValidates(t *testing.T) {
 		cfg.AccessTTL, cfg.MaxTokenAge = 1500*time.Millisecond, 2*time.Second
 		if _, err := New(cfg); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("a default leeway over half the access ttl is capped and said", func(t *testing.T) {
+		t.Parallel()
+		var buf lockedBuffer
+		cfg := base()
+		cfg.AccessTTL, cfg.Logger = 5*time.Second, newTestLogger(&buf)
+		iss, err := New(cfg)
+		if err != nil || iss.rules.leeway != 2500*time.Millisecond {
+			t.Fatalf("leeway %v, err %v", iss.rules.leeway, err)
+		}
+		if n := strings.Count(buf.String(), "level=WARN"); n != 1 {
+			t.Errorf("%d warnings, want 1:\n%s", n, buf.String())
+		}
+	})
+	t.Run("plain http off loopback with secure cookies is said", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			issuer   string
+			insecure bool
+			warns    bool
+		}{
+			{"http://auth.example.com", false, true},
+			{"http://auth.example.com", true, false},
+			{"http://127.0.0.1:8080", false, false},
+			{"http://[::1]:8080", false, false},
+			{"http://localhost:8080", false, false},
+			{"https://auth.example.com", false, false},
+		} {
+			var buf lockedBuffer
+			cfg := base()
+			cfg.Issuer, cfg.Logger, cfg.Cookies.InsecureAllowHTTP = tt.issuer, newTestLogger(&buf), tt.insecure
+			if _, err := New(cfg); err != nil {
+				t.Fatalf("%s: %v", tt.issuer, err)
+			}
+			if got := strings.Contains(buf.String(), "drop Secure cookies"); got != tt.warns {
+				t.Errorf("%s (insecure %v): warned %v, want %v:\n%s", tt.issuer, tt.insecure, got, tt.warns, buf.String())
+			}
 		}
 	})
 	t.Run("negative grace disables", func(t *testing.T) {
@@ -220,8 +267,12 @@ func TestLoginRefusesBadGrants(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := iss.Login(context.Background(), tt.g); !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			_, err := iss.Login(context.Background(), tt.g)
+			if !errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("got %v, want ErrInvalidGrant (the grant is wrong, not the configuration)", err)
+			}
+			if tt.g.Subject != "u" && !strings.Contains(err.Error(), "Grant.Subject") {
+				t.Errorf("%v does not name Grant.Subject", err)
 			}
 		})
 	}

@@ -136,21 +136,20 @@ type metadataHandler struct {
 // (/.well-known/oauth-authorization-server/tenant1), OpenID Connect
 // Discovery appends it (/tenant1/.well-known/openid-configuration).
 //
-// MetadataHandler panics, with an error wrapping ErrInvalidConfig, when
+// MetadataHandler returns an error wrapping ErrInvalidConfig when
 // Config.Issuer or a URL of cfg is not as MetadataConfig says, or a scope
-// is invalid or listed twice: like the other handler constructors, it is
-// called once, at startup, with the application's constants.
-func (iss *Issuer) MetadataHandler(cfg MetadataConfig) http.Handler {
+// is invalid or listed twice.
+func (iss *Issuer) MetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 	doc, err := iss.metadata(cfg)
 	if err != nil {
-		panic(fmt.Errorf("%w: MetadataHandler: %w", ErrInvalidConfig, err))
+		return nil, fmt.Errorf("%w: MetadataHandler: %w", ErrInvalidConfig, err)
 	}
 	body, err := json.Marshal(doc)
 	if err != nil {
-		panic(err) // strings and slices of strings always marshal
+		return nil, fmt.Errorf("sessionkit: MetadataHandler: %w", err) // strings and slices of strings always marshal
 	}
 	body = append(body, '\n')
-	return &metadataHandler{doc: body, etag: strongETag(body)}
+	return &metadataHandler{doc: body, etag: strongETag(body)}, nil
 }
 
 func (h *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

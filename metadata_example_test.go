@@ -20,7 +20,10 @@ func ExampleIssuer_MetadataHandler() {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/jwks.json", iss.Keys())
-	md := iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token", RevocationURL: "/oauth/revoke"})
+	md, err := iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token", RevocationURL: "/oauth/revoke"})
+	if err != nil {
+		panic(err) // a URL of the configuration is wrong
+	}
 	mux.Handle("GET /.well-known/oauth-authorization-server", md)
 	mux.Handle("GET /.well-known/openid-configuration", md)
 

@@ -26,10 +26,12 @@ type MiddlewareOptions struct {
 	// Realm is the realm of the WWW-Authenticate challenges (default
 	// "sessionkit"). It must be printable ASCII without '"' or '\'.
 	Realm string
-	// Cookies, when set, makes the middleware also read the access cookie.
-	// Requests authenticated by it with an unsafe method must pass the
-	// cross-origin check (see Middleware).
-	Cookies *Cookies
+	// AccessCookie makes the middleware also read the access cookie, as
+	// the TokenVerifier's configuration names it: Config.Cookies of an
+	// *Issuer, VerifierConfig.Cookies of a *Verifier. Requests
+	// authenticated by it with an unsafe method must pass the cross-origin
+	// check of those settings (see Middleware).
+	AccessCookie bool
 	// AllowQueryToken also accepts the token in the access_token query
 	// parameter (RFC 6750 §2.3). Off by default: URLs end up in logs,
 	// browser history and Referer headers. A token in a form body is never
@@ -39,6 +41,10 @@ type MiddlewareOptions struct {
 	// claims in their context. A request carrying a token is still refused
 	// if the token is bad.
 	Optional bool
+	// WriteRefusal, when set, writes the answers to refused requests
+	// instead of the default RFC 6750 JSON (see RefusalWriter): an HTML
+	// page, a redirect to a login page, an application's own JSON.
+	WriteRefusal RefusalWriter
 	// Logger receives one record per refused request: its status, Reason,
 	// method and path, at the reason's level (Reason.LogLevel: Debug for a
 	// missing or expired token, Warn for a bad signature, a wrong issuer or
@@ -47,6 +53,21 @@ type MiddlewareOptions struct {
 	// them.
 	Logger *slog.Logger
 }
+
+// RefusalWriter writes the answer to a refused request: status is the one
+// the default answer has (400, 401, 403, 404, 405, 500, 501, 503), and
+// errors.Is on err tells why: ErrMissingToken, ErrInvalidRequest,
+// ErrCrossOrigin, ErrInsufficientScope, ErrTokenExpired, ErrTokenRevoked,
+// ErrInvalidToken, ErrKeysUnavailable, ErrStoreUnavailable; from
+// RefreshHandler also ErrRefreshReused, ErrSessionExpired,
+// ErrSessionRevoked; from the handlers ErrNotFound and ErrUnsupported.
+// The headers RFC 6750 asks for (WWW-Authenticate on 401 and 403,
+// Retry-After on 503) and "Cache-Control: no-store" are set before it runs;
+// it may change them and answer anything, a page or a redirect. err's
+// message is for the log: it carries no token material, but it may name
+// internal causes, so do not echo it to the client. The refusal is logged
+// and reported before it runs.
+type RefusalWriter func(w http.ResponseWriter, r *http.Request, status int, err error)
 
 // defaultRealm is the realm when MiddlewareOptions.Realm is empty.
 const defaultRealm = "sessionkit"
@@ -62,10 +83,22 @@ type authKey struct{}
 // authInfo is what Middleware leaves in a request's context.
 type authInfo struct {
 	claims *Claims // nil for an anonymous request (Optional)
-	realm  string
-	log    *slog.Logger
+	out    *outlet
 	sink   refusalSink // nil when the TokenVerifier reports no events
 }
+
+// outlet is where refusals go: the log, the challenge's realm and the
+// writer of the answer (nil: the default JSON).
+type outlet struct {
+	log   *slog.Logger
+	realm string
+	write RefusalWriter
+	pages *pageSettings // PageMiddleware's: renewable page loads are renewed
+}
+
+// defaultOutlet is the outlet of RequireScope without a Middleware before
+// it.
+var defaultOutlet = &outlet{log: discardLogger, realm: defaultRealm}
 
 // refusalSink is a TokenVerifier that reports refusals as Events (*Issuer
 // and *Verifier, to their Events hooks): the Middleware reports through it
@@ -102,7 +135,7 @@ const (
 //
 // The token comes from the "Authorization: Bearer" header (the scheme is
 // case-insensitive; other schemes such as Basic count as no token), from the
-// access cookie when o.Cookies is set, or from the access_token query
+// access cookie when o.AccessCookie is set, or from the access_token query
 // parameter when o.AllowQueryToken is set; in that last case the handler sees
 // the URL without the parameter, and the response gets "Cache-Control:
 // private" unless the handler sets its own.
@@ -134,45 +167,55 @@ const (
 // o.Logger (see Reason.LogLevel).
 //
 // Middleware panics, with an error wrapping ErrInvalidConfig, when v is nil,
-// o.Realm is not a valid quoted string or a trusted origin is invalid.
+// o.Realm is not a valid quoted string, or o.AccessCookie is set for a
+// TokenVerifier other than an *Issuer or a *Verifier.
 func Middleware(v TokenVerifier, o MiddlewareOptions) func(http.Handler) http.Handler {
+	return newMiddleware(v, o).handler
+}
+
+// handler is the middleware function of m.
+func (m *middleware) handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.serve(w, r, next)
+	})
+}
+
+// newMiddleware checks o and builds the Middleware of v.
+func newMiddleware(v TokenVerifier, o MiddlewareOptions) *middleware {
 	if v == nil {
 		panic(fmt.Errorf("%w: Middleware needs a TokenVerifier", ErrInvalidConfig))
 	}
-	m := &middleware{verifier: v, realm: o.Realm, allowQuery: o.AllowQueryToken, optional: o.Optional, log: o.Logger}
+	m := &middleware{verifier: v, allowQuery: o.AllowQueryToken, optional: o.Optional,
+		out: &outlet{log: o.Logger, realm: o.Realm, write: o.WriteRefusal}}
 	m.sink, _ = v.(refusalSink)
-	if m.realm == "" {
-		m.realm = defaultRealm
+	if m.out.realm == "" {
+		m.out.realm = defaultRealm
 	}
-	if !validRealm(m.realm) {
-		panic(fmt.Errorf("%w: MiddlewareOptions.Realm %q must be printable ASCII without '\"' or '\\'", ErrInvalidConfig, m.realm))
+	if !validRealm(m.out.realm) {
+		panic(fmt.Errorf("%w: MiddlewareOptions.Realm %q must be printable ASCII without '\"' or '\\'", ErrInvalidConfig, m.out.realm))
 	}
-	if o.Cookies != nil {
-		csrf, err := o.Cookies.crossOriginProtection()
-		if err != nil {
-			panic(err)
+	if o.AccessCookie {
+		src, ok := v.(cookieSource)
+		if !ok {
+			panic(fmt.Errorf("%w: MiddlewareOptions.AccessCookie needs an *Issuer or a *Verifier, whose configuration names the cookies", ErrInvalidConfig))
 		}
-		m.cookie, m.csrf = o.Cookies.accessName(), csrf
+		settings := src.cookieSettings()
+		m.cookie, m.csrf = settings.c.accessName(), settings.csrf
 	}
-	if m.log == nil {
-		m.log = discardLogger
+	if m.out.log == nil {
+		m.out.log = discardLogger
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			m.serve(w, r, next)
-		})
-	}
+	return m
 }
 
 // middleware is the state Middleware builds once.
 type middleware struct {
 	verifier   TokenVerifier
-	realm      string
+	out        *outlet
 	cookie     string // the access cookie's name; "" when cookies are not read
 	csrf       *http.CrossOriginProtection
 	allowQuery bool
 	optional   bool
-	log        *slog.Logger
 	sink       refusalSink // v's, when it reports events
 }
 
@@ -180,14 +223,14 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	token, src, problem := m.token(r)
 	if problem != "" {
 		report(m.sink, r, ReasonInvalidRequest, nil)
-		refuse(w, r, m.log, m.realm, badRequest(problem), "", nil)
+		refuse(w, r, m.out, badRequest(problem), "")
 		return
 	}
-	info := &authInfo{realm: m.realm, log: m.log, sink: m.sink}
+	info := &authInfo{out: m.out, sink: m.sink}
 	if src == noToken {
 		if !m.optional {
 			report(m.sink, r, ReasonMissing, nil)
-			refuse(w, r, m.log, m.realm, refuseMissing, "", nil)
+			refuse(w, r, m.out, refuseMissing, "")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, info)))
@@ -196,17 +239,13 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	if src == fromCookie {
 		if err := m.csrf.Check(r); err != nil {
 			report(m.sink, r, ReasonCrossOrigin, nil)
-			refuse(w, r, m.log, m.realm, refuseCrossOrigin, "", nil)
+			refuse(w, r, m.out, refuseCrossOrigin, "")
 			return
 		}
 	}
 	claims, err := m.verifier.Verify(r.Context(), token)
 	if f, bad := verifyRefusal(claims, err); bad {
-		var cause error // logged for outages only: the operator needs it
-		if f.status == http.StatusServiceUnavailable {
-			cause = cmp.Or(err, errNoClaims)
-		}
-		refuse(w, r, m.log, m.realm, f, "", cause) // Verify reported it
+		refuse(w, r, m.out, f.from(cmp.Or(err, errNoClaims)), "") // Verify reported it
 		return
 	}
 	info.claims = claims
@@ -345,17 +384,17 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info, _ := r.Context().Value(authKey{}).(*authInfo)
 			if info == nil {
-				info = &authInfo{realm: defaultRealm, log: discardLogger}
+				info = &authInfo{out: defaultOutlet}
 			}
 			if info.claims == nil {
 				report(info.sink, r, ReasonMissing, nil)
-				refuse(w, r, info.log, info.realm, refuseMissing, "", nil)
+				refuse(w, r, info.out, refuseMissing, "")
 				return
 			}
 			for _, s := range scopes {
 				if !info.claims.HasScope(s) {
 					report(info.sink, r, ReasonInsufficientScope, info.claims)
-					refuse(w, r, info.log, info.realm, refuseScope, want, nil)
+					refuse(w, r, info.out, refuseScope, want)
 					return
 				}
 			}
@@ -375,14 +414,16 @@ func ClaimsFromContext(ctx context.Context) (claims *Claims, ok bool) {
 	return info.claims, true
 }
 
-// refusal is an error answer: status, error code and description, and
-// the Reason its log record gives ("" for answers that refuse no
-// credential, such as 405).
+// refusal is an error answer: status, error code and description, the
+// Reason its log record gives ("" for answers that refuse no credential,
+// such as 405), and the error a RefusalWriter is given (and, for 5xx
+// answers, the log record).
 type refusal struct {
 	status int
 	code   string
 	desc   string
 	reason Reason
+	err    error
 	logged bool // the refusal's record was written already (reuse: by Issuer.emit)
 }
 
@@ -392,43 +433,64 @@ func (f refusal) because(why Reason) refusal {
 	return f
 }
 
+// from returns f with error err.
+func (f refusal) from(err error) refusal {
+	f.err = err
+	return f
+}
+
 // badRequest is the 400 invalid_request refusal of a request whose problem
 // this is.
 func badRequest(problem string) refusal {
-	return refusal{http.StatusBadRequest, "invalid_request", problem, ReasonInvalidRequest, false}
+	return refusal{status: http.StatusBadRequest, code: "invalid_request", desc: problem, reason: ReasonInvalidRequest,
+		err: fmt.Errorf("%w: %s", ErrInvalidRequest, problem)}
 }
 
 var (
-	refuseMissing     = refusal{http.StatusUnauthorized, "unauthorized", "authentication required", ReasonMissing, false}
-	refuseExpired     = refusal{http.StatusUnauthorized, "invalid_token", "the access token expired", ReasonExpired, false}
-	refuseRevoked     = refusal{http.StatusUnauthorized, "invalid_token", "the access token was revoked", ReasonRevoked, false}
-	refuseInvalid     = refusal{http.StatusUnauthorized, "invalid_token", "the access token is invalid", ReasonMalformed, false}
-	refuseCrossOrigin = refusal{http.StatusForbidden, "forbidden", "cross-origin request refused", ReasonCrossOrigin, false}
-	refuseScope       = refusal{http.StatusForbidden, "insufficient_scope", "the access token lacks a required scope", ReasonInsufficientScope, false}
-	refuseUnavailable = refusal{http.StatusServiceUnavailable, "temporarily_unavailable", "authentication is temporarily unavailable; try again later", ReasonStoreUnavailable, false}
+	refuseMissing = refusal{status: http.StatusUnauthorized, code: "unauthorized", desc: "authentication required",
+		reason: ReasonMissing, err: ErrMissingToken}
+	refuseExpired = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token expired",
+		reason: ReasonExpired, err: ErrTokenExpired}
+	refuseRevoked = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token was revoked",
+		reason: ReasonRevoked, err: ErrTokenRevoked}
+	refuseInvalid = refusal{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token is invalid",
+		reason: ReasonMalformed, err: ErrInvalidToken}
+	refuseCrossOrigin = refusal{status: http.StatusForbidden, code: "forbidden", desc: "cross-origin request refused",
+		reason: ReasonCrossOrigin, err: ErrCrossOrigin}
+	refuseScope = refusal{status: http.StatusForbidden, code: "insufficient_scope", desc: "the access token lacks a required scope",
+		reason: ReasonInsufficientScope, err: ErrInsufficientScope}
+	refuseUnavailable = refusal{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "authentication is temporarily unavailable; try again later",
+		reason: ReasonStoreUnavailable, err: ErrStoreUnavailable}
 )
 
 // errNoClaims stands for a Verify that returned neither claims nor an error.
 var errNoClaims = errors.New("sessionkit: Verify returned no claims and no error")
 
-// refuse logs f (with cause, when set) and writes it: the WWW-Authenticate
-// challenge RFC 6750 asks for (scope, when set, names the required scopes),
-// then the JSON body.
-func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm string, f refusal, scope string, cause error) {
+// refuse logs f (with its error, for 5xx answers) and writes it: the
+// WWW-Authenticate challenge RFC 6750 asks for (scope, when set, names the
+// required scopes), then the JSON body, or what out's RefusalWriter writes.
+func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scope string) {
 	if !f.logged {
 		level := slog.LevelInfo // answers that refuse no credential
 		if f.reason != "" {
 			level = f.reason.LogLevel()
 		}
-		attrs := []slog.Attr{
-			slog.Int("status", f.status), slog.String("reason", string(f.reason)),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		attrs := make([]slog.Attr, 0, 5)
+		attrs = append(attrs, slog.Int("status", f.status))
+		if f.reason != "" {
+			attrs = append(attrs, slog.String("reason", string(f.reason)))
 		}
-		if cause != nil {
-			attrs = append(attrs, slog.Any("error", cause))
+		attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		if f.err != nil && f.status >= http.StatusInternalServerError {
+			attrs = append(attrs, slog.Any("error", f.err)) // the operator needs it
 		}
-		log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
+		out.log.LogAttrs(r.Context(), level, "sessionkit: request refused", attrs...)
 	}
+	if out.pages != nil && renewable(r, f) {
+		renew(w, r, out.pages)
+		return
+	}
+	realm := out.realm
 
 	h := w.Header()
 	switch f.code {
@@ -442,6 +504,11 @@ func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, realm stri
 		h.Set("WWW-Authenticate", c)
 	case "temporarily_unavailable":
 		h.Set("Retry-After", retryAfter)
+	}
+	if out.write != nil {
+		h.Set("Cache-Control", "no-store")
+		out.write(w, r, f.status, cmp.Or(f.err, error(ErrInvalidRequest)))
+		return
 	}
 	writeJSONError(w, f.status, f.code, f.desc)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -167,14 +168,12 @@ func TestMiddlewareTokenSources(t *testing.T) {
 		{"bearer header", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "Bearer "+tok)), true},
 		{"lowercase scheme", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "bearer "+tok)), true},
 		{"uppercase scheme, several spaces", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "BEARER   "+tok)), true},
-		{"access cookie", MiddlewareOptions{Cookies: &Cookies{}}, newRequest("GET", "/", withCookie(accessCookie, tok)), true},
-		{"access cookie among others", MiddlewareOptions{Cookies: &Cookies{}},
+		{"access cookie", MiddlewareOptions{AccessCookie: true}, newRequest("GET", "/", withCookie(accessCookie, tok)), true},
+		{"access cookie among others", MiddlewareOptions{AccessCookie: true},
 			newRequest("GET", "/", withCookie("theme", "dark"), withCookie(accessCookie, tok), withCookie("__Secure-sk_refresh", "skr1.x.y")), true},
-		{"insecure cookie name", MiddlewareOptions{Cookies: &Cookies{InsecureAllowHTTP: true}}, newRequest("GET", "/", withCookie("sk_access", tok)), true},
-		{"custom cookie name", MiddlewareOptions{Cookies: &Cookies{AccessName: "at"}}, newRequest("GET", "/", withCookie("at", tok)), true},
-		{"cookie under another name", MiddlewareOptions{Cookies: &Cookies{}}, newRequest("GET", "/", withCookie("sk_access", tok)), false},
+		{"cookie under another name", MiddlewareOptions{AccessCookie: true}, newRequest("GET", "/", withCookie("sk_access", tok)), false},
 		{"cookie not read without Cookies", MiddlewareOptions{}, newRequest("GET", "/", withCookie(accessCookie, tok)), false},
-		{"empty cookie counts as none", MiddlewareOptions{Cookies: &Cookies{}}, newRequest("GET", "/", withCookie(accessCookie, "")), false},
+		{"empty cookie counts as none", MiddlewareOptions{AccessCookie: true}, newRequest("GET", "/", withCookie(accessCookie, "")), false},
 		{"query token when allowed", MiddlewareOptions{AllowQueryToken: true}, newRequest("GET", q), true},
 		{"query token ignored by default", MiddlewareOptions{}, newRequest("GET", q), false},
 		{"form body never read", MiddlewareOptions{AllowQueryToken: true}, func() *http.Request {
@@ -185,9 +184,9 @@ func TestMiddlewareTokenSources(t *testing.T) {
 		{"basic scheme is no bearer token", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "Basic dTE6cHc=")), false},
 		{"scheme without token separator", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "Bearer"+tok)), false},
 		{"empty Authorization header", MiddlewareOptions{}, newRequest("GET", "/", withHeader("Authorization", "")), false},
-		{"basic scheme and cookie", MiddlewareOptions{Cookies: &Cookies{}},
+		{"basic scheme and cookie", MiddlewareOptions{AccessCookie: true},
 			newRequest("GET", "/", withHeader("Authorization", "Basic dTE6cHc="), withCookie(accessCookie, tok)), true},
-		{"no token at all", MiddlewareOptions{Cookies: &Cookies{}, AllowQueryToken: true}, newRequest("GET", "/"), false},
+		{"no token at all", MiddlewareOptions{AccessCookie: true, AllowQueryToken: true}, newRequest("GET", "/"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,6 +198,68 @@ func TestMiddlewareTokenSources(t *testing.T) {
 			}
 			wantRefused(t, res, http.StatusUnauthorized, bareChallenge, "unauthorized", "authentication required", tok)
 		})
+	}
+}
+
+// cookieVerifier is a TokenVerifier with cookie settings, as an Issuer's
+// or a Verifier's configuration gives them.
+type cookieVerifier struct {
+	TokenVerifier
+	settings *cookieSettings
+}
+
+func (v cookieVerifier) cookieSettings() *cookieSettings { return v.settings }
+
+// withCookies gives v the cookie settings c.
+func withCookies(t testing.TB, v TokenVerifier, c Cookies) TokenVerifier {
+	t.Helper()
+	settings, err := newCookieSettings(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cookieVerifier{v, settings}
+}
+
+// TestMiddlewareCookieSettings: the access cookie the Middleware reads is
+// the one the verifier's configuration names, for an Issuer and a
+// Verifier alike.
+func TestMiddlewareCookieSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		c      Cookies
+		cookie string
+	}{
+		{"defaults", Cookies{}, accessCookie},
+		{"insecure", Cookies{InsecureAllowHTTP: true}, "sk_access"},
+		{"custom name", Cookies{AccessName: "at"}, "at"},
+		{"domain", Cookies{Domain: "example.com"}, "__Secure-sk_access"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			iss, clock := newTestIssuer(t, func(c *Config) { c.Cookies = tt.c })
+			tok := login(t, iss, "u1").AccessToken
+			v := newTestVerifier(t, VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: iss.keys}}, Audience: []string{testAudience}, Cookies: tt.c, Now: clock.Now}, nil)
+			for _, tv := range []TokenVerifier{iss, v} {
+				mw := Middleware(tv, MiddlewareOptions{AccessCookie: true})
+				wantPassed(t, run(mw, newRequest("GET", "/", withCookie(tt.cookie, tok))), "u1")
+				other := "sk_other"
+				res := run(mw, newRequest("GET", "/", withCookie(other, tok)))
+				wantRefused(t, res, http.StatusUnauthorized, bareChallenge, "unauthorized", "authentication required", tok)
+				// Unsafe methods pass the settings' cross-origin check.
+				res = run(mw, newRequest("POST", "/", withCookie(tt.cookie, tok), withHeader("Sec-Fetch-Site", crossSite)))
+				if res.ran || res.rec.Code != http.StatusForbidden {
+					t.Errorf("cross-site POST: ran %v, %d", res.ran, res.rec.Code)
+				}
+			}
+			if got := iss.Cookies(); got.AccessName != tt.c.AccessName || got.InsecureAllowHTTP != tt.c.InsecureAllowHTTP {
+				t.Errorf("Cookies() = %+v; want %+v", got, tt.c)
+			}
+		})
+	}
+	if _, err := NewVerifier(VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: NewKeySet(testKey(t, RS256, 0))}}, Audience: []string{testAudience},
+		Cookies: Cookies{TrustedOrigins: []string{"app.example.com"}}}); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "app.example.com") {
+		t.Errorf("NewVerifier with a bad trusted origin: %v", err)
 	}
 }
 
@@ -254,7 +315,7 @@ func TestMiddlewareInvalidRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			mw := Middleware(neverVerify, MiddlewareOptions{Cookies: &Cookies{}, AllowQueryToken: true, Optional: tt.optional})
+			mw := Middleware(withCookies(t, neverVerify, Cookies{}), MiddlewareOptions{AccessCookie: true, AllowQueryToken: true, Optional: tt.optional})
 			res := run(mw, tt.req)
 			wantRefused(t, res, http.StatusBadRequest, invalidRequest+tt.desc+`"`, "invalid_request", tt.desc,
 				tok, "abc!def", "t\u00f6ken", `a"b`)
@@ -375,7 +436,8 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 
 func TestMiddlewareCrossOrigin(t *testing.T) {
 	t.Parallel()
-	iss, _ := newTestIssuer(t, nil)
+	cookies := Cookies{TrustedOrigins: []string{trustedOrigin}}
+	iss, _ := newTestIssuer(t, func(c *Config) { c.Cookies = cookies })
 	tok := login(t, iss, "u1").AccessToken
 	cookie := withCookie(accessCookie, tok)
 	tests := []struct {
@@ -413,10 +475,10 @@ func TestMiddlewareCrossOrigin(t *testing.T) {
 			t.Parallel()
 			var v TokenVerifier = iss
 			if tt.refused {
-				v = neverVerify
+				v = withCookies(t, neverVerify, cookies)
 			}
 			opts := MiddlewareOptions{
-				Cookies:         &Cookies{TrustedOrigins: []string{trustedOrigin}},
+				AccessCookie:    true,
 				AllowQueryToken: true,
 				Optional:        tt.optional,
 			}
@@ -437,7 +499,7 @@ func TestMiddlewareOptional(t *testing.T) {
 	t.Parallel()
 	iss, _ := newTestIssuer(t, nil)
 	tok := login(t, iss, "u1").AccessToken
-	mw := Middleware(iss, MiddlewareOptions{Optional: true, Cookies: &Cookies{}})
+	mw := Middleware(iss, MiddlewareOptions{Optional: true, AccessCookie: true})
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -517,10 +579,7 @@ func TestMiddlewarePanicsOnBadConfig(t *testing.T) {
 		{"realm with a newline", ok, MiddlewareOptions{Realm: "a\r\nSet-Cookie: x=y"}, "Realm"},
 		{"realm with DEL", ok, MiddlewareOptions{Realm: "a\x7f"}, "Realm"},
 		{"realm not ASCII", ok, MiddlewareOptions{Realm: "r\u00e9alm"}, "Realm"},
-		{"origin without scheme", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{"app.example.com"}}}, "app.example.com"},
-		{"origin with a path", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{trustedOrigin, "https://app.example.com/"}}}, "https://app.example.com/"},
-		{"origin not lowercase", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{"https://App.example.com"}}}, "https://App.example.com"},
-		{"empty origin", ok, MiddlewareOptions{Cookies: &Cookies{TrustedOrigins: []string{""}}}, "TrustedOrigins"},
+		{"access cookie of a verifier without cookie settings", ok, MiddlewareOptions{AccessCookie: true}, "AccessCookie"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -586,7 +645,7 @@ func TestMiddlewareLogs(t *testing.T) {
 			t.Parallel()
 			var buf syncBuffer
 			log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			mw := Middleware(tt.v, MiddlewareOptions{Logger: log, Cookies: &Cookies{}, AllowQueryToken: true})
+			mw := Middleware(withCookies(t, tt.v, Cookies{}), MiddlewareOptions{Logger: log, AccessCookie: true, AllowQueryToken: true})
 			res := run(mw, tt.req)
 			if res.ran {
 				t.Fatal("the handler ran")
@@ -699,7 +758,7 @@ func TestClaimsFromContext(t *testing.T) {
 		want *Claims
 	}{
 		{"empty context", context.Background(), nil},
-		{"anonymous", context.WithValue(context.Background(), authKey{}, &authInfo{realm: defaultRealm}), nil},
+		{"anonymous", context.WithValue(context.Background(), authKey{}, &authInfo{out: defaultOutlet}), nil},
 		{"foreign value", context.WithValue(context.Background(), authKey{}, "u1"), nil},
 		{"claims", context.WithValue(context.Background(), authKey{}, &authInfo{claims: c}), c},
 	}
@@ -742,5 +801,90 @@ func TestValidB64Token(t *testing.T) {
 				t.Fatalf("validB64Token(%q) = %v", tt.s, got)
 			}
 		})
+	}
+}
+
+// TestWriteRefusal: a RefusalWriter answers every refusal of the
+// Middleware, RequireScope and the ready-made handlers, with the status
+// of the default answer and an error errors.Is tells apart; the RFC 6750
+// headers are set before it runs.
+func TestWriteRefusal(t *testing.T) {
+	t.Parallel()
+	type call struct {
+		status int
+		err    error
+	}
+	var mu sync.Mutex
+	var calls []call
+	page := func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		mu.Lock()
+		calls = append(calls, call{status, err})
+		mu.Unlock()
+		if status == http.StatusUnauthorized {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "<h1>Sorry</h1>")
+	}
+	f := newAuthFixture(t, func(c *Config) { c.WriteRefusal = page })
+	b := f.login(t, "u1", "ua")
+	expired := b.access()
+	mw := Middleware(f.iss, MiddlewareOptions{AccessCookie: true, WriteRefusal: page})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	api := mw(ok)
+	admin := mw(RequireScope("admin")(ok))
+	tests := []struct {
+		name     string
+		h        http.Handler
+		req      *http.Request
+		status   int // the status the writer is given
+		want     error
+		answered int // what the client sees
+	}{
+		{"missing", api, newRequest("GET", "/page"), 401, ErrMissingToken, http.StatusSeeOther},
+		{"forged", api, newRequest("GET", "/page", withHeader("Authorization", "Bearer "+tamper(expired))), 401, ErrInvalidToken, http.StatusSeeOther},
+		{"two tokens", api, newRequest("GET", "/page", withHeader("Authorization", "Bearer "+expired), withCookie(accessCookie, expired)), 400, ErrInvalidRequest, 400},
+		{"cross-origin", api, newRequest("POST", "/page", withCookie(accessCookie, expired), withHeader("Sec-Fetch-Site", crossSite)), 403, ErrCrossOrigin, 403},
+		{"scope", admin, newRequest("GET", "/admin", withCookie(accessCookie, expired)), 403, ErrInsufficientScope, 403},
+		{"refresh without a cookie", f.h, newRequest("POST", "/auth/refresh"), 401, ErrMissingToken, http.StatusSeeOther},
+		{"refresh method", f.h, newRequest("GET", "/auth/refresh"), 405, ErrInvalidRequest, 405},
+		{"sessions without a token", f.h, newRequest("GET", "/auth/sessions"), 401, ErrMissingToken, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			calls = nil
+			mu.Unlock()
+			rec := httptest.NewRecorder()
+			tt.h.ServeHTTP(rec, tt.req)
+			mu.Lock()
+			got := calls
+			mu.Unlock()
+			if len(got) != 1 || got[0].status != tt.status || !errors.Is(got[0].err, tt.want) {
+				t.Fatalf("writer calls %+v; want one with %d and %v", got, tt.status, tt.want)
+			}
+			if rec.Code != tt.answered || rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("answer %d, Cache-Control %q", rec.Code, rec.Header().Get("Cache-Control"))
+			}
+			if tt.status == 401 && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("no challenge before the writer: %v", rec.Header())
+			}
+			if strings.Contains(rec.Body.String(), `"error"`) {
+				t.Errorf("the default JSON was written too: %s", rec.Body)
+			}
+		})
+	}
+	// A reused refresh token: the writer sees ErrRefreshReused.
+	thief := b.fork()
+	if rec := b.send("POST", "/auth/refresh"); rec.Code != http.StatusOK {
+		t.Fatalf("refresh: %d", rec.Code)
+	}
+	f.clock.Advance(time.Minute)
+	calls = nil
+	thief.send("POST", "/auth/refresh")
+	if len(calls) != 1 || calls[0].status != 401 || !errors.Is(calls[0].err, ErrRefreshReused) {
+		t.Errorf("reuse: writer calls %+v", calls)
 	}
 }

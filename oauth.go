@@ -57,21 +57,24 @@ type oauthEndpoint struct {
 	maxBody int64
 }
 
-func (iss *Issuer) newOAuthEndpoint(cfg TokenEndpointConfig, which string) *oauthEndpoint {
+func (iss *Issuer) newOAuthEndpoint(cfg TokenEndpointConfig, which string) (*oauthEndpoint, error) {
+	bad := func(format string, args ...any) (*oauthEndpoint, error) {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, which, fmt.Sprintf(format, args...))
+	}
 	if cfg.Clients == nil {
-		panic(fmt.Errorf("%w: %s needs TokenEndpointConfig.Clients", ErrInvalidConfig, which))
+		return bad("TokenEndpointConfig.Clients is required")
 	}
 	if !iss.store.Capabilities().Has(store.UseOnce) {
-		panic(fmt.Errorf("%w: %s needs a store with use-once keys (assertion replay protection)", ErrInvalidConfig, which))
+		return bad("the store lacks use-once keys, which assertion replay protection needs")
 	}
 	e := &oauthEndpoint{iss: iss, clients: cfg.Clients, actAs: cfg.ActAs, maxBody: cfg.MaxBodySize}
 	if e.maxBody == 0 {
 		e.maxBody = DefaultMaxFormSize
 	}
 	if e.maxBody < 1024 {
-		panic(fmt.Errorf("%w: %s: MaxBodySize %d is too small", ErrInvalidConfig, which, e.maxBody))
+		return bad("MaxBodySize %d is too small (at least 1024)", e.maxBody)
 	}
-	return e
+	return e, nil
 }
 
 // TokenEndpoint returns the OAuth 2.0 token endpoint (RFC 6749 §3.2),
@@ -105,11 +108,15 @@ func (iss *Issuer) newOAuthEndpoint(cfg TokenEndpointConfig, which string) *oaut
 // registry cannot answer. Before a signature verifies, every failure gets the
 // same answer, so the endpoint never tells which clients or keys exist.
 //
-// TokenEndpoint panics, with an error wrapping ErrInvalidConfig, when
-// cfg.Clients is nil or the store lacks use-once keys.
-func (iss *Issuer) TokenEndpoint(cfg TokenEndpointConfig) http.Handler {
-	e := iss.newOAuthEndpoint(cfg, "TokenEndpoint")
-	return http.HandlerFunc(e.token)
+// TokenEndpoint returns an error wrapping ErrInvalidConfig when
+// cfg.Clients is nil, cfg.MaxBodySize is below 1024 or the store lacks
+// use-once keys.
+func (iss *Issuer) TokenEndpoint(cfg TokenEndpointConfig) (http.Handler, error) {
+	e, err := iss.newOAuthEndpoint(cfg, "TokenEndpoint")
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(e.token), nil
 }
 
 func (e *oauthEndpoint) token(w http.ResponseWriter, r *http.Request) {
@@ -410,7 +417,7 @@ func (e *oauthEndpoint) fail(w http.ResponseWriter, r *http.Request, oerr *oauth
 	if oerr.cause != nil {
 		attrs = append(attrs, slog.String("cause", oerr.cause.Error()))
 	}
-	if reason != ReasonReused { // Issuer.emit wrote the record of a reuse
+	if !oerr.logged { // Issuer.emit wrote the record of a reuse or an OnRefresh refusal
 		e.iss.log.LogAttrs(r.Context(), reason.LogLevel(), "sessionkit: OAuth request refused", attrs...)
 	}
 	if e.iss.events != nil {
@@ -430,7 +437,11 @@ func issueFailure(err error) *oauthError {
 		return unavailable(err)
 	case errors.Is(err, ErrRefreshReused):
 		oerr := grantError("the refresh token was already used; the session is revoked", err)
-		oerr.reason = ReasonReused // Issuer.emit logged it, with the request
+		oerr.reason, oerr.logged = ReasonReused, true // Issuer.emit logged it, with the request
+		return oerr
+	case errors.Is(err, errOnRefresh):
+		oerr := grantError("the session was revoked", err)
+		oerr.logged = true // likewise
 		return oerr
 	case errors.Is(err, ErrSessionExpired):
 		return grantError("the session has expired", err)

@@ -36,7 +36,7 @@ func TestOAuthClientSessionRefreshBypass(t *testing.T) {
 			t.Fatalf("token endpoint without client auth: %d %v", code, body)
 		}
 		// ...but the cookie handler's body mode rotates it.
-		h := f.iss.RefreshHandler(Cookies{})
+		h := f.iss.RefreshHandler()
 		r := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+cs.RefreshToken+`"}`))
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
@@ -135,7 +135,7 @@ func TestOAuthIntrospectRevokedWithSkipRevocationCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := TokenEndpointConfig{Clients: reg}
-	tokenEP, revokeEP, inspectEP := iss.TokenEndpoint(cfg), iss.RevocationEndpoint(cfg), iss.IntrospectionEndpoint(cfg)
+	tokenEP, revokeEP, inspectEP := must(iss.TokenEndpoint(cfg)), must(iss.RevocationEndpoint(cfg)), must(iss.IntrospectionEndpoint(cfg))
 	auth := func() string {
 		a, err := SignClientAssertion(k, "svc", testIssuer, clock.Now(), 0)
 		if err != nil {
@@ -365,7 +365,7 @@ func TestOAuthReplayAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherEP := other.TokenEndpoint(TokenEndpointConfig{Clients: f.clients})
+	otherEP := must(other.TokenEndpoint(TokenEndpointConfig{Clients: f.clients}))
 	a := f.assertion(t, "svc-ec", nil)
 	code, body, _ := post(t, f.token, bearerForm(a))
 	if code != 200 {
@@ -515,7 +515,7 @@ func TestIssuerMaxTokenAge(t *testing.T) {
 		c.Store, c.Now = f.st, f.clock.Now
 		c.AccessTTL, c.MaxTokenAge = 5*time.Minute, 5*time.Minute
 	})
-	inspect := bounded.IntrospectionEndpoint(TokenEndpointConfig{Clients: f.clients})
+	inspect := must(bounded.IntrospectionEndpoint(TokenEndpointConfig{Clients: f.clients}))
 	ctx := context.Background()
 	long, short := login(t, f.iss, "alice").AccessToken, login(t, bounded, "alice").AccessToken
 	cases := []struct {

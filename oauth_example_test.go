@@ -24,7 +24,10 @@ func ExampleIssuer_TokenEndpoint() {
 	clients, _ := sessionkit.NewMemoryClients(sessionkit.Client{
 		ID: "reports-service", Keys: []sessionkit.ClientKey{pub}, Scopes: []string{"reports:read"},
 	})
-	endpoint := iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients})
+	endpoint, err := iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients})
+	if err != nil {
+		panic(err) // no clients, or a store without use-once keys
+	}
 
 	// The service signs an assertion for the issuer and posts it.
 	assertion, _ := sessionkit.SignClientAssertion(serviceKey, "reports-service", "https://auth.example.com", now, time.Minute)

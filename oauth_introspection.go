@@ -28,8 +28,11 @@ import (
 // tells no one whether a token exists. Store outages answer 503; a store
 // that cannot revoke (the stateless sealed store) answers 400
 // unsupported_token_type rather than pretend.
-func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
-	e := iss.newOAuthEndpoint(cfg, "RevocationEndpoint")
+func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) (http.Handler, error) {
+	e, err := iss.newOAuthEndpoint(cfg, "RevocationEndpoint")
+	if err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, oerr := e.readForm(w, r)
 		if oerr == nil {
@@ -41,7 +44,7 @@ func (iss *Issuer) RevocationEndpoint(cfg TokenEndpointConfig) http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-	})
+	}), nil
 }
 
 func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError {
@@ -49,6 +52,17 @@ func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError
 	if oerr != nil {
 		return oerr
 	}
+	if oerr := e.revokeFor(ctx, form, client); oerr != nil {
+		if oerr.client == "" {
+			oerr.client = client.ID // authenticated
+		}
+		return oerr
+	}
+	return nil
+}
+
+// revokeFor is revoke once the client authenticated.
+func (e *oauthEndpoint) revokeFor(ctx context.Context, form url.Values, client *Client) *oauthError {
 	tok := form.Get("token")
 	if tok == "" {
 		return requestError("token is missing")
@@ -89,8 +103,11 @@ func (e *oauthEndpoint) revoke(ctx context.Context, form url.Values) *oauthError
 // current one (or the previous one inside the grace window): a spent token
 // is not active. Anything else answers {"active": false}. Store or key
 // outages answer 503, never a guess.
-func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
-	e := iss.newOAuthEndpoint(cfg, "IntrospectionEndpoint")
+func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) (http.Handler, error) {
+	e, err := iss.newOAuthEndpoint(cfg, "IntrospectionEndpoint")
+	if err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, oerr := e.readForm(w, r)
 		var answer map[string]any
@@ -102,7 +119,7 @@ func (iss *Issuer) IntrospectionEndpoint(cfg TokenEndpointConfig) http.Handler {
 			return
 		}
 		writeOAuthJSON(w, http.StatusOK, answer)
-	})
+	}), nil
 }
 
 var inactive = map[string]any{"active": false}
@@ -112,6 +129,15 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 	if oerr != nil {
 		return nil, oerr
 	}
+	answer, oerr := e.introspectFor(ctx, form, client)
+	if oerr != nil && oerr.client == "" {
+		oerr.client = client.ID // authenticated
+	}
+	return answer, oerr
+}
+
+// introspectFor is introspect once the client authenticated.
+func (e *oauthEndpoint) introspectFor(ctx context.Context, form url.Values, client *Client) (map[string]any, *oauthError) {
 	tok := form.Get("token")
 	if tok == "" {
 		return nil, requestError("token is missing")
@@ -142,7 +168,7 @@ func (e *oauthEndpoint) introspect(ctx context.Context, form url.Values) (map[st
 	// The stateful checks whenever the store can make them, even under
 	// Config.SkipRevocationCheck: introspection answers for the server's
 	// whole state (RFC 7662 §2.2).
-	c, err := e.iss.verify(ctx, tok, e.iss.caps.Has(store.DenyList|store.Versions))
+	c, err := e.iss.verifyToken(ctx, tok, e.iss.caps.Has(store.DenyList|store.Versions))
 	switch {
 	case errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrKeysUnavailable):
 		return nil, unavailable(err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
@@ -77,9 +78,9 @@ func newOAuthFixtureWith(t testing.TB, actAs bool, mod func(*Config)) *oauthFixt
 			return c.ID == "svc-rsa" && strings.HasPrefix(sub, "user-"), nil
 		}
 	}
-	f.token = f.iss.TokenEndpoint(cfg)
-	f.revoke = f.iss.RevocationEndpoint(cfg)
-	f.inspect = f.iss.IntrospectionEndpoint(cfg)
+	f.token = must(f.iss.TokenEndpoint(cfg))
+	f.revoke = must(f.iss.RevocationEndpoint(cfg))
+	f.inspect = must(f.iss.IntrospectionEndpoint(cfg))
 	return f
 }
 
@@ -452,7 +453,7 @@ func TestClientTokensAndUsersNeverMix(t *testing.T) {
 		t.Errorf("a new token after RevokeClient: %v", err)
 	}
 	// Login refuses a session whose client is its subject.
-	if _, err := f.iss.Login(ctx, Grant{Subject: "svc-ed", ClientID: "svc-ed"}); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := f.iss.Login(ctx, Grant{Subject: "svc-ed", ClientID: "svc-ed"}); !errors.Is(err, ErrInvalidGrant) {
 		t.Errorf("Login with ClientID == Subject: %v", err)
 	}
 }
@@ -735,10 +736,54 @@ func TestClientKeysAndRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body, _ := post(t, iss.TokenEndpoint(TokenEndpointConfig{Clients: reg}), bearerForm(a)); code != 200 || body["scope"] != nil {
+	if code, body, _ := post(t, must(iss.TokenEndpoint(TokenEndpointConfig{Clients: reg})), bearerForm(a)); code != 200 || body["scope"] != nil {
 		t.Errorf("SignClientAssertion's assertion: %d %v", code, body)
 	}
 	if _, err := SignClientAssertion(k, "svc", testIssuer, clock.Now(), time.Hour); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("an hour-long assertion: %v", err)
+	}
+}
+
+// must returns v, and panics on err: for the handler constructors, whose
+// configuration the test fixes.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestOAuthEndpointsRefuseBadConfig: the endpoint constructors answer an
+// error, never a panic, for a configuration they cannot serve.
+func TestOAuthEndpointsRefuseBadConfig(t *testing.T) {
+	t.Parallel()
+	iss, _ := newTestIssuer(t, nil)
+	noOnce, _ := newTestIssuer(t, func(c *Config) {
+		c.Store = limitedStore{memstore.New()}
+		c.SkipRevocationCheck = true
+		c.AcceptStoreLimits = ^store.Capabilities(0)
+	})
+	clients, err := NewMemoryClients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		iss  *Issuer
+		cfg  TokenEndpointConfig
+		want string
+	}{
+		{"no clients", iss, TokenEndpointConfig{}, "Clients"},
+		{"tiny body", iss, TokenEndpointConfig{Clients: clients, MaxBodySize: 100}, "MaxBodySize"},
+		{"no use-once keys", noOnce, TokenEndpointConfig{Clients: clients}, "use-once"},
+	} {
+		for name, mk := range map[string]func(TokenEndpointConfig) (http.Handler, error){
+			"TokenEndpoint": tt.iss.TokenEndpoint, "RevocationEndpoint": tt.iss.RevocationEndpoint, "IntrospectionEndpoint": tt.iss.IntrospectionEndpoint,
+		} {
+			h, err := mk(tt.cfg)
+			if h != nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s, %s: %v, %v", tt.name, name, h, err)
+			}
+		}
 	}
 }

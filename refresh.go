@@ -188,7 +188,9 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 		Claims:        claims,
 	})
 	if err != nil {
-		iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
+		if !inRequest(ctx) { // a handler logs its refusal, with the error
+			iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
+		}
 		return nil, storeFailure(err)
 	}
 	switch res.Outcome {
@@ -269,7 +271,7 @@ func (iss *Issuer) consult(ctx context.Context, handle string, presented [32]byt
 	if claims == nil {
 		return nil, nil
 	}
-	enc, err := encodeClaims(claims)
+	enc, err := encodeClaims(claims, ErrInvalidConfig)
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: OnRefresh returned bad claims: %w", err)
 	}

@@ -2,7 +2,9 @@ package sessionkit
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -63,7 +65,7 @@ func TestRefusalLogs(t *testing.T) {
 	var buf syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := newAuthFixture(t, func(c *Config) { c.Logger = logger })
-	api := Middleware(f.iss, MiddlewareOptions{Cookies: &f.c, Logger: logger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := Middleware(f.iss, MiddlewareOptions{AccessCookie: true, Logger: logger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux := http.NewServeMux()
@@ -209,8 +211,46 @@ func TestTokenEndpointLogs(t *testing.T) {
 			got = append(got, r)
 		}
 	}
-	want := []string{string(ReasonAssertionReplayed), string(ReasonInvalidGrant), string(ReasonReused)}
+	want := []string{string(ReasonAssertionReplayed), string(ReasonBadSignature), string(ReasonReused)}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("refusal records %v; want %v\n%s", got, want, log)
+	}
+}
+
+// TestHandlerRefusalsLoggedOnce: a refusal another part already logs with
+// the request (OnRefresh's, a store outage's) gets no second record.
+func TestHandlerRefusalsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newAuthFixture(t, func(c *Config) {
+		c.Logger = logger
+		c.OnRefresh = func(_ context.Context, s Session) (map[string]any, error) {
+			if s.Subject == "banned" {
+				return nil, errors.New("banned user")
+			}
+			return nil, nil
+		}
+	})
+	for _, tt := range []struct {
+		name, user string
+		down       bool
+		status     int
+	}{
+		{"OnRefresh refuses", "banned", false, http.StatusUnauthorized},
+		{"store down", "u1", true, http.StatusServiceUnavailable},
+	} {
+		b := f.login(t, tt.user, "ua")
+		before := len(jsonRecords(t, buf.String()))
+		f.fs.down.Store(tt.down)
+		rec := b.send("POST", "/auth/refresh")
+		f.fs.down.Store(false)
+		if rec.Code != tt.status {
+			t.Fatalf("%s: %d; want %d", tt.name, rec.Code, tt.status)
+		}
+		recs := jsonRecords(t, buf.String())[before:]
+		if len(recs) != 1 || recs[0]["path"] != "/auth/refresh" || recs[0]["method"] != "POST" {
+			t.Errorf("%s: records %v; want one, with the request", tt.name, recs)
+		}
 	}
 }

@@ -96,7 +96,7 @@ func TestTokenEndpointRefusesInvalidClientIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := f.iss.TokenEndpoint(TokenEndpointConfig{Clients: registryWithID{ck}})
+	end := must(f.iss.TokenEndpoint(TokenEndpointConfig{Clients: registryWithID{ck}}))
 	for _, id := range []string{"svc\x00b", "svc\x1fc\x1fother", "svc\n"} {
 		f.keys[id] = k
 		a := f.assertion(t, id, nil)

@@ -95,6 +95,11 @@ type VerifierConfig struct {
 	// discovered jwks_uri values and redirects (tests on loopback, local
 	// development).
 	InsecureAllowHTTP bool
+	// Cookies names the session cookies, as the issuer's Config.Cookies
+	// does (the zero value: its secure defaults), for a Middleware over
+	// this Verifier that reads the access cookie
+	// (MiddlewareOptions.AccessCookie); NewVerifier validates it.
+	Cookies Cookies
 	// Events, when set, is told of refused tokens (EventAccessTokenRefused)
 	// and failed JWKS or discovery fetches (EventKeysFetchFailed), with
 	// their Reason. It runs synchronously.
@@ -183,6 +188,7 @@ type Verifier struct {
 	clock        func() time.Time
 	log          *slog.Logger                 // VerifierConfig.Logger, for Check
 	events       func(context.Context, Event) // VerifierConfig.Events
+	cookies      *cookieSettings              // VerifierConfig.Cookies
 }
 
 // trustedIssuer is one issuer's claim rules and key source.
@@ -309,7 +315,12 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return bad("Store lacks the deny-list and versions the revocation check reads")
 	}
 
+	cookies, err := newCookieSettings(cfg.Cookies)
+	if err != nil {
+		return nil, err
+	}
 	v := &Verifier{
+		cookies:      cookies,
 		byIssuer:     make(map[string]*trustedIssuer, len(issuers)),
 		store:        cfg.Store,
 		maxTokenSize: maxSize,

@@ -270,7 +270,7 @@ func (r *claimRules) check(c *Claims, now time.Time) error {
 		case c.IssuedAt.IsZero():
 			return errMalformed("iat missing (MaxTokenAge is set)")
 		case c.ExpiresAt.Sub(c.IssuedAt) > r.maxAge:
-			return errMalformed("lifetime (exp - iat) exceeds MaxTokenAge")
+			return errRefused(ReasonLifetime, "lifetime (exp - iat) exceeds MaxTokenAge")
 		case now.Add(-r.leeway).Sub(c.IssuedAt) > r.maxAge:
 			return fmt.Errorf("%w: issued longer ago than MaxTokenAge (iat)", ErrTokenExpired)
 		}
@@ -396,10 +396,7 @@ func (iss *Issuer) Verify(ctx context.Context, token string) (*Claims, error) {
 // A refusal is reported as EventAccessTokenRefused, with its reason.
 func (iss *Issuer) verify(ctx context.Context, token string, stateful bool) (*Claims, error) {
 	now := iss.now()
-	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), jose.AccessTokens, &iss.rules, now)
-	if err == nil && stateful {
-		err = checkAccess(ctx, iss.store, iss.scope, c, now)
-	}
+	c, err := iss.verifyAt(ctx, token, stateful, now)
 	if err != nil {
 		if iss.events != nil {
 			iss.emit(ctx, refusedEvent(c, err, now))
@@ -407,4 +404,24 @@ func (iss *Issuer) verify(ctx context.Context, token string, stateful bool) (*Cl
 		return nil, err
 	}
 	return c, nil
+}
+
+// verifyToken is verify without the refusal's event, for the
+// introspection endpoint: its answer (active or not) refuses no request.
+func (iss *Issuer) verifyToken(ctx context.Context, token string, stateful bool) (*Claims, error) {
+	c, err := iss.verifyAt(ctx, token, stateful, iss.now())
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// verifyAt is the verification of verify at now; on a refusal, the claims
+// are verifyAccess's (for the event only), or nil.
+func (iss *Issuer) verifyAt(ctx context.Context, token string, stateful bool, now time.Time) (*Claims, error) {
+	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), jose.AccessTokens, &iss.rules, now)
+	if err == nil && stateful {
+		err = checkAccess(ctx, iss.store, iss.scope, c, now)
+	}
+	return c, err
 }

@@ -2,7 +2,11 @@
 // Chromium with chromedp: sign-in, reload, the silent refresh when the
 // access cookie expires, two tabs refreshing at once, a replayed refresh
 // cookie ending the session in two browsers, logout-all reaching another
-// browser, and the cookies' attributes as the browser stores them.
+// browser, and the cookies' attributes as the browser stores them; and
+// what the page shows of the session: the countdown to the access token's
+// expiry, the line saying it refreshed silently, the sessions list with
+// device names, and a layout that fits 1280x800 and, as an emulated
+// iPhone, 390x844 without overflowing sideways.
 //
 // It is a module of its own, so that chromedp never reaches the library's
 // go.mod. Run it with
@@ -12,6 +16,8 @@
 // It looks for the browser in $CHROMIUM, then chromium, chromium-browser,
 // google-chrome on the PATH; on Debian, apt-get install chromium. Without a
 // browser the tests skip, except under CI=true, where they fail. The
-// screenshot of the signed-in page goes to the -outputdir of go test
-// (go test -outputdir DIR), by default e2e/artifacts.
+// screenshots (the signed-in page; spa-session-1280.png and
+// spa-session-390.png), each checked not to be blank, go to the
+// -outputdir of go test (go test -outputdir DIR), by default
+// e2e/artifacts; the test log names them.
 package e2e

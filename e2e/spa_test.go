@@ -421,6 +421,21 @@ func (h *harness) dropAccessCookie(t *testing.T, ctx context.Context) {
 	}
 }
 
+// callAPIRefreshing calls the API from a page whose access cookie is gone
+// and checks that the page refreshed silently: the server saw the call
+// refused, a refresh, and the call again, and the page shows the answer.
+func (h *harness) callAPIRefreshing(t *testing.T, ctx context.Context) {
+	t.Helper()
+	m := h.rec.mark()
+	if v := callAPI(t, ctx); v != "app" {
+		t.Fatalf("after the access cookie expired the page shows %q, want the API's answer", v)
+	}
+	wantSequence(t, h.rec.since(m),
+		exchange{method: "GET", path: "/api/hello", status: http.StatusUnauthorized},
+		exchange{method: "POST", path: "/auth/refresh", status: http.StatusOK},
+		exchange{method: "GET", path: "/api/hello", status: http.StatusOK})
+}
+
 // wantSequence checks that log holds the wanted exchanges in this order
 // (others may come between them).
 func wantSequence(t *testing.T, log []exchange, want ...exchange) {
@@ -517,14 +532,7 @@ func TestSPAInChromium(t *testing.T) {
 				}
 			}
 		})
-		m := h.rec.mark()
-		if v := callAPI(t, a); v != "app" {
-			t.Fatalf("after the access cookie expired the page shows %q, want the API's answer", v)
-		}
-		wantSequence(t, h.rec.since(m),
-			exchange{method: "GET", path: "/api/hello", status: http.StatusUnauthorized},
-			exchange{method: "POST", path: "/auth/refresh", status: http.StatusOK},
-			exchange{method: "GET", path: "/api/hello", status: http.StatusOK})
+		h.callAPIRefreshing(t, a)
 		after := h.cookieValue(t, a, refreshCookie)
 		if after == "" || after == before {
 			t.Fatal("the refresh cookie did not rotate")
@@ -682,8 +690,9 @@ func TestSPAInChromium(t *testing.T) {
 }
 
 // saveScreenshot checks that a PNG screenshot is not blank (its pixels
-// vary) and saves it under the test's output directory: go test's
-// -outputdir, else e2e/artifacts.
+// vary; it has many colours, and much of it is not its commonest colour,
+// the background) and saves it under the test's output directory: go
+// test's -outputdir, else e2e/artifacts.
 func saveScreenshot(t *testing.T, shot []byte, name string) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(shot))
@@ -695,16 +704,25 @@ func saveScreenshot(t *testing.T, shot []byte, name string) {
 		t.Fatalf("the screenshot is %dx%d", b.Dx(), b.Dy())
 	}
 	var n, sum, sumSq float64
+	colours := map[[3]uint32]int{}
 	for y := b.Min.Y; y < b.Max.Y; y += 2 {
 		for x := b.Min.X; x < b.Max.X; x += 2 {
 			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[[3]uint32{r >> 8, g >> 8, bl >> 8}]++
 			l := (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)) / 257 // 0..255
 			n, sum, sumSq = n+1, sum+l, sumSq+l*l
 		}
 	}
 	mean := sum / n
 	if variance := sumSq/n - mean*mean; variance < 100 {
-		t.Errorf("the screenshot looks blank: luminance variance %.1f (mean %.1f)", variance, mean)
+		t.Errorf("%s looks blank: luminance variance %.1f (mean %.1f)", name, variance, mean)
+	}
+	background := 0
+	for _, c := range colours {
+		background = max(background, c)
+	}
+	if other := 1 - float64(background)/n; len(colours) < 32 || other < 0.05 {
+		t.Errorf("%s looks blank: %d colours, %.1f%% of it not the background", name, len(colours), 100*other)
 	}
 	dir := "artifacts"
 	if f := flag.Lookup("test.outputdir"); f != nil && f.Value.String() != "" {

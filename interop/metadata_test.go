@@ -58,7 +58,7 @@ func newMetadataServer(t *testing.T, alg sessionkit.Algorithm) *metadataServer {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	md := s.iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token"})
+	md := must(s.iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token"}))
 	mux.Handle("GET /.well-known/oauth-authorization-server", md)
 	mux.Handle("GET /.well-known/openid-configuration", md)
 	mux.Handle("GET "+jwksPath, s.iss.Keys())

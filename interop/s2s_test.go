@@ -86,7 +86,7 @@ func TestNodeClientAssertion(t *testing.T) {
 				t.Fatal(err)
 			}
 			mux := http.NewServeMux()
-			mux.Handle("POST /oauth/token", iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients}))
+			mux.Handle("POST /oauth/token", must(iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients})))
 			mux.Handle("GET /reports", sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{})(
 				sessionkit.RequireScope("reports:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					c, _ := sessionkit.ClaimsFromContext(r.Context())
@@ -118,4 +118,13 @@ func TestNodeClientAssertion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// must returns v, and panics on err: for the handler constructors, whose
+// configuration the test fixes.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

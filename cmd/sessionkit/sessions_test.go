@@ -252,11 +252,14 @@ func TestStoreCommandErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	locked := filepath.Join(dir, "locked.db")
-	holder, err := boltstore.Open(locked, boltstore.Options{})
+	made, err := boltstore.Open(locked, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { holder.Close() })
+	if err := made.Close(); err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, locked) // as the application, in its own process, would
 	missing := filepath.Join(dir, "missing.db")
 	closed := miniredis.RunT(t)
 	closedAddr := closed.Addr()

@@ -30,7 +30,7 @@ func authServer(t *testing.T, now time.Time) (*httptest.Server, *sessionkit.Issu
 		t.Fatal(err)
 	}
 	mux.Handle("GET /.well-known/jwks.json", iss.Keys())
-	mux.Handle("GET /.well-known/openid-configuration", iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: true}))
+	mux.Handle("GET /.well-known/openid-configuration", must(iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: true})))
 	return srv, iss
 }
 
@@ -79,4 +79,13 @@ func TestVerify(t *testing.T) {
 			tt.want.verify(t, runCmd(t, tt.stdin, append([]string{"verify"}, tt.args...)...))
 		})
 	}
+}
+
+// must returns v, and panics on err: for the handler constructors, whose
+// configuration the test fixes.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

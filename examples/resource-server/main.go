@@ -63,7 +63,10 @@ func run(serve bool) error {
 	authMux.Handle("GET /.well-known/jwks.json", iss.Keys())
 	// RFC 8414 metadata at both well-known locations; plain http here, on
 	// 127.0.0.1 only.
-	metadata := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: true})
+	metadata, err := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: true})
+	if err != nil {
+		return err
+	}
 	authMux.Handle("GET /.well-known/openid-configuration", metadata)
 	authMux.Handle("GET /.well-known/oauth-authorization-server", metadata)
 	authMux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {

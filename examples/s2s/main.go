@@ -68,10 +68,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	tokenEndpoint, err := iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients})
+	if err != nil {
+		return err
+	}
+	md, err := iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token", InsecureAllowHTTP: true}) // plain http on 127.0.0.1
+	if err != nil {
+		return err
+	}
 	authMux := http.NewServeMux()
 	authMux.Handle("GET /.well-known/jwks.json", iss.Keys())
-	authMux.Handle("POST /oauth/token", iss.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: clients}))
-	md := iss.MetadataHandler(sessionkit.MetadataConfig{TokenURL: "/oauth/token", InsecureAllowHTTP: true}) // plain http on 127.0.0.1
+	authMux.Handle("POST /oauth/token", tokenEndpoint)
 	authMux.Handle("GET /.well-known/oauth-authorization-server", md)
 	authMux.Handle("GET /.well-known/openid-configuration", md)
 	defer serveOn(authL, authMux)()

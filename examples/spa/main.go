@@ -1,7 +1,9 @@
 // Command spa is the single-page-app demo: a static page (no build step)
-// that signs in, shows who you are, calls a protected API, refreshes
-// silently when the access token has expired, logs out here or everywhere,
-// and lists and revokes sessions. The tokens live in HttpOnly cookies set by
+// that signs in, shows who you are, counts down to the access token's
+// expiry, calls a protected API, refreshes silently when the access token
+// has expired (and says when it did), logs out here or everywhere, and
+// lists and revokes sessions, each named by its device ("Chrome on Linux",
+// sessionkit.DeviceName). It fits a phone's screen. The tokens live in HttpOnly cookies set by
 // sessionkit's login helper and ready-made handlers (see package app).
 //
 //	go run ./examples/spa                  # http://127.0.0.1:8080, memory store

@@ -1,10 +1,9 @@
 // Command webapp is the server-rendered demo: html/template pages and
-// redirects, no client-side script beyond posting one form. It signs in,
-// shows who you are and a protected page, renews the session when the
-// access token has expired, logs out here or everywhere, and lists and
-// revokes sessions, with sessionkit's cookies, login helper and
-// Issuer.Refresh, and the standard library's cross-origin protection in
-// front of every form post.
+// redirects, no script. It signs in, shows who you are and a protected
+// page, renews the session when the access token has expired, logs out here
+// or everywhere, and lists and revokes sessions, with sessionkit's cookies,
+// login helper, PageMiddleware and RefreshHandler, and the standard
+// library's cross-origin protection in front of every form post.
 //
 //	go run ./examples/webapp                # http://127.0.0.1:8080, memory store
 //	go run ./examples/webapp -store redis -redis-url redis://127.0.0.1:6379/0
@@ -14,11 +13,10 @@
 // Cookies.InsecureAllowHTTP (no Secure attribute, no __Host-/__Secure-
 // prefixes): a development setting. Behind https, leave it off.
 //
-// When the access cookie has expired, a page request gets a small page that
-// posts to /auth/renew (the refresh cookie is scoped to /auth and
-// SameSite=Strict, so only a same-site post under /auth carries it), which
-// rotates the cookies and redirects back, once; if the session is over it
-// redirects to the sign-in page.
+// When the access cookie has expired, PageMiddleware answers a page load
+// with a redirect to /auth/refresh (the refresh cookie is scoped to /auth),
+// which rotates the cookies and redirects back; if the session is over it
+// redirects to the sign-in page. Try -access-ttl 20s to watch it.
 package main
 
 import (

@@ -287,7 +287,7 @@ func (p *pair) untouched(t *testing.T, st store.Store, sc scope.Scope, toks *ses
 // the shared client registry.
 func (p *pair) endpoints(iss *sessionkit.Issuer) (token, revoke, inspect http.Handler) {
 	cfg := sessionkit.TokenEndpointConfig{Clients: p.clients}
-	return iss.TokenEndpoint(cfg), iss.RevocationEndpoint(cfg), iss.IntrospectionEndpoint(cfg)
+	return must(iss.TokenEndpoint(cfg)), must(iss.RevocationEndpoint(cfg)), must(iss.IntrospectionEndpoint(cfg))
 }
 
 // clientAuth adds private_key_jwt client authentication for aud to form.
@@ -522,8 +522,8 @@ func cases() []testCase {
 		{"UseOnce", store.UseOnce, func(t *testing.T, p *pair) {
 			// One client registered at both tenants, one jti used at
 			// each: a namespace per issuer, so each accepts it once.
-			endA := p.a.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients})
-			endB := p.b.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients})
+			endA := must(p.a.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients}))
+			endB := must(p.b.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients}))
 			grant := func(end http.Handler, aud string) (int, map[string]any) {
 				return post(t, end, url.Values{"grant_type": {sessionkit.GrantTypeJWTBearer}, "assertion": {p.assertion(t, aud, "same-jti")}})
 			}
@@ -549,7 +549,7 @@ func cases() []testCase {
 			if err != nil {
 				t.Fatalf("A.Login for the client: %v", err)
 			}
-			endB := p.b.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients})
+			endB := must(p.b.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients}))
 			code, ans := post(t, endB, url.Values{
 				"grant_type":            {sessionkit.GrantTypeRefreshToken},
 				"refresh_token":         {a.RefreshToken},
@@ -560,7 +560,7 @@ func cases() []testCase {
 				t.Fatalf("B's token endpoint given A's client session token answered %d %v, want 400 invalid_grant", code, ans["error"])
 			}
 			p.untouched(t, p.stA, p.scA, a, clientID, "A's client session after B's token endpoint saw its token")
-			endA := p.a.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients})
+			endA := must(p.a.TokenEndpoint(sessionkit.TokenEndpointConfig{Clients: p.clients}))
 			code, ans = post(t, endA, url.Values{
 				"grant_type":            {sessionkit.GrantTypeRefreshToken},
 				"refresh_token":         {a.RefreshToken},
@@ -686,4 +686,13 @@ func sealed(t *testing.T, issuer string, keys sealedstore.Keys, state store.Stor
 		t.Fatal(err)
 	}
 	return s
+}
+
+// must returns v, and panics on err: for the handler constructors, whose
+// configuration the test fixes.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -95,12 +95,19 @@ const (
 type Refusal struct {
 	Reason string
 	msg    string
+	wraps  error // what Unwrap returns: ErrInvalidToken, or a refusal it refines
 }
 
 func (e *Refusal) Error() string { return ErrInvalidToken.Error() + ": " + e.msg }
 
-// Unwrap returns ErrInvalidToken.
-func (e *Refusal) Unwrap() error { return ErrInvalidToken }
+// Unwrap returns ErrInvalidToken, or the refusal this one refines (which
+// wraps ErrInvalidToken).
+func (e *Refusal) Unwrap() error {
+	if e.wraps != nil {
+		return e.wraps
+	}
+	return ErrInvalidToken
+}
 
 // Refuse returns a *Refusal for reason with message msg.
 func Refuse(reason, msg string) error { return &Refusal{Reason: reason, msg: msg} }
@@ -133,7 +140,15 @@ var errNoSingleKey = fmt.Errorf("%w: no kid, and no single key of the algorithm"
 // key of the algorithm does not verify the signature: the issuer may have
 // replaced the key, so it too wraps ErrUnknownKey (a remote key set
 // refetches once, rate-limited, then the token is refused).
-var errSingleKeyFails = fmt.Errorf("%w: no kid, and the one key of the algorithm does not verify the signature", ErrUnknownKey)
+//
+// Its reason is bad_signature: a forged token without kid is what an
+// operator most often sees here, and the alert on bad signatures must
+// count it.
+var errSingleKeyFails error = &Refusal{
+	Reason: ReasonBadSignature,
+	msg:    "unknown key id: no kid, and the one key of the algorithm does not verify the signature",
+	wraps:  ErrUnknownKey,
+}
 
 // b64 is the only base64 the codec reads and writes: base64url without
 // padding, canonical (unused bits zero).

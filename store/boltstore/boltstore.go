@@ -205,6 +205,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if mode == 0 {
 		mode = 0o600
 	}
+	if err := alreadyOpen(path); err != nil {
+		return nil, err
+	}
 	db, err := bbolt.Open(path, mode, &bbolt.Options{
 		Timeout:        wait,
 		FreelistType:   bbolt.FreelistMapType,
@@ -221,6 +224,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	holdFile(s, path)
 	return s, nil
 }
 
@@ -363,6 +367,7 @@ func (s *Store) Close() error {
 		}
 		if s.owned {
 			s.closeErr = s.db.Close()
+			releaseFile(s)
 		}
 	})
 	return s.closeErr

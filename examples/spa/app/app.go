@@ -7,7 +7,8 @@
 //
 //	GET  /                      the page (index.html, app.js, style.css)
 //	GET  /api/info              public: demo users, whether cookies are insecure
-//	POST /auth/login            {"username", "password"}: checks the bcrypt hash, then Issuer.LoginCookies
+//	POST /auth/login            {"username", "password"}: checks the bcrypt hash, then Issuer.LoginCookies;
+//	                            answers {"user", "name", "access_expires_at"}
 //	POST /auth/refresh          Issuer.RefreshHandler
 //	POST /auth/logout           Issuer.LogoutHandler
 //	POST /auth/logout-all       Issuer.LogoutAllHandler
@@ -139,23 +140,26 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{Cookies: &c, Logger: log})
+	api := sessionkit.Middleware(iss, sessionkit.MiddlewareOptions{AccessCookie: true, Logger: log})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(files))
 	mux.HandleFunc("GET /api/info", s.info)
 	mux.HandleFunc("POST /auth/login", s.login)
-	mux.Handle("POST /auth/refresh", iss.RefreshHandler(c))
-	mux.Handle("POST /auth/logout", iss.LogoutHandler(c))
-	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler(c))
-	sessions := iss.SessionsHandler(c)
+	mux.Handle("POST /auth/refresh", iss.RefreshHandler())
+	mux.Handle("POST /auth/logout", iss.LogoutHandler())
+	mux.Handle("POST /auth/logout-all", iss.LogoutAllHandler())
+	sessions := iss.SessionsHandler()
 	mux.Handle("GET /auth/sessions", sessions)
 	mux.Handle("DELETE /auth/sessions", sessions)
 	mux.Handle("GET /api/me", api(http.HandlerFunc(s.me)))
 	mux.Handle("GET /api/hello", api(sessionkit.RequireScope("hello")(http.HandlerFunc(s.hello))))
 	mux.Handle("GET /.well-known/jwks.json", iss.Keys())
 	// No OAuth endpoints here: the metadata only leads verifiers to the JWKS.
-	md := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: cfg.InsecureHTTP})
+	md, err := iss.MetadataHandler(sessionkit.MetadataConfig{InsecureAllowHTTP: cfg.InsecureHTTP})
+	if err != nil {
+		return nil, err
+	}
 	mux.Handle("GET /.well-known/oauth-authorization-server", md)
 	mux.Handle("GET /.well-known/openid-configuration", md)
 	mux.Handle("GET /readyz", sessionkit.ReadinessHandler(iss))
@@ -187,7 +191,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
 		return
 	}
-	_, err := s.iss.LoginCookies(w, r, sessionkit.Grant{
+	toks, err := s.iss.LoginCookies(w, r, sessionkit.Grant{
 		Subject: u.Username,
 		Scope:   "profile hello",
 		Claims:  map[string]any{"name": u.Name},
@@ -205,7 +209,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.InfoContext(r.Context(), "signed in", "username", u.Username)
-	writeJSON(w, http.StatusOK, map[string]string{"user": u.Username, "name": u.Name})
+	// The expiry lets the page start its countdown at once.
+	writeJSON(w, http.StatusOK, map[string]any{"user": u.Username, "name": u.Name, "access_expires_at": toks.AccessExpiresAt.UTC()})
 }
 
 // me tells the page who is signed in.

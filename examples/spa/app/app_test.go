@@ -104,7 +104,7 @@ func TestSPAServer(t *testing.T) {
 		t.Fatalf("refused logins set %d cookies", n)
 	}
 
-	if status, body := call(t, srv, c, "POST", "/auth/login", login, "same-origin"); status != http.StatusOK || !strings.Contains(body, "Alice Liddell") {
+	if status, body := call(t, srv, c, "POST", "/auth/login", login, "same-origin"); status != http.StatusOK || !strings.Contains(body, "Alice Liddell") || !strings.Contains(body, `"access_expires_at":"`) {
 		t.Fatalf("login: %d %s", status, body)
 	}
 	names := map[string]bool{}
@@ -125,7 +125,7 @@ func TestSPAServer(t *testing.T) {
 	if status, body := call(t, srv, c, "POST", "/auth/refresh", "", "same-origin"); status != http.StatusOK || !strings.Contains(body, "access_expires_at") {
 		t.Fatalf("refresh: %d %s", status, body)
 	}
-	if status, body := call(t, srv, c, "GET", "/auth/sessions", "", "same-origin"); status != http.StatusOK || !strings.Contains(body, `"current":true`) {
+	if status, body := call(t, srv, c, "GET", "/auth/sessions", "", "same-origin"); status != http.StatusOK || !strings.Contains(body, `"current":true`) || !strings.Contains(body, `"device":"Go-http-client"`) {
 		t.Fatalf("sessions: %d %s", status, body)
 	}
 	if status, _ := call(t, srv, c, "POST", "/auth/logout", "", "cross-site"); status != http.StatusForbidden {

@@ -5,7 +5,8 @@
 // answer is 401 (the access cookie expired with its token, or the token was
 // revoked) it posts to /auth/refresh ONCE, which rotates both cookies, and
 // repeats the call ONCE. If either fails, the session is over and the
-// sign-in form shows: never a loop.
+// sign-in form shows: never a loop. The page counts down to the access
+// token's expiry and says when it refreshed silently.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -20,19 +21,68 @@ let refreshing = null;
 function refreshOnce() {
   if (!refreshing) {
     refreshing = fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' })
-      .then((res) => res.ok, () => false)
+      .then(async (res) => {
+        if (!res.ok) return false;
+        refreshed((await res.json().catch(() => ({}))).access_expires_at);
+        return true;
+      })
+      .catch(() => false)
       .finally(() => { refreshing = null; });
   }
   return refreshing;
 }
 
+const pad = (n) => String(n).padStart(2, '0');
+const hhmmss = (d) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+
+// expiresAt is when the access token expires (ms since the epoch), as the
+// last answer that said so told: sign-in, /api/me or a refresh. 0: unknown.
+let expiresAt = 0;
+
+function setExpiry(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return;
+  expiresAt = t;
+  $('who-expires').textContent = `(until ${hhmmss(new Date(t))})`;
+  tick();
+}
+
+// tick shows the access token's time left, in whole seconds; it runs twice
+// a second so that no second is skipped.
+function tick() {
+  const el = $('countdown');
+  let text = '';
+  if (expiresAt) {
+    const left = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+    const m = Math.floor(left / 60);
+    text = left > 0
+      ? `expires in ${m >= 60 ? `${Math.floor(m / 60)}:${pad(m % 60)}` : m}:${pad(left % 60)}`
+      : 'expired: the next call refreshes it silently';
+    el.dataset.left = String(left);
+  }
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// refreshed shows a silent refresh: the new expiry, when it happened, and
+// the sessions list, whose last refresh changed. That list is asked for
+// without a refresh of its own: a 401 right after a refresh ends the
+// session instead of looping.
+function refreshed(expiry) {
+  setExpiry(expiry);
+  const line = $('refreshed');
+  line.textContent = `Access token refreshed silently at ${hhmmss(new Date())}`;
+  line.dataset.count = String(Number(line.dataset.count) + 1);
+  line.hidden = false;
+  run(() => loadSessions(false));
+}
+
 // api fetches path with the session's cookies: one refresh and one retry on
-// 401, then SessionEnded.
-async function api(path, options = {}) {
+// 401 (unless refresh is false), then SessionEnded.
+async function api(path, options = {}, refresh = true) {
   const opts = { credentials: 'same-origin', ...options };
   let res = await fetch(path, opts);
   if (res.status !== 401) return res;
-  if (await refreshOnce()) {
+  if (refresh && await refreshOnce()) {
     res = await fetch(path, opts);
     if (res.status !== 401) return res;
   }
@@ -49,6 +99,8 @@ function show(view) {
 
 function showLogin(message) {
   show('login');
+  expiresAt = 0;
+  $('refreshed').hidden = true;
   setStatus(message || '');
   $('username').focus();
 }
@@ -79,7 +131,7 @@ async function loadMe() {
   $('who-name').textContent = me.name || me.user;
   $('who-user').textContent = me.user;
   $('who-session').textContent = me.session_id;
-  $('who-expires').textContent = new Date(me.access_expires_at).toLocaleString();
+  setExpiry(me.access_expires_at);
   show('app');
   setStatus('');
   await loadSessions();
@@ -89,23 +141,42 @@ function shorten(text, n) {
   return text.length > n ? `${text.slice(0, n - 1)}…` : text;
 }
 
-async function loadSessions() {
-  const { sessions } = await (await expectOK(await api('/auth/sessions'), 'listing sessions')).json();
+const when = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+
+// cell returns a table cell holding text, labelled for the narrow layout,
+// where each row is a card.
+function cell(label, text) {
+  const td = document.createElement('td');
+  td.dataset.label = label;
+  td.textContent = text;
+  return td;
+}
+
+// listing counts the session lists asked for: only the latest is shown.
+let listing = 0;
+
+async function loadSessions(refresh = true) {
+  const n = ++listing;
+  const { sessions } = await (await expectOK(await api('/auth/sessions', {}, refresh), 'listing sessions')).json();
+  if (n !== listing) return;
   const rows = sessions.map((s) => {
     const tr = document.createElement('tr');
     tr.dataset.id = s.id;
     if (s.current) tr.className = 'current';
-    const cells = [
-      shorten(s.user_agent || 'unknown device', 60) + (s.current ? ' (this browser)' : ''),
-      s.ip || '',
-      new Date(s.created_at).toLocaleString(),
-      new Date(s.last_used_at).toLocaleString(),
-    ];
-    for (const text of cells) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.append(td);
+    // device is sessionkit.DeviceName of the user agent: "Chrome on Linux".
+    const device = cell('Device', s.device || shorten(s.user_agent || 'Unknown device', 40));
+    device.className = 'device';
+    device.title = s.user_agent || '';
+    if (s.current) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'this browser';
+      device.append(' ', badge);
     }
+    tr.append(device,
+      cell('IP', s.ip || ''),
+      cell('Signed in', when(s.created_at)),
+      cell('Last refresh', when(s.last_used_at)));
     const td = document.createElement('td');
     const button = document.createElement('button');
     button.type = 'button';
@@ -164,8 +235,9 @@ async function login(event) {
     $('login-error').hidden = false;
     return;
   }
-  await expectOK(res, 'signing in');
+  const body = await (await expectOK(res, 'signing in')).json();
   $('password').value = '';
+  setExpiry(body.access_expires_at);
   await loadMe();
 }
 
@@ -175,6 +247,7 @@ async function init() {
   $('logout').addEventListener('click', () => run(logout));
   $('logout-all').addEventListener('click', () => run(logoutAll));
   $('reload-sessions').addEventListener('click', () => run(loadSessions));
+  setInterval(tick, 500);
 
   const info = await (await fetch('/api/info')).json();
   $('insecure').hidden = !info.insecure_http;
