@@ -43,8 +43,8 @@ import (
 	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/examples/internal/demostore"
 	"github.com/sessionkit/sessionkit/examples/spa/app"
-	"github.com/sessionkit/sessionkit/store"
 	skotel "github.com/sessionkit/sessionkit/otel"
+	"github.com/sessionkit/sessionkit/store"
 )
 
 func main() {
