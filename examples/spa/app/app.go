@@ -68,6 +68,9 @@ type Config struct {
 	BcryptCost int
 	// Logger receives the server's records (nil: discarded).
 	Logger *slog.Logger
+	// Events is sessionkit's Config.Events (nil: none); examples/metrics
+	// sets it to count the events as OpenTelemetry metrics.
+	Events func(context.Context, sessionkit.Event)
 }
 
 // server is the demo's state.
@@ -124,6 +127,7 @@ func New(cfg Config) (*App, error) {
 		Cookies:    c,
 		Now:        cfg.Now,
 		Logger:     log,
+		Events:     cfg.Events,
 	})
 	if err != nil {
 		return nil, err
