@@ -118,10 +118,26 @@ func Malformed(msg string) error { return Refuse(ReasonMalformed, msg) }
 
 // ReasonOf returns the reason of the Refusal err wraps, or "" when it
 // wraps none.
+//
+// It walks the chain as errors.As would, but without a target that
+// escapes: a refusal's reason costs no allocation.
 func ReasonOf(err error) string {
-	var r *Refusal
-	if errors.As(err, &r) {
-		return r.Reason
+	for err != nil {
+		switch e := err.(type) {
+		case *Refusal:
+			return e.Reason
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				if r := ReasonOf(inner); r != "" {
+					return r
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
 	}
 	return ""
 }

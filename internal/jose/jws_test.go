@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -271,4 +272,30 @@ func hmacSum(alg Algorithm, secret []byte, input string) []byte {
 	m := hmac.New(hmacHash(alg), secret)
 	m.Write([]byte(input))
 	return m.Sum(nil)
+}
+
+// TestReasonOf: the reason of the first refusal in the chain, through
+// wrapping and joining, and without an allocation.
+func TestReasonOf(t *testing.T) {
+	bad := Refuse(ReasonBadSignature, "bad signature")
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("other"), ""},
+		{bad, ReasonBadSignature},
+		{fmt.Errorf("wrapped: %w", bad), ReasonBadSignature},
+		{errors.Join(errors.New("first"), fmt.Errorf("x: %w", ErrUnknownKey)), ReasonUnknownKey},
+		{errSingleKeyFails, ReasonBadSignature},
+		{fmt.Errorf("%w", ErrInvalidToken), ""},
+	} {
+		if got := ReasonOf(tt.err); got != tt.want {
+			t.Errorf("ReasonOf(%v) = %q; want %q", tt.err, got, tt.want)
+		}
+	}
+	wrapped := fmt.Errorf("wrapped: %w", bad)
+	if n := testing.AllocsPerRun(100, func() { _ = ReasonOf(wrapped) }); n != 0 {
+		t.Errorf("ReasonOf allocates %v times", n)
+	}
 }
