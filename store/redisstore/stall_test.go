@@ -25,13 +25,29 @@ const stallBound = 3 * time.Second
 
 // TestStoppedServerAnswers503: with redis-server stopped (SIGSTOP: the
 // socket stays open, nothing answers), the Middleware and RefreshHandler
-// answer 503 with Retry-After within stallBound, on a client built as the
-// README shows, with no deadline of the application's; once the server
-// continues, the same session works.
+// answer 503 with Retry-After within stallBound, with no deadline of the
+// application's, on the client the README shows and on go-redis's default
+// one; once the server continues, the same session works.
 func TestStoppedServerAnswers503(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		opts redis.UniversalOptions
+	}{
+		{"README's client", redis.UniversalOptions{ContextTimeoutEnabled: true}},
+		{"default client", redis.UniversalOptions{}}, // the store's guard goroutine ends the call
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stoppedServerAnswers503(t, tt.opts)
+		})
+	}
+}
+
+func stoppedServerAnswers503(t *testing.T, opts redis.UniversalOptions) {
 	srv := startRedisServer(t)
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{srv.addr()}})
+	opts.Addrs = []string{srv.addr()}
+	rdb := redis.NewUniversalClient(&opts)
 	t.Cleanup(func() { rdb.Close() })
 	st, err := redisstore.New(rdb, redisstore.Options{Prefix: freshPrefix()})
 	if err != nil {

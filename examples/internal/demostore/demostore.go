@@ -47,6 +47,7 @@ func (f *Flags) Open(ctx context.Context, log *slog.Logger) (st store.Store, clo
 		if err != nil {
 			return nil, nil, fmt.Errorf("-redis-url: %w", err)
 		}
+		opts.ContextTimeoutEnabled = true // store calls end at their deadline (see redisstore's Contexts)
 		client := redis.NewClient(opts)
 		// Fail here, with the reason, rather than at the first sign-in.
 		pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
