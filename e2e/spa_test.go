@@ -82,13 +82,34 @@ func (c *offsetClock) Advance(d time.Duration) {
 // exchange is one request the server answered.
 type exchange struct {
 	method, path string
+	uri          string // path and query
+	site         string // Sec-Fetch-Site
 	status       int
+	location     string // the Location of the answer
+	body         string // the answer's first bodyPrefix bytes
+	access       string // the access cookie the request carried
 	refresh      string // the refresh cookie the request carried
 }
 
-// String shows an exchange without the cookie's value.
+// bodyPrefix is how much of an answer's body an exchange keeps.
+const bodyPrefix = 512
+
+// String shows an exchange without the cookies' values or the body.
 func (e exchange) String() string {
-	return fmt.Sprintf("%s %s %d (refresh cookie: %v)", e.method, e.path, e.status, e.refresh != "")
+	s := fmt.Sprintf("%s %s %d", e.method, e.uri, e.status)
+	if e.location != "" {
+		s += " -> " + e.location
+	}
+	return s + fmt.Sprintf(" (Sec-Fetch-Site %q, access cookie: %v, refresh cookie: %v)", e.site, e.access != "", e.refresh != "")
+}
+
+// matches reports whether e is an exchange that want describes: its
+// method, path and status, and its uri, Location and Sec-Fetch-Site where
+// want gives them.
+func (want exchange) matches(e exchange) bool {
+	return e.method == want.method && e.path == want.path && e.status == want.status &&
+		(want.uri == "" || e.uri == want.uri) && (want.location == "" || e.location == want.location) &&
+		(want.site == "" || e.site == want.site)
 }
 
 // recorder wraps the app: it logs every exchange and can hold refresh
@@ -136,6 +157,7 @@ func (rc *recorder) since(m int) []exchange {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	body   []byte // the first bodyPrefix bytes
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -149,11 +171,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.body = append(w.body, b[:min(len(b), bodyPrefix-len(w.body))]...)
 	return w.ResponseWriter.Write(b)
 }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var rt string
+	var at, rt string
+	if c, err := r.Cookie(accessCookie); err == nil {
+		at = c.Value
+	}
 	if c, err := r.Cookie(refreshCookie); err == nil {
 		rt = c.Value
 	}
@@ -180,11 +206,12 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	rc.next.ServeHTTP(sw, r)
 	rc.mu.Lock()
-	rc.log = append(rc.log, exchange{r.Method, r.URL.Path, sw.status, rt})
+	rc.log = append(rc.log, exchange{method: r.Method, path: r.URL.Path, uri: r.URL.RequestURI(), site: r.Header.Get("Sec-Fetch-Site"),
+		status: sw.status, location: sw.Header().Get("Location"), body: string(sw.body), access: at, refresh: rt})
 	rc.mu.Unlock()
 }
 
-// harness is the demo served over https (the real secure cookie defaults)
+// harness is a demo served over https (the real secure cookie defaults)
 // and one Chromium.
 type harness struct {
 	base    string
@@ -196,20 +223,32 @@ type harness struct {
 	exceptions []string
 }
 
+// newHarness serves the SPA demo.
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return serveDemo(t, func(base string, now func() time.Time, log *slog.Logger) (http.Handler, error) {
+		a, err := app.New(app.Config{
+			Issuer:     base,
+			Store:      memstore.New(),
+			AccessTTL:  accessTTL,
+			Now:        now,
+			BcryptCost: bcrypt.MinCost,
+			Logger:     log,
+		})
+		return a, err
+	})
+}
+
+// serveDemo serves the demo that build makes for the server's URL (its
+// issuer identifier), the harness's clock and a logger to the test log,
+// and starts Chromium.
+func serveDemo(t *testing.T, build func(base string, now func() time.Time, log *slog.Logger) (http.Handler, error)) *harness {
 	t.Helper()
 	exe := findBrowser(t)
 	h := &harness{clock: &offsetClock{}}
 	srv := httptest.NewUnstartedServer(nil)
 	h.base = "https://" + srv.Listener.Addr().String()
-	handler, err := app.New(app.Config{
-		Issuer:     h.base,
-		Store:      memstore.New(),
-		AccessTTL:  accessTTL,
-		Now:        h.clock.Now,
-		BcryptCost: bcrypt.MinCost,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	handler, err := build(h.base, h.clock.Now, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +268,9 @@ func newHarness(t *testing.T) *harness {
 		// httptest's certificate: the page is still https, so Secure
 		// and prefixed cookies behave as in production.
 		chromedp.Flag("ignore-certificate-errors", true),
+		// The tests reach their servers by IP address; no host name is
+		// looked up (the webapp test's evil.example stays unresolved).
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2"),
 	)
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox)
@@ -436,17 +478,23 @@ func (h *harness) callAPIRefreshing(t *testing.T, ctx context.Context) {
 		exchange{method: "GET", path: "/api/hello", status: http.StatusOK})
 }
 
-// wantSequence checks that log holds the wanted exchanges in this order
-// (others may come between them).
-func wantSequence(t *testing.T, log []exchange, want ...exchange) {
-	t.Helper()
-	i := 0
+// inSequence returns the exchanges of log that want describes, in this
+// order (others may come between them), and whether it found them all.
+func inSequence(log []exchange, want ...exchange) ([]exchange, bool) {
+	var got []exchange
 	for _, e := range log {
-		if i < len(want) && e.method == want[i].method && e.path == want[i].path && e.status == want[i].status {
-			i++
+		if len(got) < len(want) && want[len(got)].matches(e) {
+			got = append(got, e)
 		}
 	}
-	if i < len(want) {
+	return got, len(got) == len(want)
+}
+
+// wantSequence checks that log holds the wanted exchanges in this order
+// (see inSequence).
+func wantSequence(t *testing.T, log []exchange, want ...exchange) {
+	t.Helper()
+	if _, ok := inSequence(log, want...); !ok {
 		t.Fatalf("the server did not see %v in that order; it saw %v", want, log)
 	}
 }

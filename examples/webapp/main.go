@@ -4,6 +4,7 @@
 // or everywhere, and lists and revokes sessions, with sessionkit's cookies,
 // login helper, PageMiddleware and RefreshHandler, and the standard
 // library's cross-origin protection in front of every form post.
+// The server is package app, which the browser tests (e2e/) build too.
 //
 //	go run ./examples/webapp                # http://127.0.0.1:8080, memory store
 //	go run ./examples/webapp -store redis -redis-url redis://127.0.0.1:6379/0
@@ -28,10 +29,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/examples/internal/demostore"
+	"github.com/sessionkit/sessionkit/examples/webapp/app"
 )
 
 func main() {
@@ -50,10 +50,6 @@ func main() {
 }
 
 func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostore.Flags, log *slog.Logger) error {
-	users, err := demo.NewUsers(bcrypt.DefaultCost)
-	if err != nil {
-		return err
-	}
 	st, closeStore, err := sf.Open(ctx, log)
 	if err != nil {
 		return err
@@ -65,6 +61,6 @@ func run(ctx context.Context, addr string, accessTTL time.Duration, sf *demostor
 			return nil, err
 		}
 		go rotate(ctx)
-		return newServer(config{issuer: url, store: st, keys: keys, insecureHTTP: true, accessTTL: accessTTL, users: users, log: log})
+		return app.New(app.Config{Issuer: url, Store: st, Keys: keys, InsecureHTTP: true, AccessTTL: accessTTL, Logger: log})
 	})
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
@@ -42,14 +41,10 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	users, err := demo.NewUsers(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &site{t: t, clock: &clock{t: time.Now()}}
 	s.srv = httptest.NewUnstartedServer(nil)
-	h, err := newServer(config{issuer: "https://" + s.srv.Listener.Addr().String(), store: memstore.New(),
-		users: users, now: s.clock.Now, log: slog.New(slog.DiscardHandler)})
+	h, err := New(Config{Issuer: "https://" + s.srv.Listener.Addr().String(), Store: memstore.New(),
+		BcryptCost: bcrypt.MinCost, Now: s.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

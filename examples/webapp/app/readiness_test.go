@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
@@ -28,10 +27,6 @@ func (downStore) Version(context.Context, string) (uint64, error) {
 // serving) and GET /readyz say whether the store answers.
 func TestWebappReadiness(t *testing.T) {
 	t.Parallel()
-	users, err := demo.NewUsers(bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name   string
 		store  store.Store
@@ -45,7 +40,7 @@ func TestWebappReadiness(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := newServer(config{issuer: "https://webapp.example", store: tt.store, users: users, log: slog.New(slog.DiscardHandler)})
+			s, err := New(Config{Issuer: "https://webapp.example", Store: tt.store, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,19 @@
-package main
+// Package app is the server of the server-rendered demo (examples/webapp):
+// html/template pages and redirects, no script, renewed by sessionkit's
+// PageMiddleware and RefreshHandler. The demo's main and the browser tests
+// (e2e/) both build it with New.
+//
+// Routes:
+//
+//	GET  /, /hello              signed-in pages (Issuer.PageMiddleware): home with the sessions, a protected page
+//	GET  /login, POST /login    the sign-in form: checks the bcrypt hash, then Issuer.LoginCookies
+//	GET  /auth/refresh          Issuer.RefreshHandler: the page renewals PageMiddleware sends
+//	POST /auth/logout           ends this session
+//	POST /auth/logout-all       ends every session of the user
+//	POST /auth/sessions/revoke  ends one session of the user
+//	GET  /static/               the style sheet
+//	GET  /readyz                sessionkit.ReadinessHandler: 200 once the store answers, else 503
+package app
 
 import (
 	"context"
@@ -10,6 +25,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/store"
@@ -20,21 +37,34 @@ var assets embed.FS
 
 var pages = template.Must(template.ParseFS(assets, "templates/*.html"))
 
-// config configures the server.
-type config struct {
-	issuer       string
-	store        store.Store
-	keys         *sessionkit.KeySet // nil: a key made now, for tests
-	insecureHTTP bool               // Cookies.InsecureAllowHTTP, for plain http on 127.0.0.1
-	accessTTL    time.Duration
-	now          func() time.Time // nil: time.Now
-	users        *demo.Users
-	log          *slog.Logger
+// DemoLogins are the demo users' credentials, which the sign-in page shows.
+var DemoLogins = demo.Logins
+
+// Config configures the webapp.
+type Config struct {
+	// Issuer is the iss of the access tokens: the server's URL. Required.
+	Issuer string
+	// Store keeps the sessions. Required.
+	Store store.Store
+	// Keys signs the access tokens (nil: a key made now, for tests).
+	Keys *sessionkit.KeySet
+	// InsecureHTTP sets Cookies.InsecureAllowHTTP, for plain http on
+	// 127.0.0.1: the cookies lose Secure and their __Host-/__Secure-
+	// prefixes. Leave it false behind https.
+	InsecureHTTP bool
+	// AccessTTL is sessionkit's (zero: its default).
+	AccessTTL time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// BcryptCost hashes the demo passwords (0: bcrypt.DefaultCost).
+	BcryptCost int
+	// Logger receives the server's records (nil: discarded).
+	Logger *slog.Logger
 }
 
-// server is the webapp: server-rendered pages, the session in sessionkit's
+// Server is the webapp: server-rendered pages, the session in sessionkit's
 // cookies, renewed by sessionkit's PageMiddleware and RefreshHandler.
-type server struct {
+type Server struct {
 	iss      *sessionkit.Issuer
 	users    *demo.Users
 	insecure bool
@@ -42,9 +72,21 @@ type server struct {
 	routes   http.Handler
 }
 
-// newServer returns the webapp.
-func newServer(cfg config) (*server, error) {
-	keys := cfg.keys
+// New returns the webapp.
+func New(cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cost := cfg.BcryptCost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	users, err := demo.NewUsers(cost)
+	if err != nil {
+		return nil, err
+	}
+	keys := cfg.Keys
 	if keys == nil {
 		key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
 		if err != nil {
@@ -52,17 +94,17 @@ func newServer(cfg config) (*server, error) {
 		}
 		keys = sessionkit.NewKeySet(key)
 	}
-	s := &server{users: cfg.users, insecure: cfg.insecureHTTP, log: cfg.log}
+	s := &Server{users: users, insecure: cfg.InsecureHTTP, log: log}
 	iss, err := sessionkit.New(sessionkit.Config{
-		Issuer:    cfg.issuer,
+		Issuer:    cfg.Issuer,
 		Audience:  []string{"webapp-demo"},
 		Keys:      keys,
-		Store:     cfg.store,
-		AccessTTL: cfg.accessTTL,
-		Cookies:   sessionkit.Cookies{InsecureAllowHTTP: cfg.insecureHTTP},
+		Store:     cfg.Store,
+		AccessTTL: cfg.AccessTTL,
+		Cookies:   sessionkit.Cookies{InsecureAllowHTTP: cfg.InsecureHTTP},
 		Pages:     sessionkit.Pages{LoginURL: "/login"}, // pages renew themselves
-		Now:       cfg.now,
-		Logger:    cfg.log,
+		Now:       cfg.Now,
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, err
@@ -75,7 +117,7 @@ func newServer(cfg config) (*server, error) {
 	// Signed-in pages and forms; what PageMiddleware cannot renew (a
 	// forged cookie, a form posted with an expired token, an outage) gets
 	// a page of ours.
-	signedIn := iss.PageMiddleware(sessionkit.MiddlewareOptions{Logger: cfg.log, WriteRefusal: s.refused})
+	signedIn := iss.PageMiddleware(sessionkit.MiddlewareOptions{Logger: log, WriteRefusal: s.refused})
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(files)))
 	mux.Handle("GET /{$}", signedIn(http.HandlerFunc(s.home)))
@@ -100,11 +142,11 @@ func newServer(cfg config) (*server, error) {
 }
 
 // ServeHTTP serves the webapp's routes.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.routes.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.routes.ServeHTTP(w, r) }
 
 // Check reports whether the webapp can serve: Issuer.Check (the store
 // answers, the signing key is there). main runs it before serving.
-func (s *server) Check(ctx context.Context) error { return s.iss.Check(ctx) }
+func (s *Server) Check(ctx context.Context) error { return s.iss.Check(ctx) }
 
 // page is what the templates get.
 type page struct {
@@ -125,7 +167,7 @@ type sessionRow struct {
 	Current                           bool
 }
 
-func (s *server) render(w http.ResponseWriter, status int, name string, p page) {
+func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
 	p.Insecure = s.insecure
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -138,7 +180,7 @@ func (s *server) render(w http.ResponseWriter, status int, name string, p page) 
 // refused answers what PageMiddleware refuses: a form posted after the
 // access token expired goes home (which renews) to be posted again; the
 // rest gets a page that says what happened.
-func (s *server) refused(w http.ResponseWriter, r *http.Request, status int, err error) {
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, status int, err error) {
 	switch {
 	case status == http.StatusUnauthorized && r.Method == http.MethodPost:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -158,7 +200,7 @@ func claims(r *http.Request) *sessionkit.Claims {
 }
 
 // home shows who is signed in and their sessions.
-func (s *server) home(w http.ResponseWriter, r *http.Request) {
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	c := claims(r)
 	list, err := s.iss.Sessions(r.Context(), c.Subject)
 	if err != nil {
@@ -178,13 +220,13 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 }
 
 // hello is a protected page.
-func (s *server) hello(w http.ResponseWriter, r *http.Request) {
+func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
 	c := claims(r)
 	s.render(w, http.StatusOK, "hello", page{Title: "Hello", User: c.Subject, Name: s.users.Name(c.Subject),
 		Hello: "This page needed a valid access token; yours expires at " + c.ExpiresAt.Local().Format(time.TimeOnly) + "."})
 }
 
-func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	p := page{Title: "Sign in", Logins: demo.Logins, Next: sessionkit.LocalRedirect(r.URL.Query().Get("next"))}
 	switch {
 	case r.URL.Query().Has("bye"):
@@ -197,7 +239,7 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // login checks the password, then lets sessionkit create the session and
 // set its cookies.
-func (s *server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
 	next := sessionkit.LocalRedirect(r.PostFormValue("next"))
@@ -220,7 +262,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	cookies := s.iss.Cookies()
 	if rt := cookies.RefreshToken(r); rt != "" {
 		if err := s.iss.Logout(r.Context(), rt); errors.Is(err, sessionkit.ErrStoreUnavailable) {
@@ -232,7 +274,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login?bye", http.StatusSeeOther)
 }
 
-func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	if err := s.iss.LogoutAll(r.Context(), claims(r).Subject); err != nil {
 		s.refused(w, r, http.StatusServiceUnavailable, err)
 		return
@@ -241,7 +283,7 @@ func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login?everywhere", http.StatusSeeOther)
 }
 
-func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	c, id := claims(r), r.PostFormValue("id")
 	err := s.iss.RevokeSession(r.Context(), c.Subject, id)
 	switch {
