@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"regexp"
 	"net/http"
 	"net/url"
 	"strings"
@@ -225,11 +227,26 @@ func TestReasonsAreClosed(t *testing.T) {
 		ReasonRevoked, ReasonInsufficientScope, ReasonCrossOrigin, ReasonKeysUnavailable, ReasonStoreUnavailable,
 		ReasonUnknownToken, ReasonSessionExpired, ReasonSessionRevoked, ReasonInvalidClient, ReasonInvalidGrant,
 		ReasonAssertionReplayed, ReasonInvalidRequest, ReasonInvalidScope, ReasonUnauthorizedClient,
-		ReasonUnsupportedGrant, ReasonFetchFailed, ReasonBadDocument, ReasonReused, ReasonInternal} {
+		ReasonUnsupportedGrant, ReasonFetchFailed, ReasonBadDocument, ReasonReused, ReasonInternal, ReasonLifetime} {
 		if exported[r] {
 			t.Errorf("reason %q twice", r)
 		}
 		exported[r] = true
+	}
+	// Every constant declared in events.go is in the list above.
+	src, err := os.ReadFile("events.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl := regexp.MustCompile(`(?m)^\s*Reason\w+\s+Reason = "([a-z_]+)"`)
+	all := decl.FindAllSubmatch(src, -1)
+	if len(all) != len(exported) {
+		t.Errorf("events.go declares %d reasons; the test lists %d", len(all), len(exported))
+	}
+	for _, m := range all {
+		if !exported[Reason(m[1])] {
+			t.Errorf("reason %q is not in the test's list", m[1])
+		}
 	}
 	for _, r := range []string{jose.ReasonMalformed, jose.ReasonTooLarge, jose.ReasonWrongType, jose.ReasonAlgorithm,
 		jose.ReasonUnknownKey, jose.ReasonBadSignature} {
