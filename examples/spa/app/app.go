@@ -35,7 +35,6 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/store"
-	"golang.org/x/crypto/bcrypt"
 )
 
 //go:embed static
@@ -95,26 +94,11 @@ func (a *App) Check(ctx context.Context) error { return a.iss.Check(ctx) }
 
 // New returns the demo server.
 func New(cfg Config) (*App, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cost := cfg.BcryptCost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	users, err := demo.NewUsers(cost)
+	d, err := demo.NewDefaults(cfg.Logger, cfg.BcryptCost, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
-	keys := cfg.Keys
-	if keys == nil {
-		key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
-		if err != nil {
-			return nil, err
-		}
-		keys = sessionkit.NewKeySet(key)
-	}
+	log, users, keys := d.Log, d.Users, d.Keys
 	// One Cookies value for the issuer, the handlers and the middleware.
 	c := sessionkit.Cookies{InsecureAllowHTTP: cfg.InsecureHTTP}
 	iss, err := sessionkit.New(sessionkit.Config{

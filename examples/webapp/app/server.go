@@ -25,8 +25,6 @@ import (
 	"net/http"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/examples/internal/demo"
 	"github.com/sessionkit/sessionkit/store"
@@ -74,26 +72,11 @@ type Server struct {
 
 // New returns the webapp.
 func New(cfg Config) (*Server, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cost := cfg.BcryptCost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	users, err := demo.NewUsers(cost)
+	d, err := demo.NewDefaults(cfg.Logger, cfg.BcryptCost, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
-	keys := cfg.Keys
-	if keys == nil {
-		key, err := sessionkit.GenerateSigningKey(sessionkit.ES256)
-		if err != nil {
-			return nil, err
-		}
-		keys = sessionkit.NewKeySet(key)
-	}
+	log, users, keys := d.Log, d.Users, d.Keys
 	s := &Server{users: users, insecure: cfg.InsecureHTTP, log: log}
 	iss, err := sessionkit.New(sessionkit.Config{
 		Issuer:    cfg.Issuer,
