@@ -260,6 +260,8 @@ type Issuer struct {
 	pages *pageSettings
 	// plainHTTP says once that logins come over plain http (warnPlainHTTP).
 	plainHTTP sync.Once
+	// abandoned are the rotations this Issuer gave up on (refresh.go).
+	abandoned abandonedRotations
 	// scope names every record the Issuer keeps in its store.
 	scope scope.Scope
 }

@@ -183,15 +183,22 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 		Next:          iss.scope.SecretHash(next[:], clientID),
 		Sealed:        sealed,
 		Now:           now,
-		Grace:         iss.grace,
+		Grace:         iss.abandoned.grace(handle, now, iss.grace),
 		IdleExpiresAt: now.Add(iss.refreshTTL),
 		Claims:        claims,
 	})
 	if err != nil {
+		err = storeFailure(err)
+		if errors.Is(err, ErrStoreUnavailable) {
+			iss.abandoned.add(handle, now) // it may have taken effect
+		}
 		if !inRequest(ctx) { // a handler logs its refusal, with the error
 			iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
 		}
-		return nil, storeFailure(err)
+		return nil, err
+	}
+	if res.Outcome == store.Rotated {
+		iss.abandoned.forget(handle) // the abandoned call took no effect
 	}
 	switch res.Outcome {
 	case store.Rotated, store.Replayed, store.Reused:

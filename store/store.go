@@ -145,6 +145,14 @@ type Created struct {
 }
 
 // Rotation asks [Store.Rotate] to replace the current refresh secret.
+//
+// A store whose calls can outlive their caller (a networked store that
+// returns at the context's deadline while the command is still queued at
+// the server) must not let a rotation take effect after the context's
+// deadline: its caller has given up, and its retry with the old token
+// would be taken for reuse. redisstore passes the deadline to its script
+// (see its "Stalls"); a store whose calls always finish before they return
+// (memstore, boltstore) has nothing to do.
 type Rotation struct {
 	// Handle is the handle from the presented refresh token.
 	Handle string

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -65,4 +66,12 @@ func asRotated(rec []byte, rotatedAt int64) []byte {
 	out = append(out, rec[headerLen:]...)
 	out = append(out, make([]byte, spentKeep*32+72)...)
 	return out
+}
+
+// SkewServerClock makes the store believe the server's clock is d ahead of
+// what it measured (tests of late rotations).
+func (s *Store) SkewServerClock(d time.Duration) {
+	s.clock.mu.Lock()
+	s.clock.skew = d
+	s.clock.mu.Unlock()
 }

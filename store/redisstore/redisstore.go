@@ -54,6 +54,8 @@ type Store struct {
 	// the context (ContextTimeoutEnabled), so a call whose context has a
 	// deadline needs no guard goroutine.
 	ctxDeadlines bool
+	// clock turns a caller's deadline into the server's clock (Rotate).
+	clock *serverClock
 }
 
 // New returns a Store on client, which may be a single node, a Sentinel
@@ -85,6 +87,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		prefix:       prefix,
 		margin:       margin.Milliseconds(),
 		ctxDeadlines: honoursContextDeadlines(client),
+		clock:        new(serverClock),
 	}, nil
 }
 
@@ -355,20 +358,34 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if err := errors.Join(err1, err2); err != nil {
 		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", err)
 	}
+	late := "0"
+	if d, ok := ctx.Deadline(); ok {
+		at, err := s.clock.serverDeadline(ctx, s.serverTime, d)
+		if err != nil {
+			return store.RotateResult{}, unavailable(ctx, "rotate: reading the server's clock", err)
+		}
+		late = strconv.FormatInt(at, 10)
+	}
 	v, err := s.eval(ctx, rotateScript,
 		[]string{s.sessionKey(h.Tag, h.SessionID), s.versionKey(h.Tag), s.indexKey(h.Tag)},
 		strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
 		now, itoa(r.Grace.Milliseconds()), idle, replace, r.Claims, h.SessionID,
-		pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth))
+		pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth), late)
 	if err != nil {
 		return store.RotateResult{}, unavailable(ctx, "rotate", err)
 	}
 	res, err := rotateResult(h, v)
+	if errors.Is(err, errLate) {
+		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w: the rotation reached the server after its caller's deadline, and nothing was written", store.ErrUnavailable)
+	}
 	if err != nil {
 		return store.RotateResult{}, corrupt("rotate", err)
 	}
 	return res, nil
 }
+
+// errLate is rotateResult's answer to the script's codeLate.
+var errLate = errors.New("late")
 
 // rotateResult reads rotateScript's answer.
 func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
@@ -387,6 +404,8 @@ func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
 		return store.RotateResult{Outcome: store.Expired}, nil
 	case codeRevoked:
 		return store.RotateResult{Outcome: store.Revoked}, nil
+	case codeLate:
+		return store.RotateResult{}, errLate
 	case codeRotated, codeReplayed, codeReused:
 	default:
 		return store.RotateResult{}, fmt.Errorf("unexpected outcome %d", code)

@@ -103,6 +103,7 @@ const (
 	codeReused   = 3
 	codeExpired  = 4
 	codeRevoked  = 5
+	codeLate     = 6 // the caller's deadline had passed: nothing written
 )
 
 // rotateScript is store.Store.Rotate's decision procedure, step by step (the
@@ -115,8 +116,15 @@ const (
 // successor, now, grace (ms, <= 0 disables), requested idle expiry, "1" to
 // replace the claims, the claims, session id, the next generation, the
 // claims' length, the sealed successor's length (numbers and lengths
-// formatted for the header by Go).
+// formatted for the header by Go), the caller's deadline in the server's
+// clock (Unix ms; "0": none), past which the script answers {6} and writes
+// nothing (see serverClock).
 var rotateScript = redis.NewScript(prelude + `
+-- 0. the caller gave up: take no effect
+if ARGV[14] ~= '0' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[14]) then return {6} end
+end
 -- 1. a remembered session (the key carries the handle's subject tag)
 local s = redis.call('GET', KEYS[1])
 if not s then return {0} end
