@@ -125,7 +125,7 @@
 //     StoreTimeout set negative).
 //   - A server killed and restarted (appendonly yes). While it is down,
 //     calls fail closed: through the client of ClientOptions in a median
-//     0.11 s, 0.34 s at the 99th percentile; through a client with go-redis's
+//     0.11 s, 0.35 s at the 99th percentile; through a client with go-redis's
 //     dial settings the 99th percentile was 0.94 to 1 s, nearly the whole
 //     StoreTimeout, spent connecting. Once the restarted server had loaded
 //     its AOF, the first call succeeded 0.02 to 1.01 s later (ClientOptions)

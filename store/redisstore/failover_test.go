@@ -430,7 +430,7 @@ func clusterFailover(t *testing.T, fullCoverage bool) {
 		t.Fatalf("the replica %s of the killed master %s was not promoted within %v", replicaOf[victim], victim, hangBound)
 	}
 	time.AfterFunc(time.Until(promoted.Add(plainWait)), stopPlain)
-	t.Logf("replica promoted %v after the kill (cluster-node-timeout %v)", promoted.Sub(killed).Round(time.Millisecond), clusterNodeTimeout)
+	t.Logf("cluster-require-full-coverage %s: replica promoted %v after the kill (cluster-node-timeout %v)", coverage, promoted.Sub(killed).Round(time.Millisecond), clusterNodeTimeout)
 	rt := <-tunedCh
 	stopSurvivor()
 	rs := <-survivorCh

@@ -41,11 +41,11 @@ func TestRestartRecovery(t *testing.T) {
 		name  string
 		tuned bool
 	}{{"ClientOptions client", true}, {"README's client", false}} {
-		t.Run(tt.name, func(t *testing.T) { restartRecovery(t, tt.tuned) })
+		t.Run(tt.name, func(t *testing.T) { restartRecovery(t, tt.name, tt.tuned) })
 	}
 }
 
-func restartRecovery(t *testing.T, tuned bool) {
+func restartRecovery(t *testing.T, name string, tuned bool) {
 	srv := startRedisServer(t)
 	var rdb redis.UniversalClient
 	if tuned {
@@ -120,11 +120,11 @@ func restartRecovery(t *testing.T, tuned bool) {
 	for _, w := range waits {
 		text = append(text, w.Round(time.Millisecond).String())
 	}
-	t.Logf("first successful call after the restarted server loaded its AOF, %d restarts: %s", restartCycles, strings.Join(text, ", "))
+	t.Logf("%s: first successful call after the restarted server loaded its AOF, %d restarts: %s", name, restartCycles, strings.Join(text, ", "))
 	mu.Lock()
 	slices.Sort(failed)
 	if n := len(failed); n > 0 {
-		t.Logf("%d failed calls while it was down: median %v, 99th percentile %v, slowest %v", n,
+		t.Logf("%s: %d failed calls while it was down: median %v, 99th percentile %v, slowest %v", name, n,
 			failed[n/2].Round(time.Millisecond), failed[n*99/100].Round(time.Millisecond), failed[n-1].Round(time.Millisecond))
 	}
 	mu.Unlock()
