@@ -395,7 +395,9 @@
 // need it then return [ErrUnsupported]. The conformance suite store/storetest
 // pins the contract and every backend runs it, including third-party ones.
 // Store failures surface as [ErrStoreUnavailable] and sessionkit fails
-// closed: nothing is granted while the store cannot answer.
+// closed: nothing is granted while the store cannot answer. What a hung,
+// restarted or failed-over Redis costs, with the figures its fault tests
+// measured, is in store/redisstore's documentation (Failures, Failover).
 //
 // Before it serves, an application can ask whether its store answers and
 // its keys are there: [Issuer.Check] (a signing key, and one read of the
