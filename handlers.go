@@ -493,7 +493,7 @@ func (h *authHandler) underRefreshPath(w http.ResponseWriter, r *http.Request, w
 	msg := fmt.Sprintf("%s is mounted at %s, outside Cookies.RefreshPath %s: browsers never send the refresh cookie there; mount it under %s, or set RefreshPath",
 		which, shorten(path), cookiePath, cookiePath)
 	h.misplaced.Do(func() { h.iss.log.Error("sessionkit: " + msg) })
-	f := refuseInternal.from(errors.New(msg))
+	f := refuseInternal.from(fmt.Errorf("%w: %s", ErrInvalidConfig, msg))
 	f.desc, f.logged = msg, true
 	h.refuse(w, r, f)
 	return false

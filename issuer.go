@@ -157,10 +157,11 @@ type Config struct {
 	Now func() time.Time
 
 	// Cookies names and scopes the session cookies of browser apps and
-	// configures their cross-origin check, for LoginCookies and the
-	// ready-made handlers (RefreshHandler and the others, which must be
-	// given the same value). The zero value is the secure default (see
-	// Cookies); New refuses an inconsistent one.
+	// configures their cross-origin check, for LoginCookies, the
+	// ready-made handlers and Middleware over the Issuer
+	// (MiddlewareOptions.AccessCookie), which all read them here. The zero
+	// value is the secure default (see Cookies); New refuses an
+	// inconsistent one.
 	Cookies Cookies
 }
 
@@ -629,7 +630,7 @@ func issuerIdentifier(iss string) (*url.URL, error) {
 		return nil, errors.New(want)
 	case u.Scheme != "https" && u.Scheme != "http":
 		return nil, errors.New(want + ": it has no https scheme")
-	case u.Host == "" || u.Opaque != "":
+	case u.Hostname() == "" || u.Opaque != "":
 		return nil, errors.New(want + ": it has no host")
 	case u.User != nil:
 		return nil, errors.New(want + ": it has user info")
@@ -644,6 +645,10 @@ func issuerIdentifier(iss string) (*url.URL, error) {
 // isLoopback reports whether host is localhost or a loopback address,
 // where browsers treat plain http as secure and keep Secure cookies.
 func isLoopback(host string) bool {
+	host = strings.TrimSuffix(host, ".") // a fully qualified name
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		host = host[:i] // an IPv6 zone
+	}
 	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
 		return true
 	}

@@ -106,6 +106,7 @@ func TestNewValidates(t *testing.T) {
 		{"issuer with a fragment", func(c *Config) { c.Issuer = "https://auth.example.com/#x" }},
 		{"issuer with user info", func(c *Config) { c.Issuer = "https://u:p@auth.example.com" }},
 		{"issuer without a host", func(c *Config) { c.Issuer = "https:///tenant" }},
+		{"issuer with a port and no host", func(c *Config) { c.Issuer = "https://:443" }},
 		{"leeway over half the access ttl", func(c *Config) { c.AccessTTL, c.Leeway = 10*time.Second, 6*time.Second }},
 		{"tiny token cap", func(c *Config) { c.MaxTokenSize = 100 }},
 		{"token cap over the limit", func(c *Config) { c.MaxTokenSize = MaxTokenSizeLimit + 1 }},
@@ -326,5 +327,17 @@ func TestMaxTokenSizeLimit(t *testing.T) {
 				t.Errorf("NewVerifier: %v", err)
 			}
 		})
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]bool{
+		"localhost": true, "localhost.": true, "app.localhost.": true, "127.0.0.1": true, "::1": true, "::1%lo0": true,
+		"example.com": false, "127.0.0.1.example.com": false, "10.0.0.1": false,
+	} {
+		if got := isLoopback(host); got != want {
+			t.Errorf("isLoopback(%q) = %v", host, got)
+		}
 	}
 }

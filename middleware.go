@@ -477,7 +477,7 @@ func refuse(w http.ResponseWriter, r *http.Request, out *outlet, f refusal, scop
 			logRefusal(r.Context(), out.log, r, f.status, f.reason)
 		}
 	}
-	if out.pages != nil && renewable(r, f) {
+	if out.pages != nil && out.pages.renewable(r, f) {
 		renew(w, r, out.pages)
 		return
 	}

@@ -1,9 +1,11 @@
 package sessionkit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,6 +40,7 @@ const (
 // pageSettings are Config.Pages, checked.
 type pageSettings struct {
 	login, refresh string
+	loginPath      string // login without its query (none is allowed)
 }
 
 // newPageSettings checks p against the cookies' RefreshPath; nil when
@@ -52,8 +55,8 @@ func newPageSettings(p Pages, c Cookies) (*pageSettings, error) {
 		}
 		return nil, nil
 	}
-	if localPath(p.LoginURL) != p.LoginURL {
-		return nil, bad("LoginURL %q must be a path on this site, as in /login", shorten(p.LoginURL))
+	if localPath(p.LoginURL) != p.LoginURL || strings.ContainsAny(p.LoginURL, "?#") {
+		return nil, bad("LoginURL %q must be a path on this site without a query, as in /login", shorten(p.LoginURL))
 	}
 	refresh := p.RefreshURL
 	if refresh == "" {
@@ -68,7 +71,7 @@ func newPageSettings(p Pages, c Cookies) (*pageSettings, error) {
 	if cookiePathMatches(p.LoginURL, refresh) {
 		return nil, bad("LoginURL %q is under RefreshURL %q", p.LoginURL, refresh)
 	}
-	return &pageSettings{login: p.LoginURL, refresh: refresh}, nil
+	return &pageSettings{login: p.LoginURL, refresh: refresh, loginPath: p.LoginURL}, nil
 }
 
 // localPath returns next when it is a path on this site that a redirect
@@ -96,7 +99,7 @@ func withNext(target, next string) string {
 
 // PageMiddleware is Middleware for the application's server-rendered
 // pages (it reads the access cookie, as with MiddlewareOptions.AccessCookie,
-// which it sets). A page load (GET or HEAD) without a valid access token,
+// which it sets). A page load (a GET document navigation) without a valid access token,
 // its token missing, expired or revoked, is not refused: it is sent with
 // 303 to the refresh route (Config.Pages.RefreshURL) with the page in the
 // next parameter. RefreshHandler rotates the refresh cookie, which the
@@ -109,7 +112,16 @@ func withNext(target, next string) string {
 // navigation gets a tiny page of ours instead, which reloads the same page
 // at once (an HTML meta refresh, no script): that reload is same-origin,
 // so the redirect chain carries the cookie. It happens once per page load
-// (the reload carries a marker, which the handler does not see).
+// (the reload carries the marker sk_renew=1 in its query, which a page
+// whose token turns out valid then sees).
+//
+// With MiddlewareOptions.Optional, a request without an access cookie is
+// anonymous, not renewed (renewing every visitor would send them all to
+// the login page): such a page shows a user signed out once the access
+// cookie has expired, until a protected page renews the session.
+//
+// The login page (Pages.LoginURL) and the refresh route pass through
+// unauthenticated, so PageMiddleware may wrap the whole site.
 //
 // Everything else is refused as Middleware refuses it, by o.WriteRefusal
 // when set: other methods (a form post whose token expired gets 401, as a
@@ -124,14 +136,50 @@ func (iss *Issuer) PageMiddleware(o MiddlewareOptions) func(http.Handler) http.H
 	o.AccessCookie = true
 	m := newMiddleware(iss, o)
 	m.out.pages = iss.pages
-	return m.handler
+	pages := iss.pages
+	return func(next http.Handler) http.Handler {
+		guarded := m.handler(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if pages.public(r.URL.Path) {
+				// The login page and the refresh route are reached
+				// signed out: in front of them, a renewal would loop.
+				next.ServeHTTP(w, r)
+				return
+			}
+			guarded.ServeHTTP(w, r)
+		})
+	}
+}
+
+// public reports whether path is the login page or under the refresh
+// route, which PageMiddleware passes through unauthenticated.
+func (p *pageSettings) public(path string) bool {
+	return path == p.loginPath || cookiePathMatches(path, p.refresh)
 }
 
 // renewable reports whether PageMiddleware sends a refusal f of r to a
 // renewal: a page load whose token is missing, expired or revoked.
-func renewable(r *http.Request, f refusal) bool {
-	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		(errors.Is(f.err, ErrMissingToken) || errors.Is(f.err, ErrTokenExpired) || errors.Is(f.err, ErrTokenRevoked))
+//
+// Only a document navigation is renewed (Fetch Metadata: mode navigate,
+// destination document, or no such headers): a fetch, an image or a frame
+// cannot follow the renewal and gets the 401 its script can read. The
+// login page and the refresh route are never renewed (PageMiddleware lets
+// them through), so a renewal cannot loop.
+func (p *pageSettings) renewable(r *http.Request, f refusal) bool {
+	if r.Method != http.MethodGet || !documentNavigation(r) {
+		return false
+	}
+	if p.public(r.URL.Path) {
+		return false
+	}
+	return errors.Is(f.err, ErrMissingToken) || errors.Is(f.err, ErrTokenExpired) || errors.Is(f.err, ErrTokenRevoked)
+}
+
+// documentNavigation reports whether r's Fetch Metadata, when it has any,
+// says a top-level document navigation.
+func documentNavigation(r *http.Request) bool {
+	mode, dest := r.Header.Get("Sec-Fetch-Mode"), r.Header.Get("Sec-Fetch-Dest")
+	return (mode == "" || mode == "navigate") && (dest == "" || dest == "document")
 }
 
 // renew answers a page load that needs a renewal: 303 to the refresh
@@ -143,7 +191,7 @@ func renew(w http.ResponseWriter, r *http.Request, pages *pageSettings) {
 	h.Set("Cache-Control", "no-store")
 	page := pageURL(r)
 	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-		if r.URL.Query().Has(bounceParam) {
+		if withoutBounce(r.URL.RawQuery) != r.URL.RawQuery {
 			// Bounced once and still not same-origin: sign in.
 			http.Redirect(w, r, withNext(pages.login, page), http.StatusSeeOther)
 			return
@@ -158,22 +206,36 @@ func renew(w http.ResponseWriter, r *http.Request, pages *pageSettings) {
 // marker, and "/" when it is not a local path.
 func pageURL(r *http.Request) string {
 	u := *r.URL
-	if q := u.Query(); q.Has(bounceParam) {
-		q.Del(bounceParam)
-		u.RawQuery = q.Encode()
-	}
+	u.RawQuery = withoutBounce(u.RawQuery)
 	if p := localPath(u.RequestURI()); p != "" {
 		return p
 	}
 	return "/"
 }
 
+// withoutBounce is the raw query q without the bounce marker, the rest
+// as it was (order, separators, flags without values).
+func withoutBounce(q string) string {
+	var kept []string
+	for part := range strings.SplitSeq(q, "&") {
+		if part != "" && part != bounceParam+"=1" {
+			kept = append(kept, part)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// pathOf is the path of a local next value.
+func pathOf(next string) string {
+	path, _, _ := strings.Cut(next, "?")
+	path, _, _ = strings.Cut(path, "#")
+	return path
+}
+
 // bounce writes the page that reloads page same-origin, once (bounceParam).
 func bounce(w http.ResponseWriter, page string) {
 	u, _ := url.Parse(page) // a localPath: it parses
-	q := u.Query()
-	q.Set(bounceParam, "1")
-	u.RawQuery = q.Encode()
+	u.RawQuery = strings.TrimSuffix(bounceParam+"=1&"+u.RawQuery, "&")
 	target := html.EscapeString(u.RequestURI())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Referrer-Policy", "same-origin")
@@ -195,7 +257,7 @@ func (h *authHandler) servePageRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	nexts := r.URL.Query()[nextParam]
 	next := "/"
-	if len(nexts) > 1 || len(nexts) == 1 && localPath(nexts[0]) == "" {
+	if len(nexts) > 1 || len(nexts) == 1 && (localPath(nexts[0]) == "" || cookiePathMatches(pathOf(nexts[0]), pages.refresh)) {
 		h.refreshRefused(r, ReasonInvalidRequest)
 		h.refuse(w, r, badRequest("next must be one path on this site"))
 		return
@@ -206,8 +268,10 @@ func (h *authHandler) servePageRefresh(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	tok, n := cookieValue(r, h.c.refreshName())
 	if tok == "" || n > 1 {
+		// Not cleared: a browser withholds the SameSite=Strict cookie on
+		// a chain another site began, and clearing it then would log a
+		// live session out.
 		h.refreshRefused(r, ReasonMissing)
-		h.c.Clear(w)
 		http.Redirect(w, r, withNext(pages.login, next), http.StatusSeeOther)
 		return
 	}
@@ -222,7 +286,14 @@ func (h *authHandler) servePageRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.c.set(w, toks, h.iss.now()); err != nil {
-		h.fail(w, r, "refresh: the session cookies cannot be set", err)
+		// The browser cannot hold the new tokens: end the session, as
+		// the POST does, rather than leave its old token to look reused.
+		ctx := context.WithoutCancel(r.Context())
+		logRefusal(ctx, h.iss.log, r, http.StatusSeeOther, ReasonInternal, slog.String("sid", toks.SessionID),
+			slog.Any("error", fmt.Errorf("the session cookies cannot be set, so the session was ended: %w", err)))
+		_ = h.iss.Logout(ctx, toks.RefreshToken)
+		h.c.Clear(w)
+		http.Redirect(w, r, withNext(pages.login, next), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -239,8 +310,7 @@ func navigation(r *http.Request) bool {
 	default:
 		return false
 	}
-	mode, dest := r.Header.Get("Sec-Fetch-Mode"), r.Header.Get("Sec-Fetch-Dest")
-	return (mode == "" || mode == "navigate") && (dest == "" || dest == "document")
+	return documentNavigation(r)
 }
 
 // LocalRedirect returns next when a redirect may go there: a path on this

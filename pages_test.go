@@ -1,6 +1,7 @@
 package sessionkit
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -178,5 +179,78 @@ func TestLocalRedirect(t *testing.T) {
 		if got := LocalRedirect(in); got != want {
 			t.Errorf("LocalRedirect(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestPagesReviewCases: what the attacker review found, each pinned.
+func TestPagesReviewCases(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t, func(c *Config) { c.Pages = Pages{LoginURL: "/login"} })
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("page " + r.URL.RawQuery)) })
+	// PageMiddleware in front of everything, the login page and the
+	// refresh route included: no loop.
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", f.h)
+	mux.Handle("/", page)
+	all := f.iss.PageMiddleware(MiddlewareOptions{})(mux)
+	anon := newBrowser(t, all, "ua")
+	rec := anon.send("GET", "/notes")
+	wantLocation(t, rec, "/auth/refresh?next=%2Fnotes")
+	rec = anon.send("GET", rec.Header().Get("Location"))
+	wantLocation(t, rec, "/login?next=%2Fnotes")
+	if rec := anon.send("GET", "/login?next=%2Fnotes"); rec.Code != http.StatusOK {
+		t.Errorf("the login page behind PageMiddleware: %d; want it served, signed out", rec.Code)
+	}
+	// No refresh cookie arrived (a cross-site chain withholds it): the
+	// browser's cookie is not cleared.
+	if rec := anon.send("GET", "/auth/refresh?next=%2Fnotes"); strings.Contains(strings.Join(rec.Header().Values("Set-Cookie"), ";"), refreshCookie) {
+		t.Errorf("a refresh without a cookie cleared the refresh cookie: %v", rec.Header().Values("Set-Cookie"))
+	}
+	// A next under the refresh route is refused.
+	if rec := anon.send("GET", "/auth/refresh?next="+url.QueryEscape("/auth/refresh?next=/x")); rec.Code != http.StatusBadRequest {
+		t.Errorf("next under the refresh route: %d", rec.Code)
+	}
+	// A fetch, an image, a HEAD: the 401 a script can read, no renewal.
+	pm := f.iss.PageMiddleware(MiddlewareOptions{})(page)
+	for _, r := range []*http.Request{
+		newRequest("GET", "/notes", withHeader("Sec-Fetch-Mode", "cors"), withHeader("Sec-Fetch-Dest", "empty")),
+		newRequest("GET", "/notes", withHeader("Sec-Fetch-Mode", "no-cors"), withHeader("Sec-Fetch-Dest", "image")),
+		newRequest("HEAD", "/notes"),
+	} {
+		if res := run(f.iss.PageMiddleware(MiddlewareOptions{}), r); res.rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s %v: %d; want 401", r.Method, r.Header, res.rec.Code)
+		}
+	}
+	_ = pm
+	// The bounce keeps the page's query as it was.
+	b := f.login(t, "u1", "ua")
+	b.h = all
+	f.clock.Advance(time.Hour)
+	rec = b.send("GET", "/notes?q=a;b&flag", crossSiteEvil)
+	if !strings.Contains(rec.Body.String(), "/notes?sk_renew=1&amp;q=a;b&amp;flag") {
+		t.Errorf("bounce target: %s", rec.Body)
+	}
+	// LoginURL with a query is refused.
+	if _, err := newPageSettings(Pages{LoginURL: "/login?lang=en"}, Cookies{}); err == nil {
+		t.Error("LoginURL with a query accepted")
+	}
+}
+
+// TestPageRefreshCookieTooLarge: GET refresh whose new cookies cannot be
+// set ends the session and sends the browser to sign in, rather than
+// leave its old token to look reused later.
+func TestPageRefreshCookieTooLarge(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t, func(c *Config) {
+		c.Pages = Pages{LoginURL: "/login"}
+		c.OnRefresh = func(context.Context, Session) (map[string]any, error) {
+			return map[string]any{"big": strings.Repeat("x", 3500)}, nil
+		}
+	})
+	b := f.login(t, "u1", "ua")
+	rec := b.send("GET", "/auth/refresh?next=%2Fnotes")
+	wantLocation(t, rec, "/login?next=%2Fnotes")
+	if ids := f.sessionIDs(t, "u1"); len(ids) != 0 {
+		t.Errorf("the session lives on: %v", ids)
 	}
 }
