@@ -211,7 +211,6 @@ func TestPagesReviewCases(t *testing.T) {
 		t.Errorf("next under the refresh route: %d", rec.Code)
 	}
 	// A fetch, an image, a HEAD: the 401 a script can read, no renewal.
-	pm := f.iss.PageMiddleware(MiddlewareOptions{})(page)
 	for _, r := range []*http.Request{
 		newRequest("GET", "/notes", withHeader("Sec-Fetch-Mode", "cors"), withHeader("Sec-Fetch-Dest", "empty")),
 		newRequest("GET", "/notes", withHeader("Sec-Fetch-Mode", "no-cors"), withHeader("Sec-Fetch-Dest", "image")),
@@ -221,7 +220,6 @@ func TestPagesReviewCases(t *testing.T) {
 			t.Errorf("%s %v: %d; want 401", r.Method, r.Header, res.rec.Code)
 		}
 	}
-	_ = pm
 	// The bounce keeps the page's query as it was.
 	b := f.login(t, "u1", "ua")
 	b.h = all
