@@ -6,67 +6,97 @@ import (
 )
 
 // abandonedRotations remembers the rotations this Issuer sent and gave up
-// on (the store call failed: a timeout, an outage), by refresh-token
-// handle, for MaxReuseGrace. The store may still have applied such a
-// rotation (a server stalled after running it and before answering), so
+// on (the store call failed: a timeout, an outage), by presented secret
+// hash: the time of the first such call and the successor hashes the first
+// few asked for. The store may still have applied one (a server that ran
+// it and stalled before answering: with appendfsync always Redis answers
+// only after the fsync, and that is where a stall under load lands), so
 // its caller never saw the successor, and the client's retry with the same
 // token comes later than the grace window after the rotation's time: taken
-// for reuse, it would revoke a legitimate session. For a handle remembered
-// here, the retry's grace window is stretched to cover the time since the
-// abandoned call, up to MaxReuseGrace: the retry is answered as a replay.
-// It holds for retries to this instance; a retry that a load balancer
-// sends to another one gets the normal window.
+// for reuse, it would revoke a legitimate session.
+//
+// So a rotation of a remembered token gets its grace window stretched to
+// cover the time since the first abandoned call, and a replay the stretch
+// alone allowed (outside the normal window) stands only if its successor is
+// one those calls asked for: then the rotation that spent the token was this
+// Issuer's own, its successor handed to no one by a Rotated answer. Any other
+// successor means a rotation whose caller got its answer: reuse, and the
+// session is revoked (redeem). It holds for retries to this instance; a
+// retry that a load balancer sends to another one gets the normal window.
 type abandonedRotations struct {
 	mu sync.Mutex
-	at map[string]time.Time // handle -> Rotation.Now of the abandoned call
+	m  map[[32]byte]*abandoned
 }
 
-// maxAbandoned bounds the entries kept; past it, the oldest half goes.
-const maxAbandoned = 10000
+// abandoned is what is remembered of one token's abandoned rotations.
+type abandoned struct {
+	at   time.Time  // Rotation.Now of the first abandoned call
+	next [][32]byte // the successor hashes of the first maxAbandonedCalls
+}
 
-// add remembers that the rotation of handle at now was abandoned.
-func (a *abandonedRotations) add(handle string, now time.Time) {
+const (
+	// abandonTTL is how long an abandoned rotation is remembered: the
+	// longest stall after which a retry is still a replay.
+	abandonTTL = 5 * time.Minute
+	// maxAbandonedCalls is how many abandoned calls of one token are
+	// remembered: the first ones, since only one of them can have rotated
+	// (the token is spent after it), in a stall the one in flight when it
+	// began (the store's cut-off keeps the later ones from running).
+	maxAbandonedCalls = 4
+	// maxAbandoned bounds the tokens remembered; past it, expired entries
+	// go, then any, down to half.
+	maxAbandoned = 10000
+)
+
+// add remembers that a rotation of presented at now, asking for next,
+// was abandoned.
+func (a *abandonedRotations) add(presented, next [32]byte, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.at == nil {
-		a.at = make(map[string]time.Time)
+	if e, ok := a.m[presented]; ok && now.Sub(e.at) <= abandonTTL {
+		if len(e.next) < maxAbandonedCalls {
+			e.next = append(e.next, next)
+		}
+		return
 	}
-	if len(a.at) >= maxAbandoned {
-		for h, t := range a.at {
-			if now.Sub(t) > MaxReuseGrace || len(a.at) >= maxAbandoned/2 {
-				delete(a.at, h)
+	if a.m == nil {
+		a.m = make(map[[32]byte]*abandoned)
+	}
+	if len(a.m) >= maxAbandoned {
+		for k, e := range a.m {
+			if now.Sub(e.at) > abandonTTL || len(a.m) >= maxAbandoned/2 {
+				delete(a.m, k)
 			}
 		}
 	}
-	if _, ok := a.at[handle]; !ok { // the first abandoned call is the one that may have applied
-		a.at[handle] = now
-	}
+	a.m[presented] = &abandoned{at: now, next: [][32]byte{next}}
 }
 
-// grace returns the grace window for a rotation of handle at now: grace,
-// stretched past an abandoned call of the handle (see abandonedRotations).
-func (a *abandonedRotations) grace(handle string, now time.Time, grace time.Duration) time.Duration {
+// grace returns the grace window for a rotation of presented at now: grace,
+// or, for a remembered token, grace stretched to cover the time since its
+// first abandoned call, with the successor hashes a replay must match.
+func (a *abandonedRotations) grace(presented [32]byte, now time.Time, grace time.Duration) (time.Duration, [][32]byte) {
 	if grace <= 0 {
-		return grace
+		return grace, nil
 	}
 	a.mu.Lock()
-	t, ok := a.at[handle]
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	e, ok := a.m[presented]
 	if !ok {
-		return grace
+		return grace, nil
 	}
-	if now.Sub(t) > MaxReuseGrace {
-		a.forget(handle)
-		return grace
+	if now.Sub(e.at) > abandonTTL {
+		delete(a.m, presented)
+		return grace, nil
 	}
-	return min(max(grace, now.Sub(t)+grace), MaxReuseGrace)
+	return max(grace, now.Sub(e.at)+grace), e.next
 }
 
-// forget drops handle: its token rotated, so no abandoned call of it took
-// effect (a replay keeps it: the other tabs of the same browser may retry
-// too).
-func (a *abandonedRotations) forget(handle string) {
+// forget drops presented: its rotation was answered, and none of the
+// abandoned calls took effect, or the session or token is over (a replay
+// keeps it: the other tabs of the same browser may retry too).
+func (a *abandonedRotations) forget(presented [32]byte) {
 	a.mu.Lock()
-	delete(a.at, handle)
+	delete(a.m, presented)
 	a.mu.Unlock()
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sessionkit/sessionkit/store"
@@ -177,28 +178,30 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 	if err != nil {
 		return nil, err
 	}
+	nextHash := iss.scope.SecretHash(next[:], clientID)
+	grace, abandonedNext := iss.abandoned.grace(presented, now, iss.grace)
 	res, err := iss.store.Rotate(ctx, store.Rotation{
 		Handle:        handle,
 		Presented:     presented,
-		Next:          iss.scope.SecretHash(next[:], clientID),
+		Next:          nextHash,
 		Sealed:        sealed,
 		Now:           now,
-		Grace:         iss.abandoned.grace(handle, now, iss.grace),
+		Grace:         grace,
 		IdleExpiresAt: now.Add(iss.refreshTTL),
 		Claims:        claims,
 	})
 	if err != nil {
 		err = storeFailure(err)
 		if errors.Is(err, ErrStoreUnavailable) {
-			iss.abandoned.add(handle, now) // it may have taken effect
+			iss.abandoned.add(presented, nextHash, now) // it may have taken effect
 		}
 		if !inRequest(ctx) { // a handler logs its refusal, with the error
 			iss.log.ErrorContext(ctx, "sessionkit: refresh failed: store error", "sid", info.SessionID, "error", err)
 		}
 		return nil, err
 	}
-	if res.Outcome == store.Rotated {
-		iss.abandoned.forget(handle) // the abandoned call took no effect
+	if abandonedNext != nil && res.Outcome != store.Replayed {
+		iss.abandoned.forget(presented) // rotated: no abandoned call took effect
 	}
 	switch res.Outcome {
 	case store.Rotated, store.Replayed, store.Reused:
@@ -216,11 +219,18 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 			iss.log.ErrorContext(ctx, "sessionkit: sealed successor does not open; store data altered?", "sid", res.Session.ID)
 			return nil, errMalformed("refresh token cannot be replayed")
 		}
+		if abandonedNext != nil && !now.Before(res.Session.LastUsedAt.Add(iss.grace)) &&
+			!slices.Contains(abandonedNext, iss.scope.SecretHash(successor, clientID)) {
+			// Only the stretch for an abandoned call allowed this replay,
+			// and the rotation that spent the token was not one of those
+			// calls: its caller got the successor, so this is reuse.
+			return nil, iss.revokeReused(ctx, &res, iss.scope.SecretHash(successor, clientID), now)
+		}
 		if claims != nil { // a replay writes nothing, but its access token follows the hook
 			res.Session.Claims = claims
 		}
 	case store.Reused:
-		iss.emit(ctx, Event{Kind: EventReuseDetected, Reason: ReasonReused, Subject: res.Session.Subject, ClientID: res.Session.ClientID, SessionID: res.Session.ID, Time: now})
+		iss.emitReused(ctx, &res.Session, now)
 		return nil, ErrRefreshReused
 	case store.Expired:
 		return nil, ErrSessionExpired
@@ -241,6 +251,22 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 	}
 	iss.emit(ctx, Event{Kind: EventRefresh, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 	return toks, nil
+}
+
+// revokeReused ends the session of res, a replay that turned out to be
+// reuse (see abandonedRotations), under the proof of its successor's hash,
+// and reports the reuse.
+func (iss *Issuer) revokeReused(ctx context.Context, res *store.RotateResult, successor [32]byte, now time.Time) error {
+	if _, err := iss.store.Revoke(ctx, res.Handle, successor, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeFailure(err)
+	}
+	iss.emitReused(ctx, &res.Session, now)
+	return ErrRefreshReused
+}
+
+// emitReused reports reuse of a refresh token of session s.
+func (iss *Issuer) emitReused(ctx context.Context, s *store.Session, now time.Time) {
+	iss.emit(ctx, Event{Kind: EventReuseDetected, Reason: ReasonReused, Subject: s.Subject, ClientID: s.ClientID, SessionID: s.ID, Time: now})
 }
 
 // consult runs Config.OnRefresh before anything is written, on the session

@@ -150,9 +150,14 @@ type Created struct {
 // returns at the context's deadline while the command is still queued at
 // the server) must not let a rotation take effect after the context's
 // deadline: its caller has given up, and its retry with the old token
-// would be taken for reuse. redisstore passes the deadline to its script
-// (see its "Stalls"); a store whose calls always finish before they return
-// (memstore, boltstore) has nothing to do.
+// would be taken for reuse once more than Grace has passed since Now. Such
+// a rotation writes nothing and the call fails with ErrUnavailable.
+// redisstore checks the deadline inside its script against the server's
+// clock (see its "Stalls"). A store whose calls always finish before they
+// return, and return their outcome (memstore's mutex section; a boltstore
+// transaction, which a deadline withdraws only before it begins), has
+// nothing to do: a rotation never takes effect after its caller gave up,
+// and its answer is never lost.
 type Rotation struct {
 	// Handle is the handle from the presented refresh token.
 	Handle string
@@ -168,6 +173,9 @@ type Rotation struct {
 	// Now is the moment of the rotation; it decides every expiry.
 	Now time.Time
 	// Grace is the reuse grace window; zero or negative disables it.
+	// sessionkit passes more than its ReuseGrace, and more than
+	// MaxReuseGrace, for a token whose earlier rotation it gave up on (it
+	// checks the successor of such a replay itself): take it as given.
 	Grace time.Duration
 	// IdleExpiresAt is the new sliding expiry; the store caps it at the
 	// session's absolute ExpiresAt.

@@ -59,7 +59,11 @@
 // turn in the group commit gives up when its context ends, without having
 // changed anything. Once a bbolt transaction has begun it cannot be stopped
 // midway, so a method whose transaction is running finishes it even if its
-// context ends meanwhile.
+// context ends meanwhile, and returns its outcome. So a rotation never takes
+// effect after its caller gave up, nor is its answer lost: a slow disk holds
+// the caller until the commit, and a retry comes after the answer (see
+// [store.Rotation] on stores whose calls can be abandoned); the Issuer
+// sets no default deadline on a [store.InProcess] store.
 //
 // # Expiry
 //

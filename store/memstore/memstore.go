@@ -9,6 +9,12 @@
 // implements the whole contract and declares every capability;
 // it runs the store/storetest conformance suite.
 //
+// A call is never abandoned: it runs its mutex section and returns what
+// happened, so a rotation cannot take effect after its caller gave up, nor
+// can its answer be lost (see [store.Rotation] on stores whose calls can
+// be abandoned); the Issuer sets no default deadline on a
+// [store.InProcess] store.
+//
 // Liveness is decided by the now passed to each method, never by the store's
 // clock. Memory stays bounded by expiry without any goroutine: writes count,
 // and once enough writes have happened since the last sweep (at least 1024,

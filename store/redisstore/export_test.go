@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -68,10 +67,6 @@ func asRotated(rec []byte, rotatedAt int64) []byte {
 	return out
 }
 
-// SkewServerClock makes the store believe the server's clock is d ahead of
-// what it measured (tests of late rotations).
-func (s *Store) SkewServerClock(d time.Duration) {
-	s.clock.mu.Lock()
-	s.clock.skew = d
-	s.clock.mu.Unlock()
-}
+// WithoutCutoff switches off the cut-off of s's rotations: its Rotate calls
+// run whenever the server gets to them, as before the cut-off existed.
+func WithoutCutoff(s *Store) { s.noCutoff = true }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,8 +55,15 @@ type Store struct {
 	// the context (ContextTimeoutEnabled), so a call whose context has a
 	// deadline needs no guard goroutine.
 	ctxDeadlines bool
-	// clock turns a caller's deadline into the server's clock (Rotate).
-	clock *serverClock
+	// The servers' clocks, for the cut-off of a rotation (serverclock.go):
+	// clock for a client that talks to one server at a time, clocks (node
+	// address -> *serverClock) for a Cluster client (cluster non-nil).
+	clock   serverClock
+	clocks  sync.Map
+	cluster *redis.ClusterClient
+	// noCutoff switches the cut-off off: the tests' way to show what it
+	// prevents (export_test.go).
+	noCutoff bool
 }
 
 // New returns a Store on client, which may be a single node, a Sentinel
@@ -87,7 +95,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		prefix:       prefix,
 		margin:       margin.Milliseconds(),
 		ctxDeadlines: honoursContextDeadlines(client),
-		clock:        new(serverClock),
+		cluster:      clusterOf(client),
 	}, nil
 }
 
@@ -337,7 +345,16 @@ func handleable(id string) bool {
 // subject tag, so a handle with another tag names no session. A failed call
 // may have rotated all the same (its answer was lost): presenting the same
 // token again within the grace window then answers Replayed with the
-// successor.
+// successor (and sessionkit's Issuer stretches the window for a token whose
+// rotation it gave up on: see the package documentation, Stalls).
+//
+// When ctx has a deadline, the script writes nothing once the server's clock
+// is past the deadline less a margin (see the package documentation,
+// Stalls): a rotation stuck in a stalled server does not take effect when the
+// server resumes, after its caller gave up. Rotate then returns an error
+// wrapping store.ErrUnavailable (and ctx's error once ctx has ended). With no
+// fresh reading of the server's clock (the first call, or none for
+// sampleMaxAge) it reads it first, one more round trip.
 func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return store.RotateResult{}, err
@@ -358,25 +375,36 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if err := errors.Join(err1, err2); err != nil {
 		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", err)
 	}
-	late := "0"
-	if d, ok := ctx.Deadline(); ok {
-		at, err := s.clock.serverDeadline(ctx, s.serverTime, d)
-		if err != nil {
-			return store.RotateResult{}, unavailable(ctx, "rotate: reading the server's clock", err)
-		}
-		late = strconv.FormatInt(at, 10)
+	key := s.sessionKey(h.Tag, h.SessionID)
+	clk, err := s.clockFor(ctx, key)
+	if err != nil {
+		return store.RotateResult{}, unavailable(ctx, "rotate", err)
 	}
-	v, err := s.eval(ctx, rotateScript,
-		[]string{s.sessionKey(h.Tag, h.SessionID), s.versionKey(h.Tag), s.indexKey(h.Tag)},
-		strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
-		now, itoa(r.Grace.Milliseconds()), idle, replace, r.Claims, h.SessionID,
-		pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth), late)
+	cutoff := "0"
+	if deadline, ok := ctx.Deadline(); ok && !s.noCutoff {
+		if cutoff, err = s.rotateCutoff(ctx, clk, key, deadline); err != nil {
+			return store.RotateResult{}, unavailable(ctx, "rotate", err)
+		}
+	}
+	keys := []string{key, s.versionKey(h.Tag), s.indexKey(h.Tag)}
+	v, err := s.roundTrip(ctx, func(ctx context.Context) (any, error) {
+		sent := time.Now()
+		v, err := rotateScript.Run(ctx, s.client, keys,
+			strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
+			now, itoa(r.Grace.Milliseconds()), idle, replace, r.Claims, h.SessionID,
+			pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth),
+			cutoff).Result()
+		if err == nil {
+			clk.observeRotate(v, sent, time.Now())
+		}
+		return v, err
+	})
 	if err != nil {
 		return store.RotateResult{}, unavailable(ctx, "rotate", err)
 	}
 	res, err := rotateResult(h, v)
 	if errors.Is(err, errLate) {
-		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w: the rotation reached the server after its caller's deadline, and nothing was written", store.ErrUnavailable)
+		return store.RotateResult{}, unavailable(ctx, "rotate", err)
 	}
 	if err != nil {
 		return store.RotateResult{}, corrupt("rotate", err)
@@ -384,28 +412,33 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	return res, nil
 }
 
-// errLate is rotateResult's answer to the script's codeLate.
-var errLate = errors.New("late")
+// errLate is the error of a rotation that reached the server too close to
+// its context's deadline, or after it: nothing was written.
+var errLate = errors.New("the rotation reached Redis too late for its deadline; nothing was written")
 
-// rotateResult reads rotateScript's answer.
+// rotateResult reads rotateScript's answer: errLate for codeLate.
 func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
 	a, err := reply(v)
 	if err != nil {
 		return store.RotateResult{}, err
 	}
+	if len(a) < 2 {
+		return store.RotateResult{}, errors.New("unexpected script reply length")
+	}
+	a = a[:len(a)-1] // the server's TIME (observeRotate)
 	code, err := replyInt(a[0])
 	if err != nil {
 		return store.RotateResult{}, err
 	}
 	switch code {
+	case codeLate:
+		return store.RotateResult{}, errLate
 	case codeUnknown:
 		return store.RotateResult{Outcome: store.Unknown}, nil
 	case codeExpired:
 		return store.RotateResult{Outcome: store.Expired}, nil
 	case codeRevoked:
 		return store.RotateResult{Outcome: store.Revoked}, nil
-	case codeLate:
-		return store.RotateResult{}, errLate
 	case codeRotated, codeReplayed, codeReused:
 	default:
 		return store.RotateResult{}, fmt.Errorf("unexpected outcome %d", code)

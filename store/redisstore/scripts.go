@@ -103,28 +103,33 @@ const (
 	codeReused   = 3
 	codeExpired  = 4
 	codeRevoked  = 5
-	codeLate     = 6 // the caller's deadline had passed: nothing written
 )
 
+// codeLate is rotateScript's answer when the server's clock is at or past
+// the call's cut-off: nothing was written (see serverclock.go).
+const codeLate = 6
+
 // rotateScript is store.Store.Rotate's decision procedure, step by step (the
-// numbers are the contract's). It answers {outcome} or, for Rotated,
-// Replayed and Reused, {outcome, record up to its claims after the step,
-// version[, sealed successor for Replayed]}.
+// numbers are the contract's), behind a check of the server's clock. It
+// answers {outcome} or, for Rotated, Replayed and Reused, {outcome, record up
+// to its claims after the step, version[, sealed successor for Replayed]},
+// or {codeLate} when the server's TIME is at or past the cut-off, writing
+// nothing. Every answer ends with the server's TIME (Unix µs), read before
+// anything else (serverclock.go).
 //
 // KEYS: session, versions, index.
 // ARGV: generation named by the handle, presented hash, next hash, sealed
 // successor, now, grace (ms, <= 0 disables), requested idle expiry, "1" to
 // replace the claims, the claims, session id, the next generation, the
 // claims' length, the sealed successor's length (numbers and lengths
-// formatted for the header by Go), the caller's deadline in the server's
-// clock (Unix ms; "0": none), past which the script answers {6} and writes
-// nothing (see serverClock).
+// formatted for the header by Go), the cut-off (the server's Unix µs; "0":
+// none).
 var rotateScript = redis.NewScript(prelude + `
--- 0. the caller gave up: take no effect
-if ARGV[14] ~= '0' then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[14]) then return {6} end
-end
+local t = redis.call('TIME')
+local tnow = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function rotate()
+local cutoff = tonumber(ARGV[14])
+if cutoff > 0 and tnow >= cutoff then return {` + strconv.Itoa(codeLate) + `} end
 -- 1. a remembered session (the key carries the handle's subject tag)
 local s = redis.call('GET', KEYS[1])
 if not s then return {0} end
@@ -175,6 +180,20 @@ end
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[3], ARGV[10])
 return {3, '21' .. string.sub(s, 3, pub), 0}
+end
+local r = rotate()
+r[#r + 1] = tnow
+return r
+`)
+
+// timeScript answers the server's TIME in Unix µs. It names the session's
+// key only so that a Cluster client sends it to the node that holds it,
+// whose clock the rotation's cut-off is in.
+//
+// KEYS: session.
+var timeScript = redis.NewScript(`
+local t = redis.call('TIME')
+return tonumber(t[1]) * 1000000 + tonumber(t[2])
 `)
 
 // revokeScript ends the live session a handle names under the proof of a
