@@ -241,12 +241,6 @@ func (f *failingStore) Version(ctx context.Context, s string) (uint64, error) {
 	}
 	return f.Store.Version(ctx, s)
 }
-func (f *failingStore) Session(ctx context.Context, s, id string, now time.Time) (store.Session, error) {
-	if f.fail() {
-		return store.Session{}, errBoom
-	}
-	return f.Store.Session(ctx, s, id, now)
-}
 
 func TestStoreOutageFailsClosed(t *testing.T) {
 	t.Parallel()

@@ -62,12 +62,6 @@ func (s deadlineStore) Rotate(ctx context.Context, r store.Rotation) (store.Rota
 	return s.Store.Rotate(ctx, r)
 }
 
-func (s deadlineStore) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return s.Store.Session(ctx, subject, id, now)
-}
-
 func (s deadlineStore) Sessions(ctx context.Context, subject string, now time.Time) ([]store.Session, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -29,7 +29,6 @@ type method int
 const (
 	mCreate method = iota
 	mRotate
-	mSession
 	mSessions
 	mLookup
 	mRevoke
@@ -45,7 +44,7 @@ const (
 )
 
 var methodNames = [nMethods]string{
-	mCreate: "Create", mRotate: "Rotate", mSession: "Session", mSessions: "Sessions",
+	mCreate: "Create", mRotate: "Rotate", mSessions: "Sessions",
 	mLookup: "Lookup", mRevoke: "Revoke", mRevokeSession: "RevokeSession", mRevokeAll: "RevokeAll",
 	mDeny: "Deny", mVersion: "Version", mCheckAccess: "CheckAccess", mUseOnce: "UseOnce",
 	mLoadKeys: "LoadKeys", mSwapKeys: "SwapKeys",
@@ -187,12 +186,6 @@ func (s *timedStore) Create(ctx context.Context, ns store.NewSession) (_ store.C
 func (s *timedStore) Rotate(ctx context.Context, r store.Rotation) (_ store.RotateResult, err error) {
 	defer s.t.done(ctx, mRotate, time.Now(), &err)
 	return s.next.Rotate(ctx, r)
-}
-
-// Session times the wrapped store's Session.
-func (s *timedStore) Session(ctx context.Context, subject, id string, now time.Time) (_ store.Session, err error) {
-	defer s.t.done(ctx, mSession, time.Now(), &err)
-	return s.next.Session(ctx, subject, id, now)
 }
 
 // Sessions times the wrapped store's Sessions.

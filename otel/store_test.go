@@ -140,7 +140,6 @@ func TestStoreRecords(t *testing.T) {
 		errType string
 	}{
 		{"Version", func() error { _, err := mem.Version(ctx, "u1"); return err }, nil, ""},
-		{"Session", func() error { _, err := mem.Session(ctx, "u1", "nosuchsession", time.Now()); return err }, store.ErrNotFound, "not_found"},
 		{"Sessions", func() error { _, err := mem.Sessions(canceled, "u1", time.Now()); return err }, context.Canceled, "canceled"},
 		{"CheckAccess", func() error {
 			_, err := mem.CheckAccess(expired, store.AccessCheck{Subject: "u1", JTI: "j", Now: time.Now()})

@@ -273,7 +273,7 @@ const (
 	// RevokeSessions: RevokeSession and Revoke end a session for good, and
 	// Rotate answers Revoked afterwards.
 	RevokeSessions
-	// ListSessions: Sessions and Session read sessions by subject and id.
+	// ListSessions: Sessions lists a subject's sessions.
 	ListSessions
 	// Versions: RevokeAll bumps a version that CheckAccess and Version read.
 	Versions
@@ -372,9 +372,6 @@ type Store interface {
 	//  6. Otherwise (g == G-1 outside the window, or g < G-1): Reused; the
 	//     session is revoked.
 	Rotate(ctx context.Context, r Rotation) (RotateResult, error)
-
-	// Session reads one live session of subject by id (ErrNotFound otherwise).
-	Session(ctx context.Context, subject, id string, now time.Time) (Session, error)
 
 	// Sessions lists subject's live sessions, oldest first.
 	Sessions(ctx context.Context, subject string, now time.Time) ([]Session, error)

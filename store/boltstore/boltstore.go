@@ -707,27 +707,6 @@ func (b *buckets) rotate(h store.HandleInfo, r *store.Rotation) (store.RotateRes
 	}
 }
 
-// Session reads subject's live session id; anything else is
-// [store.ErrNotFound].
-func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
-	if err := store.ContextError(ctx); err != nil {
-		return store.Session{}, err
-	}
-	var rec *record
-	err := s.view(func(b *buckets) error {
-		var err error
-		rec, err = b.record(id)
-		return err
-	})
-	if err != nil {
-		return store.Session{}, unavailable("read session", err)
-	}
-	if rec == nil || !rec.liveFor(subject, now) {
-		return store.Session{}, fmt.Errorf("%w: boltstore: no live session with this id for this subject", store.ErrNotFound)
-	}
-	return rec.s, nil
-}
-
 // Sessions lists subject's live sessions (neither revoked nor expired at
 // now), oldest first: by CreatedAt, then by ID. The slice is never nil.
 func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]store.Session, error) {

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionkit/sessionkit/store"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -163,7 +164,7 @@ func TestCreate(t *testing.T) {
 			if err != nil || h != want {
 				t.Fatalf("handle = %+v, %v; want %+v", h, err, want)
 			}
-			got, err := s.Session(context.Background(), "alice", "sid-1", t0)
+			got, err := storetest.FindSession(context.Background(), s, "alice", "sid-1", t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -372,7 +373,7 @@ func TestNewSharesADatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.Session(ctx, "alice", "sid-1", t0); err != nil {
+	if _, err := storetest.FindSession(ctx, s2, "alice", "sid-1", t0); err != nil {
 		t.Errorf("a second New over the database: %v", err)
 	}
 }
@@ -421,7 +422,6 @@ func calls(f *family) []struct {
 	}{
 		{"Create", func(s *Store) error { _, err := s.Create(ctx, newSession("new", "alice", t0)); return err }},
 		{"Rotate", func(s *Store) error { _, err := s.Rotate(ctx, f.rotation(f.gen(), t0.Add(time.Hour), 0)); return err }},
-		{"Session", func(s *Store) error { _, err := s.Session(ctx, f.subject, f.id, t0); return err }},
 		{"Sessions", func(s *Store) error { _, err := s.Sessions(ctx, f.subject, t0); return err }},
 		{"Lookup", func(s *Store) error { _, err := s.Lookup(ctx, f.handles[f.gen()], f.secret(f.gen()), t0); return err }},
 		{"Revoke", func(s *Store) error { _, err := s.Revoke(ctx, f.handles[f.gen()], f.secret(f.gen()), t0); return err }},
@@ -617,7 +617,7 @@ func TestRotationsShareCommits(t *testing.T) {
 		t.Errorf("%d rotations committed %d transactions, want 2", n, got)
 	}
 	for _, f := range fams {
-		if got, err := s.Session(context.Background(), f.subject, f.id, t0.Add(time.Minute)); err != nil || got.Generation != 2 {
+		if got, err := storetest.FindSession(context.Background(), s, f.subject, f.id, t0.Add(time.Minute)); err != nil || got.Generation != 2 {
 			t.Errorf("%s after the shared commit: generation %d, %v", f.id, got.Generation, err)
 		}
 	}
@@ -645,7 +645,7 @@ func TestDeadContextWhileQueued(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Rotate with a context ended in the queue: %v, want context.Canceled and ErrUnavailable", err)
 	}
-	if got, err := s.Session(context.Background(), "alice", f.id, t0); err != nil || got.Generation != 1 {
+	if got, err := storetest.FindSession(context.Background(), s, "alice", f.id, t0); err != nil || got.Generation != 1 {
 		t.Errorf("the session after the withdrawn rotation: generation %d, %v; want 1", got.Generation, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sessionkit/sessionkit/store"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 // The tests in this file re-execute the test binary as a child process that
@@ -443,7 +444,7 @@ func checkAcked(t *testing.T, path string, log *crashLog, round int) {
 			continue
 		}
 		live++
-		got, err := s.Session(ctx, a.subject, id, crashNow)
+		got, err := storetest.FindSession(ctx, s, a.subject, id, crashNow)
 		if err != nil {
 			t.Errorf("round %d: acknowledged session %s (generation %d) lost: %v", round, id, a.gen, err)
 			continue

@@ -30,7 +30,6 @@ package memstore
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,8 +40,6 @@ import (
 )
 
 const (
-	// spentKeep is how many spent hashes a session keeps, by generation.
-	spentKeep = 32
 	// sweepMargin is how long after its expiry a record is kept before a
 	// sweep removes it, so that callers whose clocks differ slightly still
 	// agree (the contract's "clean-up with a margin").
@@ -90,18 +87,12 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// record is one stored session.
+// record is one stored session: the record the rotation rules of
+// [store.Record] decide over, whose slices the store owns, and its
+// subject tag, kept so that a rotation hashes nothing to find it.
 type record struct {
-	s       store.Session // Claims owned by the store
-	tag     string        // store.SubjectTag(s.Subject)
-	current [32]byte      // hash of the secret of generation s.Generation
-	// spent holds the hashes of generations max(1, G-spentKeep) .. G-1 at
-	// index generation%spentKeep; G-1 is the previous one. nil until the
-	// first rotation.
-	spent     *[spentKeep][32]byte
-	sealed    []byte    // successor sealed at the last rotation
-	rotatedAt time.Time // time of the last rotation
-	revoked   bool
+	store.Record
+	tag string // store.SubjectTag(Session.Subject)
 }
 
 // keyRing is one stored key ring.
@@ -193,49 +184,36 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	if err := store.ContextError(ctx); err != nil {
 		return store.Created{}, err
 	}
-	if err := validate(&n.Session); err != nil {
-		return store.Created{}, err
+	nr, err := store.NewRecord(n)
+	if err != nil {
+		return store.Created{}, fmt.Errorf("memstore: create session: %w", err)
 	}
-	r := &record{s: n.Session, tag: store.SubjectTag(n.Session.Subject), current: n.Hash}
-	r.s.Claims = bytes.Clone(n.Session.Claims)
-	if r.s.LastUsedAt.IsZero() {
-		r.s.LastUsedAt = r.s.CreatedAt
-	}
-	if r.s.IdleExpiresAt.After(r.s.ExpiresAt) {
-		r.s.IdleExpiresAt = r.s.ExpiresAt
-	}
-	id, now := r.s.ID, r.s.CreatedAt
+	r := &record{Record: nr, tag: store.SubjectTag(nr.Session.Subject)}
+	id, now := r.Session.ID, r.Session.CreatedAt
 	handle := store.FormatHandle(store.HandleInfo{Tag: r.tag, SessionID: id, Generation: 1})
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.sessions[id]; ok {
-		if !forgettable(old.s.ExpiresAt, now) {
+		if !forgettable(old.Session.ExpiresAt, now) {
 			return store.Created{}, fmt.Errorf("memstore: create session: id %q already exists", id)
 		}
 		s.forget(id, old)
 	}
 	s.sessions[id] = r
-	idx := s.bySubject[r.s.Subject]
+	idx := s.bySubject[r.Session.Subject]
 	if idx == nil {
 		idx = make(map[string]struct{})
-		s.bySubject[r.s.Subject] = idx
+		s.bySubject[r.Session.Subject] = idx
 	}
 	idx[id] = struct{}{}
-	version := s.versions[r.s.Subject]
+	version := s.versions[r.Session.Subject]
 	s.wrote(now)
 	return store.Created{Handle: handle, Version: version}, nil
 }
 
-func validate(s *store.Session) error {
-	if err := store.CheckNewSession(s); err != nil {
-		return fmt.Errorf("memstore: create session: %w", err)
-	}
-	return nil
-}
-
-// Rotate replaces the current secret of the session the handle names,
-// following the decision procedure of [store.Store.Rotate] step by step.
+// Rotate replaces the current secret of the session the handle names; the
+// decision is [store.Record.Rotate]'s, made inside the mutex section.
 func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return store.RotateResult{}, err
@@ -245,116 +223,40 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if err != nil {
 		return store.RotateResult{Outcome: store.Unknown}, nil
 	}
-	sealed, claims := bytes.Clone(r.Sealed), bytes.Clone(r.Claims)
+	// The record keeps what it is given: copies, made outside the lock.
+	r.Sealed, r.Claims = bytes.Clone(r.Sealed), bytes.Clone(r.Claims)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.wrote(r.Now) // runs before the unlock
-
 	// ... and name a remembered session whose subject tag matches.
 	rec := s.sessions[h.SessionID]
 	if rec == nil || rec.tag != h.Tag {
 		return store.RotateResult{Outcome: store.Unknown}, nil
 	}
-	// 2. The handle's generation selects one expected hash.
-	if !rec.matches(h.Generation, r.Presented) {
-		return store.RotateResult{Outcome: store.Unknown}, nil
+	res, write := rec.Rotate(h, &r)
+	if write {
+		s.wrote(r.Now)
 	}
-	g, G := h.Generation, rec.s.Generation
-	inGrace := g == G-1 && r.Grace > 0 && r.Now.Before(rec.rotatedAt.Add(r.Grace))
-	// 3. Revoked: a spent secret outside the grace window is still reuse
-	// (nothing more to write), anything else Revoked. Then expired.
-	if rec.revoked {
-		if g < G && !inGrace {
-			return store.RotateResult{Outcome: store.Reused, Session: rec.session()}, nil
-		}
-		return store.RotateResult{Outcome: store.Revoked}, nil
+	// The result shares memory with the record: hand out copies.
+	res.Session.Claims = bytes.Clone(res.Session.Claims)
+	res.Sealed = bytes.Clone(res.Sealed)
+	if res.Outcome == store.Rotated || res.Outcome == store.Replayed {
+		res.Version = s.versions[rec.Session.Subject]
 	}
-	if !rec.s.Live(r.Now) {
-		return store.RotateResult{Outcome: store.Expired}, nil
-	}
-	switch {
-	case g == G: // 4. Rotated.
-		if rec.spent == nil {
-			rec.spent = new([spentKeep][32]byte)
-		}
-		rec.spent[G%spentKeep] = rec.current
-		rec.current = r.Next
-		rec.sealed = sealed
-		rec.rotatedAt = r.Now
-		rec.s.Generation = G + 1
-		rec.s.LastUsedAt = r.Now
-		rec.s.IdleExpiresAt = r.IdleExpiresAt
-		if rec.s.IdleExpiresAt.After(rec.s.ExpiresAt) {
-			rec.s.IdleExpiresAt = rec.s.ExpiresAt
-		}
-		if claims != nil {
-			rec.s.Claims = claims
-		}
-		return store.RotateResult{
-			Outcome: store.Rotated,
-			Handle:  store.FormatHandle(store.HandleInfo{Tag: rec.tag, SessionID: rec.s.ID, Generation: G + 1}),
-			Session: rec.session(),
-			Version: s.versions[rec.s.Subject],
-		}, nil
-	case inGrace: // 5. Replayed.
-		return store.RotateResult{
-			Outcome: store.Replayed,
-			Handle:  store.FormatHandle(store.HandleInfo{Tag: rec.tag, SessionID: rec.s.ID, Generation: G}),
-			Sealed:  bytes.Clone(rec.sealed),
-			Session: rec.session(),
-			Version: s.versions[rec.s.Subject],
-		}, nil
-	default: // 6. Reused: revoke the session.
-		rec.revoked = true
-		return store.RotateResult{Outcome: store.Reused, Session: rec.session()}, nil
-	}
-}
-
-// matches reports, in constant time for the hash comparison, whether
-// presented is the hash that generation g selects: the current one for the
-// session's generation G, the previous one for G-1, a kept spent one below.
-func (r *record) matches(g uint64, presented [32]byte) bool {
-	G := r.s.Generation
-	var want [32]byte
-	switch {
-	case g == G:
-		want = r.current
-	case g < G && G-g <= spentKeep && r.spent != nil:
-		want = r.spent[g%spentKeep]
-	default:
-		return false
-	}
-	return subtle.ConstantTimeCompare(want[:], presented[:]) == 1
+	return res, nil
 }
 
 // session returns a copy of the record's session that shares no memory
 // with the store.
 func (r *record) session() store.Session {
-	s := r.s
-	s.Claims = bytes.Clone(r.s.Claims)
+	s := r.Session
+	s.Claims = bytes.Clone(r.Session.Claims)
 	return s
 }
 
-// liveFor reports whether the record is subject's session, not revoked and
-// live at now.
+// liveFor reports whether r is a record of subject's live session.
 func (r *record) liveFor(subject string, now time.Time) bool {
-	return r != nil && r.s.Subject == subject && !r.revoked && r.s.Live(now)
-}
-
-// Session reads subject's live session id; anything else is
-// [store.ErrNotFound].
-func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
-	if err := store.ContextError(ctx); err != nil {
-		return store.Session{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	rec := s.sessions[id]
-	if !rec.liveFor(subject, now) {
-		return store.Session{}, fmt.Errorf("%w: memstore: no live session with this id for this subject", store.ErrNotFound)
-	}
-	return rec.session(), nil
+	return r != nil && r.LiveFor(subject, now)
 }
 
 // Sessions lists subject's live sessions (neither revoked nor expired at
@@ -404,11 +306,8 @@ func (s *Store) proven(handle string, presented [32]byte, now time.Time) (*recor
 		return nil, err
 	}
 	rec := s.sessions[h.SessionID]
-	if rec == nil || rec.tag != h.Tag || !rec.matches(h.Generation, presented) {
-		return nil, fmt.Errorf("%w: memstore: no session for this token", store.ErrNotFound)
-	}
-	if rec.revoked || !rec.s.Live(now) {
-		return nil, fmt.Errorf("%w: memstore: session is no longer live", store.ErrNotFound)
+	if rec == nil || rec.tag != h.Tag || !rec.Proves(h, presented, now) {
+		return nil, fmt.Errorf("%w: memstore: no live session for this token", store.ErrNotFound)
 	}
 	return rec, nil
 }
@@ -428,7 +327,7 @@ func (s *Store) Revoke(ctx context.Context, handle string, presented [32]byte, n
 		return store.Session{}, err
 	}
 	was := rec.session()
-	rec.revoked = true
+	rec.Revoked = true
 	s.wrote(now)
 	return was, nil
 }
@@ -445,7 +344,7 @@ func (s *Store) RevokeSession(ctx context.Context, subject, id string, now time.
 	if !rec.liveFor(subject, now) {
 		return fmt.Errorf("%w: memstore: no live session with this id for this subject", store.ErrNotFound)
 	}
-	rec.revoked = true
+	rec.Revoked = true
 	s.wrote(now)
 	return nil
 }
@@ -460,7 +359,7 @@ func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (u
 	defer s.mu.Unlock()
 	for id := range s.bySubject[subject] {
 		if rec := s.sessions[id]; rec != nil {
-			rec.revoked = true
+			rec.Revoked = true
 		}
 	}
 	s.versions[subject]++
@@ -585,7 +484,7 @@ func (s *Store) wrote(now time.Time) {
 // for writing.
 func (s *Store) sweep(now time.Time) {
 	for id, rec := range s.sessions {
-		if forgettable(rec.s.ExpiresAt, now) {
+		if forgettable(rec.Session.ExpiresAt, now) {
 			s.forget(id, rec)
 		}
 	}
@@ -614,10 +513,10 @@ func forgettable(expiry, now time.Time) bool {
 // writing.
 func (s *Store) forget(id string, rec *record) {
 	delete(s.sessions, id)
-	if idx := s.bySubject[rec.s.Subject]; idx != nil {
+	if idx := s.bySubject[rec.Session.Subject]; idx != nil {
 		delete(idx, id)
 		if len(idx) == 0 {
-			delete(s.bySubject, rec.s.Subject)
+			delete(s.bySubject, rec.Session.Subject)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/store"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -153,7 +154,7 @@ func TestCreateDuplicateAndVersion(t *testing.T) {
 	if _, err := s.Create(ctx, dup); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate Create error = %v", err)
 	}
-	got, err := s.Session(ctx, "alice", "sid-1", t0)
+	got, err := storetest.FindSession(ctx, s, "alice", "sid-1", t0)
 	if err != nil || got.Subject != "alice" {
 		t.Fatalf("original session after duplicate Create: %+v, %v", got, err)
 	}
@@ -201,9 +202,9 @@ func TestRotate(t *testing.T) {
 		{name: "previous, negative grace", rotations: 3, handle: gen(3), presented: secret(3), now: last, grace: -grace, want: store.Reused},
 		{name: "previous, wrong secret", rotations: 3, handle: gen(3), presented: secret(4), now: last, grace: grace, want: store.Unknown},
 		{name: "spent, inside grace of last rotation", rotations: 3, handle: gen(2), presented: secret(2), now: last, grace: grace, want: store.Reused},
-		{name: "first of many spent", rotations: spentKeep, handle: gen(1), presented: secret(1), now: t0.Add(time.Hour), grace: grace, want: store.Reused},
-		{name: "spent beyond history", rotations: spentKeep + 1, handle: gen(1), presented: secret(1), now: t0.Add(time.Hour), grace: grace, want: store.Unknown},
-		{name: "beyond history, hash its slot now holds", rotations: spentKeep + 1, handle: gen(1), presented: secret(spentKeep + 1), now: t0.Add(time.Hour), grace: grace, want: store.Unknown},
+		{name: "first of many spent", rotations: store.MinSpentHistory, handle: gen(1), presented: secret(1), now: t0.Add(time.Hour), grace: grace, want: store.Reused},
+		{name: "spent beyond history", rotations: store.MinSpentHistory + 1, handle: gen(1), presented: secret(1), now: t0.Add(time.Hour), grace: grace, want: store.Unknown},
+		{name: "beyond history, hash its slot now holds", rotations: store.MinSpentHistory + 1, handle: gen(1), presented: secret(store.MinSpentHistory + 1), now: t0.Add(time.Hour), grace: grace, want: store.Unknown},
 		{name: "future generation", rotations: 3, handle: gen(5), presented: secret(5), now: last, grace: grace, want: store.Unknown},
 		{name: "foreign tag", rotations: 3, handle: func(f *family) string {
 			return store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag("mallory"), SessionID: f.id, Generation: 4})
@@ -334,7 +335,7 @@ func snapshot(s *Store, id string) recState {
 	if r == nil {
 		return recState{}
 	}
-	return recState{r.current, r.s.Generation, r.revoked, r.s.IdleExpiresAt, r.s.LastUsedAt, r.rotatedAt, string(r.sealed), string(r.s.Claims)}
+	return recState{r.Current, r.Session.Generation, r.Revoked, r.Session.IdleExpiresAt, r.Session.LastUsedAt, r.RotatedAt, string(r.Sealed), string(r.Session.Claims)}
 }
 
 // writeCount is the number of writes since the last sweep.
@@ -438,7 +439,7 @@ func TestRevoke(t *testing.T) {
 		{"first token, never rotated", 0, 1, 1, t0, false},
 		{"genuine secret, other generation", 3, 4, 2, t0, true},
 		{"future generation", 3, 5, 5, t0, true},
-		{"beyond history", spentKeep + 1, 1, 1, t0, true},
+		{"beyond history", store.MinSpentHistory + 1, 1, 1, t0, true},
 		{"expired", 0, 1, 1, t0.Add(30 * 24 * time.Hour), true},
 	}
 	for _, tt := range tests {
@@ -468,7 +469,7 @@ func TestRevoke(t *testing.T) {
 			if _, err := s.Revoke(ctx, h, f.secret(tt.secretGen), tt.now); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("second Revoke error = %v", err)
 			}
-			if _, err := s.Session(ctx, "alice", "sid-1", tt.now); !errors.Is(err, store.ErrNotFound) {
+			if _, err := storetest.FindSession(ctx, s, "alice", "sid-1", tt.now); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("Session after Revoke: %v", err)
 			}
 		})
@@ -491,11 +492,11 @@ func TestLookup(t *testing.T) {
 		{name: "current", rotations: 3, handleGen: 4, secretGen: 4, now: last},
 		{name: "previous, outside grace", rotations: 3, handleGen: 3, secretGen: 3, now: last.Add(time.Hour)},
 		{name: "spent", rotations: 3, handleGen: 1, secretGen: 1, now: last},
-		{name: "oldest kept spent", rotations: spentKeep, handleGen: 1, secretGen: 1, now: t0.Add(time.Hour)},
+		{name: "oldest kept spent", rotations: store.MinSpentHistory, handleGen: 1, secretGen: 1, now: t0.Add(time.Hour)},
 		{name: "first token, never rotated", handleGen: 1, secretGen: 1, now: t0},
 		{name: "1ms before idle expiry", handleGen: 1, secretGen: 1, now: t0.Add(7*24*time.Hour - time.Millisecond)},
-		{name: "beyond history", rotations: spentKeep + 1, handleGen: 1, secretGen: 1, now: t0.Add(time.Hour), wantErr: true},
-		{name: "beyond history, hash its slot now holds", rotations: spentKeep + 1, handleGen: 1, secretGen: spentKeep + 1, now: t0.Add(time.Hour), wantErr: true},
+		{name: "beyond history", rotations: store.MinSpentHistory + 1, handleGen: 1, secretGen: 1, now: t0.Add(time.Hour), wantErr: true},
+		{name: "beyond history, hash its slot now holds", rotations: store.MinSpentHistory + 1, handleGen: 1, secretGen: store.MinSpentHistory + 1, now: t0.Add(time.Hour), wantErr: true},
 		{name: "genuine secret, other generation", rotations: 3, handleGen: 4, secretGen: 2, now: last, wantErr: true},
 		{name: "current secret, previous handle", rotations: 3, handleGen: 3, secretGen: 4, now: last, wantErr: true},
 		{name: "future generation", rotations: 3, handleGen: 5, secretGen: 5, now: last, wantErr: true},
@@ -535,7 +536,7 @@ func TestLookup(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Lookup: %v", err)
 			}
-			want, err := s.Session(ctx, "alice", "sid-1", tt.now)
+			want, err := storetest.FindSession(ctx, s, "alice", "sid-1", tt.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -612,10 +613,10 @@ func TestSessionReadsAndOwnership(t *testing.T) {
 	if list, _ := s.Sessions(ctx, "nobody", now); list == nil || len(list) != 0 {
 		t.Fatalf("Sessions of unknown subject = %#v, want empty", list)
 	}
-	if _, err := s.Session(ctx, "bob", "a", now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.FindSession(ctx, s, "bob", "a", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session of another subject: %v", err)
 	}
-	if _, err := s.Session(ctx, "alice", "f", now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.FindSession(ctx, s, "alice", "f", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session idle-expired: %v", err)
 	}
 	handle := func(subject, id string) string {
@@ -643,7 +644,7 @@ func TestNoAliasing(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Session.Claims[0] = 'X'
-	got, _ := s.Session(ctx, "alice", "sid-1", t0)
+	got, _ := storetest.FindSession(ctx, s, "alice", "sid-1", t0)
 	if string(got.Claims) != `{"role":"admin"}` {
 		t.Fatalf("Create kept the caller's slice: %q", got.Claims)
 	}
@@ -654,7 +655,7 @@ func TestNoAliasing(t *testing.T) {
 	sealed := []byte("sealed")
 	res, _ := s.Rotate(ctx, store.Rotation{Handle: c.Handle, Presented: n.Hash, Next: sum("2"), Sealed: sealed, Now: t0, Grace: time.Minute, IdleExpiresAt: t0.Add(time.Hour), Claims: claims})
 	claims[0] = 'W'
-	if got, _ := s.Session(ctx, "alice", "sid-1", t0); string(got.Claims) != `{"a":1}` {
+	if got, _ := storetest.FindSession(ctx, s, "alice", "sid-1", t0); string(got.Claims) != `{"a":1}` {
 		t.Fatalf("Rotate kept the caller's Rotation.Claims slice: stored claims = %q", got.Claims)
 	}
 	res.Session.Claims[0] = 'V'
@@ -674,7 +675,7 @@ func TestNoAliasing(t *testing.T) {
 	if string(rep2.Sealed) != "sealed" {
 		t.Fatalf("second replay sealed = %q", rep2.Sealed)
 	}
-	if got, _ := s.Session(ctx, "alice", "sid-1", t0); string(got.Claims) != `{"a":1}` {
+	if got, _ := storetest.FindSession(ctx, s, "alice", "sid-1", t0); string(got.Claims) != `{"a":1}` {
 		t.Fatalf("stored claims = %q", got.Claims)
 	}
 }
@@ -817,7 +818,7 @@ func TestCancelledContext(t *testing.T) {
 		"Create": func() error { _, err := s.Create(ctx, newSession("sid-2", "alice", t0)); return err },
 		"Rotate": func() error { _, err := s.Rotate(ctx, store.Rotation{}); return err },
 		"Session": func() error {
-			_, err := s.Session(ctx, "alice", "sid-1", t0)
+			_, err := storetest.FindSession(ctx, s, "alice", "sid-1", t0)
 			return err
 		},
 		"Sessions":      func() error { _, err := s.Sessions(ctx, "alice", t0); return err },
@@ -835,7 +836,7 @@ func TestCancelledContext(t *testing.T) {
 			t.Errorf("%s: error = %v, want ErrUnavailable and context.Canceled", name, err)
 		}
 	}
-	if len(s.sessions) != 1 || len(s.denied) != 0 || len(s.once) != 0 || len(s.versions) != 0 || s.sessions["sid-1"].revoked {
+	if len(s.sessions) != 1 || len(s.denied) != 0 || len(s.once) != 0 || len(s.versions) != 0 || s.sessions["sid-1"].Revoked {
 		t.Fatal("a call with a cancelled context changed the store")
 	}
 }

@@ -470,32 +470,6 @@ func rotateResult(h store.HandleInfo, v any) (store.RotateResult, error) {
 	return res, nil
 }
 
-// Session reads subject's live session id with one GET; anything else is
-// store.ErrNotFound.
-func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
-	if err := store.ContextError(ctx); err != nil {
-		return store.Session{}, err
-	}
-	if !handleable(id) {
-		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
-	}
-	b, ok, err := s.get(ctx, s.sessionKey(store.SubjectTag(subject), id))
-	if err != nil {
-		return store.Session{}, unavailable(ctx, "read session", err)
-	}
-	if !ok {
-		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
-	}
-	rec, err := decodeRecord(b, true)
-	if err != nil {
-		return store.Session{}, corrupt("read session", err)
-	}
-	if rec.subject != subject || !rec.live(ms(now)) {
-		return store.Session{}, fmt.Errorf("%w: redisstore: no live session with this id for this subject", store.ErrNotFound)
-	}
-	return rec.session(id), nil
-}
-
 // Sessions lists subject's live sessions, oldest first (by CreatedAt, then
 // ID), in one script (one round trip) over the subject's index, which it
 // cleans of members that are gone, revoked or past their absolute expiry

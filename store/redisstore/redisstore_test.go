@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -218,7 +219,6 @@ func TestKeysShareTheSubjectsSlot(t *testing.T) {
 			return err
 		}},
 		{"Lookup", func() error { _, err := s.Lookup(ctx, h, n.Hash, t0); return err }},
-		{"Session", func() error { _, err := s.Session(ctx, subject, "sid-1", t0); return err }},
 		{"Sessions", func() error { _, err := s.Sessions(ctx, subject, t0); return err }},
 		{"Deny", func() error { return s.Deny(ctx, subject, "jti{x}", t0.Add(time.Hour)) }},
 		{"CheckAccess", func() error {
@@ -457,7 +457,7 @@ func TestStoredSubjectChecked(t *testing.T) {
 	m.Set("app:s:{"+aliceTag+"}:sid-b", blob)
 	m.ZAdd("app:i:{"+aliceTag+"}", float64(t0.Add(24*time.Hour).UnixMilli()), "sid-b")
 
-	if _, err := s.Session(ctx, "alice", "sid-b", t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := storetest.FindSession(ctx, s, "alice", "sid-b", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Session(alice, bob's session) = %v, want ErrNotFound", err)
 	}
 	if list, err := s.Sessions(ctx, "alice", t0); err != nil || len(list) != 0 {
@@ -492,7 +492,6 @@ func TestCorruptRecord(t *testing.T) {
 		run  func() error
 	}{
 		{"Lookup", func() error { _, err := s.Lookup(ctx, h, n.Hash, t0); return err }},
-		{"Session", func() error { _, err := s.Session(ctx, "alice", "sid-1", t0); return err }},
 		{"Sessions", func() error { _, err := s.Sessions(ctx, "alice", t0); return err }},
 		{"Rotate", func() error {
 			_, err := s.Rotate(ctx, store.Rotation{Handle: h, Presented: n.Hash, Next: hash("x"), Now: t0, IdleExpiresAt: t0.Add(time.Hour)})
@@ -558,7 +557,6 @@ func methods(s *redisstore.Store, subject string) []method {
 			_, err := s.Rotate(ctx, store.Rotation{Handle: h, Presented: n.Hash, Next: hash("x"), Now: t0, IdleExpiresAt: t0.Add(time.Hour)})
 			return err
 		}},
-		{"Session", func(ctx context.Context) error { _, err := s.Session(ctx, subject, "sid-1", t0); return err }},
 		{"Sessions", func(ctx context.Context) error { _, err := s.Sessions(ctx, subject, t0); return err }},
 		{"Lookup", func(ctx context.Context) error { _, err := s.Lookup(ctx, h, n.Hash, t0); return err }},
 		{"Revoke", func(ctx context.Context) error { _, err := s.Revoke(ctx, h, n.Hash, t0); return err }},

@@ -512,12 +512,6 @@ func (s *Store) Revoke(ctx context.Context, h string, presented [32]byte, now ti
 	return merge(oh.d, sh), nil
 }
 
-// Session always fails with store.ErrUnsupported: session data lives in the
-// tokens, not here.
-func (s *Store) Session(ctx context.Context, subject, id string, now time.Time) (store.Session, error) {
-	return store.Session{}, unsupported("Session", "ListSessions")
-}
-
 // Sessions always fails with store.ErrUnsupported: session data lives in the
 // tokens, not here.
 func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]store.Session, error) {

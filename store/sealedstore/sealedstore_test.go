@@ -718,7 +718,6 @@ func TestStatelessUnsupported(t *testing.T) {
 		{"Revoke", func() error { _, err := s.Revoke(ctx, h, hashOf(sec), base); return err }},
 		{"RevokeSession", func() error { return s.RevokeSession(ctx, "u1", c.s.ID, base) }},
 		{"RevokeAll", func() error { _, err := s.RevokeAll(ctx, "u1", base); return err }},
-		{"Session", func() error { _, err := s.Session(ctx, "u1", c.s.ID, base); return err }},
 		{"Sessions", func() error { _, err := s.Sessions(ctx, "u1", base); return err }},
 		{"Deny", func() error { return s.Deny(ctx, "u1", "jti", base.Add(time.Hour)) }},
 		{"Version", func() error { _, err := s.Version(ctx, "u1"); return err }},

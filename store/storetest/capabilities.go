@@ -67,13 +67,10 @@ func testWithoutRevoke(t *testing.T, f *fixture) {
 	f.advance(c, f.at(time.Minute), grace)
 }
 
-// testWithoutList: without ListSessions, Session and Sessions fail with
-// ErrUnsupported.
+// testWithoutList: without ListSessions, Sessions fails with ErrUnsupported.
 func testWithoutList(t *testing.T, f *fixture) {
 	c := f.create(f.newSubject(), f.base)
-	_, err := f.s.Session(f.ctx, c.subject(), c.id(), f.base)
-	f.unsupported("Session", store.ListSessions, err)
-	_, err = f.s.Sessions(f.ctx, c.subject(), f.base)
+	_, err := f.s.Sessions(f.ctx, c.subject(), f.base)
 	f.unsupported("Sessions", store.ListSessions, err)
 }
 

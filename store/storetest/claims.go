@@ -42,7 +42,7 @@ func (f *fixture) checkStored(rule string, c *chain, now time.Time, want store.S
 	if !f.has(store.ListSessions) {
 		return
 	}
-	if got, err := f.s.Session(f.ctx, c.subject(), c.id(), now); err != nil {
+	if got, err := FindSession(f.ctx, f.s, c.subject(), c.id(), now); err != nil {
 		f.t.Errorf("rule: %s: Session: got error %v", rule, err)
 	} else {
 		f.sameSession(rule+" (read by Session)", got, want)

@@ -96,11 +96,6 @@ func deadCalls() []deadCall {
 			}
 			f.sameSession("a failed Rotate changes nothing, the claims it carried included", a.res.Session, after(c.sess, a.r))
 		}},
-		{name: "Session", needs: store.ListSessions, run: func(f *fixture, dead context.Context, check func(error)) {
-			c := f.create(f.newSubject(), f.base)
-			_, err := f.s.Session(dead, c.subject(), c.id(), f.base)
-			check(err)
-		}},
 		{name: "Sessions", needs: store.ListSessions, run: func(f *fixture, dead context.Context, check func(error)) {
 			c := f.create(f.newSubject(), f.base)
 			_, err := f.s.Sessions(dead, c.subject(), f.base)

@@ -93,7 +93,7 @@ func testCreateDuplicate(t *testing.T, f *fixture) {
 		t.Errorf("rule: a refused Create changes nothing: the refused session's secret under the existing handle: got %v, want %v", a.res.Outcome, store.Unknown)
 	}
 	if f.has(store.ListSessions) {
-		s, err := f.s.Session(f.ctx, subject, c.id(), f.at(2*time.Minute))
+		s, err := FindSession(f.ctx, f.s, subject, c.id(), f.at(2*time.Minute))
 		if err != nil {
 			t.Fatalf("rule: a refused Create changes nothing: Session of the existing session: got error %v", err)
 		}

@@ -38,7 +38,7 @@ func testSessionReadsExpire(t *testing.T, f *fixture) {
 	got := f.found("a session is live until its idle expiry: Lookup 1ms before finds it", h, sec, before)
 	f.sameSession("Lookup 1ms before the idle expiry returns the session as created", got, idleC.sess)
 	if list {
-		if _, err := f.s.Session(f.ctx, subject, idleC.id(), before); err != nil {
+		if _, err := FindSession(f.ctx, f.s, subject, idleC.id(), before); err != nil {
 			t.Errorf("rule: a session is live until its idle expiry: Session 1ms before: got error %v", err)
 		}
 		if !listed(before, idleC) {
@@ -47,7 +47,7 @@ func testSessionReadsExpire(t *testing.T, f *fixture) {
 	}
 	f.notFound("Lookup of a session whose idle expiry has come (now == IdleExpiresAt) fails with ErrNotFound", h, sec, idle)
 	if list {
-		if _, err := f.s.Session(f.ctx, subject, idleC.id(), idle); !errors.Is(err, store.ErrNotFound) {
+		if _, err := FindSession(f.ctx, f.s, subject, idleC.id(), idle); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("rule: a session whose idle expiry has come (now == IdleExpiresAt) is not found: Session got %v", err)
 		}
 		if listed(idle, idleC) {
@@ -71,14 +71,14 @@ func testSessionReadsExpire(t *testing.T, f *fixture) {
 		f.found("a session is live until its absolute expiry: Lookup with its previous secret 1ms before finds it", prevH, prev, end.Add(-ms))
 	}
 	if list {
-		if _, err := f.s.Session(f.ctx, subject, absC.id(), end.Add(-ms)); err != nil {
+		if _, err := FindSession(f.ctx, f.s, subject, absC.id(), end.Add(-ms)); err != nil {
 			t.Errorf("rule: a session is live until its absolute expiry: Session 1ms before: got error %v", err)
 		}
 	}
 	f.notFound("Lookup of a session whose absolute expiry has come fails with ErrNotFound, however recently it rotated", h, sec, end)
 	f.notFound("Lookup of a session whose absolute expiry has come fails with ErrNotFound, with its previous secret too", prevH, prev, end)
 	if list {
-		if _, err := f.s.Session(f.ctx, subject, absC.id(), end); !errors.Is(err, store.ErrNotFound) {
+		if _, err := FindSession(f.ctx, f.s, subject, absC.id(), end); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("rule: a session whose absolute expiry has come is not found: Session got %v", err)
 		}
 		if listed(end, absC) {

@@ -209,7 +209,7 @@ func testLookupWritesNothing(t *testing.T, f *fixture) {
 		f.sameSession(fmt.Sprintf("Lookup writes nothing: lookup %d returns the session as created (LastUsedAt, IdleExpiresAt, Generation unchanged)", i+1), got, c.sess)
 	}
 	if f.has(store.ListSessions) {
-		got, err := f.s.Session(f.ctx, c.subject(), c.id(), f.at(30*time.Minute))
+		got, err := FindSession(f.ctx, f.s, c.subject(), c.id(), f.at(30*time.Minute))
 		if err != nil {
 			t.Fatalf("rule: Session reads a live session of the subject: got error %v", err)
 		}

@@ -52,7 +52,7 @@ func testRotated(t *testing.T, f *fixture) {
 		t.Errorf("rule: Rotated carries the subject's token version (0, never bumped): got %d", a.res.Version)
 	}
 	if f.has(store.ListSessions) {
-		s, err := f.s.Session(f.ctx, c.subject(), c.id(), now)
+		s, err := FindSession(f.ctx, f.s, c.subject(), c.id(), now)
 		if err != nil {
 			t.Fatalf("rule: a rotated session is live: Session: %v", err)
 		}
@@ -76,7 +76,7 @@ func testIdleCap(t *testing.T, f *fixture) {
 			fmtTime(a.res.Session.IdleExpiresAt), fmtTime(c.sess.ExpiresAt))
 	}
 	if f.has(store.ListSessions) {
-		s, err := f.s.Session(f.ctx, c.subject(), c.id(), now)
+		s, err := FindSession(f.ctx, f.s, c.subject(), c.id(), now)
 		if err != nil {
 			t.Fatalf("rule: a rotated session is live: Session: %v", err)
 		}
@@ -128,7 +128,7 @@ func testReplayed(t *testing.T, f *fixture) {
 		}
 	}
 	if f.has(store.ListSessions) {
-		s, err := f.s.Session(f.ctx, c.subject(), c.id(), replayAt)
+		s, err := FindSession(f.ctx, f.s, c.subject(), c.id(), replayAt)
 		if err != nil {
 			t.Fatalf("rule: Replayed writes nothing: Session: %v", err)
 		}

@@ -30,7 +30,7 @@ func testSessionReadsBack(t *testing.T, f *fixture) {
 		s.Device = store.Device{}
 	})
 	for _, c := range []*chain{user, client} {
-		got, err := f.s.Session(f.ctx, subject, c.id(), f.at(time.Minute))
+		got, err := FindSession(f.ctx, f.s, subject, c.id(), f.at(time.Minute))
 		if err != nil {
 			t.Fatalf("rule: Session reads a live session of the subject: got error %v", err)
 		}
@@ -49,7 +49,7 @@ func testSessionOwner(t *testing.T, f *fixture) {
 		{c.subject(), randomID(), "an id never created"},
 		{c.subject(), "", "the empty id"},
 	} {
-		if s, err := f.s.Session(f.ctx, p.subject, p.id, now); !errors.Is(err, store.ErrNotFound) {
+		if s, err := FindSession(f.ctx, f.s, p.subject, p.id, now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("rule: Session is owner-checked and fails with ErrNotFound for %s: got session %q, %v", p.what, s.ID, err)
 		}
 	}

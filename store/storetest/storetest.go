@@ -560,7 +560,7 @@ func (f *fixture) checkAlive(rule string, c *chain, now time.Time) {
 		f.t.Errorf("rule: %s: Lookup with its current secret: got session %q generation %d, want %q generation %d", rule, s.ID, s.Generation, c.id(), c.gen())
 	}
 	if f.has(store.ListSessions) {
-		s, err := f.s.Session(f.ctx, c.subject(), c.id(), now)
+		s, err := FindSession(f.ctx, f.s, c.subject(), c.id(), now)
 		if err != nil {
 			f.t.Errorf("rule: %s: Session: got error %v", rule, err)
 		} else if s.Generation != c.gen() {
@@ -585,7 +585,7 @@ func (f *fixture) checkGone(rule string, c *chain, now time.Time) {
 	h, secret := c.current()
 	f.notFound(rule+" (with its current secret)", h, secret, now)
 	if f.has(store.ListSessions) {
-		if _, err := f.s.Session(f.ctx, c.subject(), c.id(), now); !errors.Is(err, store.ErrNotFound) {
+		if _, err := FindSession(f.ctx, f.s, c.subject(), c.id(), now); !errors.Is(err, store.ErrNotFound) {
 			f.t.Errorf("rule: %s: Session must fail with ErrNotFound: got %v", rule, err)
 		}
 		if list := f.sessions(c.subject(), now); slices.Contains(ids(list), c.id()) {
