@@ -32,8 +32,8 @@ const loadChunk = 50_000
 // scope, claims and device.
 func benchSession(i int) *record {
 	sum := sha256.Sum256([]byte(fmt.Sprint("session ", i)))
-	return &record{
-		s: store.Session{
+	return &record{store.Record{
+		Session: store.Session{
 			ID:            base64.RawURLEncoding.EncodeToString(sum[:16]),
 			Subject:       fmt.Sprintf("user-%08d", i/2),
 			Scope:         "openid profile items:read",
@@ -45,8 +45,8 @@ func benchSession(i int) *record {
 			ExpiresAt:     t0.Add(30 * 24 * time.Hour),
 			Generation:    1,
 		},
-		current: benchHash(i, 1),
-	}
+		Current: benchHash(i, 1),
+	}}
 }
 
 // benchHash stands for the hash of the secret of generation g of session
@@ -142,7 +142,7 @@ func fixture(b *testing.B, live int) *rotateFixture {
 	f := &rotateFixture{s: s, handles: make([]string, live), gens: make([]uint64, live)}
 	for i := range live {
 		rec := benchSession(i)
-		f.handles[i] = store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(rec.s.Subject), SessionID: rec.s.ID, Generation: 1})
+		f.handles[i] = store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(rec.Session.Subject), SessionID: rec.Session.ID, Generation: 1})
 		f.gens[i] = 1
 	}
 	fixtures[live] = f
@@ -308,7 +308,7 @@ func diskBytes(b *testing.B, n int, rotated bool) perSession {
 		wg.Go(func() {
 			for i := w; i < n; i += diskWriters {
 				rec := benchSession(i)
-				c, err := s.Create(ctx, store.NewSession{Session: rec.s, Hash: rec.current})
+				c, err := s.Create(ctx, store.NewSession{Session: rec.Session, Hash: rec.Current})
 				if err != nil {
 					failed.CompareAndSwap(nil, err)
 					return

@@ -498,23 +498,20 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	if err := store.ContextError(ctx); err != nil {
 		return store.Created{}, err
 	}
-	if err := validate(&n.Session); err != nil {
+	nr, err := store.NewRecord(n)
+	if err != nil {
+		return store.Created{}, fmt.Errorf("boltstore: create session: %w", err)
+	}
+	if err := validate(&nr.Session); err != nil {
 		return store.Created{}, err
 	}
-	rec := &record{s: n.Session, current: n.Hash}
-	rec.s.Claims = bytes.Clone(n.Session.Claims)
-	if rec.s.LastUsedAt.IsZero() {
-		rec.s.LastUsedAt = rec.s.CreatedAt
-	}
-	if rec.s.IdleExpiresAt.After(rec.s.ExpiresAt) {
-		rec.s.IdleExpiresAt = rec.s.ExpiresAt
-	}
-	id := rec.s.ID
-	handle := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(rec.s.Subject), SessionID: id, Generation: 1})
+	rec := &record{nr}
+	id := rec.Session.ID
+	handle := store.FormatHandle(store.HandleInfo{Tag: store.SubjectTag(rec.Session.Subject), SessionID: id, Generation: 1})
 
 	var version uint64
 	var taken bool
-	err := s.update(ctx, func(b *buckets) (bool, error) {
+	err = s.update(ctx, func(b *buckets) (bool, error) {
 		var err error
 		taken, version, err = b.create(rec)
 		return !taken && err == nil, err
@@ -528,10 +525,8 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	return store.Created{Handle: handle, Version: version}, nil
 }
 
+// validate checks what boltstore adds to store.CheckNewSession.
 func validate(s *store.Session) error {
-	if err := store.CheckNewSession(s); err != nil {
-		return fmt.Errorf("boltstore: create session: %w", err)
-	}
 	if len(s.Subject) > maxKeyPart {
 		return fmt.Errorf("boltstore: create session: Subject longer than %d bytes: %w", maxKeyPart, store.ErrTooLarge)
 	}
@@ -543,13 +538,13 @@ func validate(s *store.Session) error {
 // remembered at r's CreatedAt it writes nothing and reports taken; one that
 // may be forgotten is replaced.
 func (b *buckets) create(r *record) (taken bool, version uint64, err error) {
-	id, subject := r.s.ID, r.s.Subject
+	id, subject := r.Session.ID, r.Session.Subject
 	if old := b.sessions.Get([]byte(id)); old != nil {
 		prev, err := decodeRecord(id, old)
 		if err != nil {
 			return false, 0, err
 		}
-		if !forgettable(prev.s.ExpiresAt, r.s.CreatedAt) {
+		if !forgettable(prev.Session.ExpiresAt, r.Session.CreatedAt) {
 			return true, 0, nil
 		}
 		if err := b.forget(prev); err != nil {
@@ -562,7 +557,7 @@ func (b *buckets) create(r *record) (taken bool, version uint64, err error) {
 	if err := b.subjects.Put(prefixKey(subject, id), []byte{}); err != nil {
 		return false, 0, err
 	}
-	if err := b.expiry.Put(expiryKey(kindSession, r.s.ExpiresAt, []byte(id)), []byte{}); err != nil {
+	if err := b.expiry.Put(expiryKey(kindSession, r.Session.ExpiresAt, []byte(id)), []byte{}); err != nil {
 		return false, 0, err
 	}
 	version, err = b.version(subject)
@@ -571,19 +566,19 @@ func (b *buckets) create(r *record) (taken bool, version uint64, err error) {
 
 // putSession writes r's value under its id.
 func (b *buckets) putSession(r *record) error {
-	return b.sessions.Put([]byte(r.s.ID), r.encode())
+	return b.sessions.Put([]byte(r.Session.ID), r.encode())
 }
 
 // forget removes session r with its index and expiry entries.
 func (b *buckets) forget(r *record) error {
-	id := []byte(r.s.ID)
+	id := []byte(r.Session.ID)
 	if err := b.sessions.Delete(id); err != nil {
 		return err
 	}
-	if err := b.subjects.Delete(prefixKey(r.s.Subject, r.s.ID)); err != nil {
+	if err := b.subjects.Delete(prefixKey(r.Session.Subject, r.Session.ID)); err != nil {
 		return err
 	}
-	return b.expiry.Delete(expiryKey(kindSession, r.s.ExpiresAt, id))
+	return b.expiry.Delete(expiryKey(kindSession, r.Session.ExpiresAt, id))
 }
 
 // version reads subject's token version.
@@ -627,84 +622,30 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	return res, nil
 }
 
-// rotate is Rotate inside the transaction; it reports whether it wrote.
+// rotate is Rotate inside the transaction, decided by store.Record.Rotate;
+// it reports whether it wrote.
 func (b *buckets) rotate(h store.HandleInfo, r *store.Rotation) (store.RotateResult, bool, error) {
-	unknown := store.RotateResult{Outcome: store.Unknown}
 	// ... and name a remembered session whose subject tag matches.
 	rec, err := b.record(h.SessionID)
-	if err != nil || rec == nil {
-		return unknown, false, err
+	if err != nil || rec == nil || !rec.Names(h) {
+		return store.RotateResult{Outcome: store.Unknown}, false, err
 	}
-	if store.SubjectTag(rec.s.Subject) != h.Tag {
-		return unknown, false, nil
-	}
-	// 2. The handle's generation selects one expected hash.
-	if !rec.matches(h.Generation, r.Presented) {
-		return unknown, false, nil
-	}
-	g, G := h.Generation, rec.s.Generation
-	inGrace := g == G-1 && r.Grace > 0 && r.Now.Before(rec.rotatedAt.Add(r.Grace))
-	// 3. Revoked: a spent secret outside the grace window is still reuse
-	// (nothing more to write), anything else Revoked. Then expired.
-	if rec.revoked {
-		if g < G && !inGrace {
-			return store.RotateResult{Outcome: store.Reused, Session: rec.s}, false, nil
-		}
-		return store.RotateResult{Outcome: store.Revoked}, false, nil
-	}
-	if !rec.s.Live(r.Now) {
-		return store.RotateResult{Outcome: store.Expired}, false, nil
-	}
-	switch {
-	case g == G: // 4. Rotated.
-		rec.spent = append(rec.spent, rec.current)
-		if n := len(rec.spent); n > store.MinSpentHistory {
-			rec.spent = rec.spent[n-store.MinSpentHistory:]
-		}
-		rec.current = r.Next
-		rec.sealed = r.Sealed
-		rec.rotatedAt = r.Now
-		rec.s.Generation = G + 1
-		rec.s.LastUsedAt = r.Now
-		rec.s.IdleExpiresAt = r.IdleExpiresAt
-		if rec.s.IdleExpiresAt.After(rec.s.ExpiresAt) {
-			rec.s.IdleExpiresAt = rec.s.ExpiresAt
-		}
-		if r.Claims != nil {
-			rec.s.Claims = bytes.Clone(r.Claims)
-		}
+	// The record lives for this transaction only: bbolt copies what Put
+	// is given, so the rotation's slices need no copy.
+	res, write := rec.Rotate(h, r)
+	if write {
 		if err := b.putSession(rec); err != nil {
 			return store.RotateResult{}, false, err
 		}
-		v, err := b.version(rec.s.Subject)
-		if err != nil {
-			return store.RotateResult{}, false, err
-		}
-		return store.RotateResult{
-			Outcome: store.Rotated,
-			Handle:  store.FormatHandle(store.HandleInfo{Tag: h.Tag, SessionID: rec.s.ID, Generation: G + 1}),
-			Session: rec.s,
-			Version: v,
-		}, true, nil
-	case inGrace: // 5. Replayed.
-		v, err := b.version(rec.s.Subject)
-		if err != nil {
-			return store.RotateResult{}, false, err
-		}
-		return store.RotateResult{
-			Outcome: store.Replayed,
-			Handle:  store.FormatHandle(store.HandleInfo{Tag: h.Tag, SessionID: rec.s.ID, Generation: G}),
-			Sealed:  rec.sealed,
-			Session: rec.s,
-			Version: v,
-		}, false, nil
-	default: // 6. Reused: revoke the session.
-		rec.revoked = true
-		if err := b.putSession(rec); err != nil {
-			return store.RotateResult{}, false, err
-		}
-		return store.RotateResult{Outcome: store.Reused, Session: rec.s}, true, nil
 	}
+	if res.Outcome == store.Rotated || res.Outcome == store.Replayed {
+		v, err := b.version(rec.Session.Subject)
+		if err != nil {
+			return store.RotateResult{}, false, err
+		}
+		res.Version = v
+	}
+	return res, write, nil
 }
 
 // Sessions lists subject's live sessions (neither revoked nor expired at
@@ -723,8 +664,8 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 			if err != nil {
 				return err
 			}
-			if rec != nil && rec.liveFor(subject, now) {
-				list = append(list, rec.s)
+			if rec != nil && rec.LiveFor(subject, now) {
+				list = append(list, rec.Session)
 			}
 		}
 		return nil
@@ -761,7 +702,7 @@ func (s *Store) Lookup(ctx context.Context, handle string, presented [32]byte, n
 	if why != nil {
 		return store.Session{}, why
 	}
-	return rec.s, nil
+	return rec.Session, nil
 }
 
 // proven finds the live session handle h names under the proof presented.
@@ -772,11 +713,8 @@ func (b *buckets) proven(h store.HandleInfo, presented [32]byte, now time.Time) 
 	if err != nil {
 		return nil, nil, err
 	}
-	if rec == nil || store.SubjectTag(rec.s.Subject) != h.Tag || !rec.matches(h.Generation, presented) {
-		return nil, fmt.Errorf("%w: boltstore: no session for this token", store.ErrNotFound), nil
-	}
-	if rec.revoked || !rec.s.Live(now) {
-		return nil, fmt.Errorf("%w: boltstore: session is no longer live", store.ErrNotFound), nil
+	if rec == nil || !rec.Proves(h, presented, now) {
+		return nil, fmt.Errorf("%w: boltstore: no live session for this token", store.ErrNotFound), nil
 	}
 	return rec, nil, nil
 }
@@ -802,8 +740,8 @@ func (s *Store) Revoke(ctx context.Context, handle string, presented [32]byte, n
 			why = notFound
 			return false, err
 		}
-		was = rec.s
-		rec.revoked = true
+		was = rec.Session
+		rec.Revoked = true
 		return true, b.putSession(rec)
 	})
 	if err != nil {
@@ -825,11 +763,11 @@ func (s *Store) RevokeSession(ctx context.Context, subject, id string, now time.
 	err := s.update(ctx, func(b *buckets) (bool, error) {
 		found = false
 		rec, err := b.record(id)
-		if err != nil || rec == nil || !rec.liveFor(subject, now) {
+		if err != nil || rec == nil || !rec.LiveFor(subject, now) {
 			return false, err
 		}
 		found = true
-		rec.revoked = true
+		rec.Revoked = true
 		return true, b.putSession(rec)
 	})
 	if err != nil {
@@ -860,10 +798,10 @@ func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (u
 			if err != nil {
 				return false, err
 			}
-			if rec == nil || rec.revoked || rec.s.Subject != subject {
+			if rec == nil || rec.Revoked || rec.Session.Subject != subject {
 				continue
 			}
-			rec.revoked = true
+			rec.Revoked = true
 			if err := b.putSession(rec); err != nil {
 				return false, err
 			}

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -21,17 +20,11 @@ const flagRevoked = 1 << 0
 // it failed on: a session value holds hashes and a sealed successor.
 var errCorrupt = errors.New("boltstore: corrupt record")
 
-// record is one stored session.
+// record is one stored session: the record the rotation rules of
+// [store.Record] decide over, decoded from its value for the length of a
+// transaction. Its Session's ID comes from the key, not the value.
 type record struct {
-	s       store.Session // ID comes from the key, not the value
-	revoked bool
-	current [32]byte // hash of the secret of generation s.Generation
-	// spent holds the hashes of the generations before the current one,
-	// oldest first: spent[len(spent)-1] is generation G-1, spent[0] is
-	// generation G-len(spent). At most store.MinSpentHistory of them.
-	spent     [][32]byte
-	rotatedAt time.Time // time of the last rotation; zero before the first
-	sealed    []byte    // successor sealed at the last rotation
+	store.Record
 }
 
 // A session value, in order (uvarint and varint as in encoding/binary; a
@@ -50,12 +43,12 @@ type record struct {
 // encode returns the value of r in a new buffer (bbolt needs the buffer to
 // stay untouched until the transaction ends).
 func (r *record) encode() []byte {
-	s := &r.s
-	n := 64 + len(s.Subject) + 33 + len(r.spent)*32 + 16 + len(r.sealed) + len(s.ClientID) +
+	s := &r.Session
+	n := 64 + len(s.Subject) + 33 + len(r.Spent)*32 + 16 + len(r.Sealed) + len(s.ClientID) +
 		len(s.Scope) + len(s.Claims) + len(s.Device.UserAgent) + len(s.Device.IP) + 40
 	b := make([]byte, 0, n)
 	flags := byte(0)
-	if r.revoked {
+	if r.Revoked {
 		flags |= flagRevoked
 	}
 	b = append(b, recordFormat, flags)
@@ -63,13 +56,13 @@ func (r *record) encode() []byte {
 	b = appendTime(b, s.ExpiresAt)
 	b = appendString(b, s.Subject)
 	b = binary.AppendUvarint(b, s.Generation)
-	b = append(b, r.current[:]...)
-	b = binary.AppendUvarint(b, uint64(len(r.spent)))
-	for _, h := range r.spent {
+	b = append(b, r.Current[:]...)
+	b = binary.AppendUvarint(b, uint64(len(r.Spent)))
+	for _, h := range r.Spent {
 		b = append(b, h[:]...)
 	}
-	b = appendTime(b, r.rotatedAt)
-	b = appendBytes(b, r.sealed)
+	b = appendTime(b, r.RotatedAt)
+	b = appendBytes(b, r.Sealed)
 	b = appendString(b, s.ClientID)
 	b = appendString(b, s.Scope)
 	if s.Claims == nil {
@@ -90,27 +83,27 @@ func (r *record) encode() []byte {
 func decodeRecord(id string, v []byte) (*record, error) {
 	d := decoder{b: v}
 	flags := d.header()
-	r := &record{revoked: flags&flagRevoked != 0}
-	s := &r.s
+	r := &record{store.Record{Revoked: flags&flagRevoked != 0}}
+	s := &r.Session
 	s.ID = id
 	s.IdleExpiresAt = d.time()
 	s.ExpiresAt = d.time()
 	s.Subject = d.string()
 	s.Generation = d.uvarint()
-	r.current = d.hash()
+	r.Current = d.hash()
 	n := d.uvarint()
 	if d.err == nil && (n > store.MinSpentHistory || s.Generation == 0 || n > s.Generation-1) {
 		d.fail()
 	}
 	if d.err == nil && n > 0 {
-		r.spent = make([][32]byte, n)
-		for i := range r.spent {
-			r.spent[i] = d.hash()
+		r.Spent = make([][32]byte, n)
+		for i := range r.Spent {
+			r.Spent[i] = d.hash()
 		}
 	}
-	r.rotatedAt = d.time()
+	r.RotatedAt = d.time()
 	if sealed := d.bytes(); len(sealed) > 0 {
-		r.sealed = bytes.Clone(sealed)
+		r.Sealed = bytes.Clone(sealed)
 	}
 	s.ClientID = d.string()
 	s.Scope = d.string()
@@ -143,30 +136,7 @@ func liveIn(v []byte, subject string, now time.Time) (bool, error) {
 	if d.err != nil {
 		return false, d.err
 	}
-	return flags&flagRevoked == 0 && string(subj) == subject && now.Before(idle) && now.Before(abs), nil
-}
-
-// matches reports, comparing hashes in constant time, whether presented is
-// the hash that generation g selects: the current one for the session's
-// generation G, a kept spent one for g < G (G-1 being the previous one).
-func (r *record) matches(g uint64, presented [32]byte) bool {
-	G := r.s.Generation
-	var want [32]byte
-	switch {
-	case g == G:
-		want = r.current
-	case g < G && G-g <= uint64(len(r.spent)):
-		want = r.spent[uint64(len(r.spent))-(G-g)]
-	default:
-		return false
-	}
-	return subtle.ConstantTimeCompare(want[:], presented[:]) == 1
-}
-
-// liveFor reports whether r is subject's session, not revoked and live at
-// now.
-func (r *record) liveFor(subject string, now time.Time) bool {
-	return r.s.Subject == subject && !r.revoked && r.s.Live(now)
+	return flags&flagRevoked == 0 && string(subj) == subject && (&store.Session{IdleExpiresAt: idle, ExpiresAt: abs}).Live(now), nil
 }
 
 // encodeTime returns a deny-list or use-once value: the time it lasts until.

@@ -16,8 +16,8 @@ import (
 // sampleRecord is a session rotated spent times, with every field set.
 func sampleRecord(spent int) *record {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 678_901_234, time.UTC)
-	r := &record{
-		s: store.Session{
+	r := &record{store.Record{
+		Session: store.Session{
 			ID:            "sid-1",
 			Subject:       "alice@example.com",
 			ClientID:      "client-7",
@@ -30,14 +30,14 @@ func sampleRecord(spent int) *record {
 			ExpiresAt:     at.Add(30 * 24 * time.Hour),
 			Generation:    uint64(spent) + 1,
 		},
-		current: sha256.Sum256([]byte("current")),
-	}
+		Current: sha256.Sum256([]byte("current")),
+	}}
 	for i := range spent {
-		r.spent = append(r.spent, sha256.Sum256([]byte(fmt.Sprint("spent", i))))
+		r.Spent = append(r.Spent, sha256.Sum256([]byte(fmt.Sprint("spent", i))))
 	}
 	if spent > 0 {
-		r.rotatedAt = r.s.LastUsedAt
-		r.sealed = bytes.Repeat([]byte{0xA5}, 72)
+		r.RotatedAt = r.Session.LastUsedAt
+		r.Sealed = bytes.Repeat([]byte{0xA5}, 72)
 	}
 	return r
 }
@@ -47,9 +47,9 @@ func sameRecord(t *testing.T, got, want *record) {
 	t.Helper()
 	g, w := *got, *want
 	for _, p := range []struct{ g, w *time.Time }{
-		{&g.s.CreatedAt, &w.s.CreatedAt}, {&g.s.LastUsedAt, &w.s.LastUsedAt},
-		{&g.s.IdleExpiresAt, &w.s.IdleExpiresAt}, {&g.s.ExpiresAt, &w.s.ExpiresAt},
-		{&g.rotatedAt, &w.rotatedAt},
+		{&g.Session.CreatedAt, &w.Session.CreatedAt}, {&g.Session.LastUsedAt, &w.Session.LastUsedAt},
+		{&g.Session.IdleExpiresAt, &w.Session.IdleExpiresAt}, {&g.Session.ExpiresAt, &w.Session.ExpiresAt},
+		{&g.RotatedAt, &w.RotatedAt},
 	} {
 		if !p.g.Equal(*p.w) {
 			t.Errorf("time %v, want %v", *p.g, *p.w)
@@ -70,15 +70,15 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"fresh", func(r *record) {}},
 		{"rotated once", func(r *record) { *r = *sampleRecord(1) }},
 		{"full spent history", func(r *record) { *r = *sampleRecord(store.MinSpentHistory) }},
-		{"revoked", func(r *record) { *r = *sampleRecord(3); r.revoked = true }},
-		{"nil claims", func(r *record) { r.s.Claims = nil }},
-		{"empty claims kept apart from nil", func(r *record) { r.s.Claims = []byte{} }},
-		{"empty strings", func(r *record) { r.s.ClientID, r.s.Scope, r.s.Device = "", "", store.Device{} }},
-		{"zero created time", func(r *record) { r.s.CreatedAt, r.s.LastUsedAt = time.Time{}, time.Time{} }},
-		{"before 1970", func(r *record) { r.s.CreatedAt = time.Date(1901, 3, 4, 5, 6, 7, 8, time.UTC) }},
-		{"other zone", func(r *record) { r.s.CreatedAt = r.s.CreatedAt.In(time.FixedZone("X", -5*3600)) }},
-		{"huge generation", func(r *record) { r.s.Generation = 1<<64 - 1 }},
-		{"binary subject", func(r *record) { r.s.Subject = "a\x00b\xff" }},
+		{"revoked", func(r *record) { *r = *sampleRecord(3); r.Revoked = true }},
+		{"nil claims", func(r *record) { r.Session.Claims = nil }},
+		{"empty claims kept apart from nil", func(r *record) { r.Session.Claims = []byte{} }},
+		{"empty strings", func(r *record) { r.Session.ClientID, r.Session.Scope, r.Session.Device = "", "", store.Device{} }},
+		{"zero created time", func(r *record) { r.Session.CreatedAt, r.Session.LastUsedAt = time.Time{}, time.Time{} }},
+		{"before 1970", func(r *record) { r.Session.CreatedAt = time.Date(1901, 3, 4, 5, 6, 7, 8, time.UTC) }},
+		{"other zone", func(r *record) { r.Session.CreatedAt = r.Session.CreatedAt.In(time.FixedZone("X", -5*3600)) }},
+		{"huge generation", func(r *record) { r.Session.Generation = 1<<64 - 1 }},
+		{"binary subject", func(r *record) { r.Session.Subject = "a\x00b\xff" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,13 +86,13 @@ func TestRecordRoundTrip(t *testing.T) {
 			r := sampleRecord(0)
 			tt.edit(r)
 			v := r.encode()
-			got, err := decodeRecord(r.s.ID, v)
+			got, err := decodeRecord(r.Session.ID, v)
 			if err != nil {
 				t.Fatalf("decodeRecord: %v", err)
 			}
 			sameRecord(t, got, r)
-			if (got.s.Claims == nil) != (r.s.Claims == nil) {
-				t.Errorf("claims nil-ness changed: got %v, want %v", got.s.Claims == nil, r.s.Claims == nil)
+			if (got.Session.Claims == nil) != (r.Session.Claims == nil) {
+				t.Errorf("claims nil-ness changed: got %v, want %v", got.Session.Claims == nil, r.Session.Claims == nil)
 			}
 			// Decoded fields never alias the value bbolt owns.
 			for i := range v {
@@ -136,8 +136,8 @@ func TestDecodeRefusesCorruptValues(t *testing.T) {
 	with := func(edit func(v []byte) []byte) []byte { return edit(bytes.Clone(good)) }
 	// spentAt is the offset of the spent count in a value of sampleRecord.
 	r := sampleRecord(3)
-	spentAt := 2 + len(appendTime(nil, r.s.IdleExpiresAt)) + len(appendTime(nil, r.s.ExpiresAt)) +
-		len(appendString(nil, r.s.Subject)) + len(binary.AppendUvarint(nil, r.s.Generation)) + 32
+	spentAt := 2 + len(appendTime(nil, r.Session.IdleExpiresAt)) + len(appendTime(nil, r.Session.ExpiresAt)) +
+		len(appendString(nil, r.Session.Subject)) + len(binary.AppendUvarint(nil, r.Session.Generation)) + 32
 	if good[spentAt] != 3 {
 		t.Fatalf("the spent count of the sample is not at offset %d", spentAt)
 	}
@@ -183,8 +183,8 @@ func TestDecodeRefusesCorruptValues(t *testing.T) {
 func sampleRecordWithSubjectLen(n uint64) []byte {
 	r := sampleRecord(0)
 	v := []byte{recordFormat, 0}
-	v = appendTime(v, r.s.IdleExpiresAt)
-	v = appendTime(v, r.s.ExpiresAt)
+	v = appendTime(v, r.Session.IdleExpiresAt)
+	v = appendTime(v, r.Session.ExpiresAt)
 	v = binary.AppendUvarint(v, n)
 	return append(v, "alice"...)
 }
@@ -193,7 +193,7 @@ func TestLiveIn(t *testing.T) {
 	t.Parallel()
 	r := sampleRecord(2)
 	revoked := sampleRecord(2)
-	revoked.revoked = true
+	revoked.Revoked = true
 	tests := []struct {
 		name    string
 		v       []byte
@@ -201,12 +201,12 @@ func TestLiveIn(t *testing.T) {
 		now     time.Time
 		want    bool
 	}{
-		{"live", r.encode(), r.s.Subject, r.s.CreatedAt, true},
-		{"1ns before idle expiry", r.encode(), r.s.Subject, r.s.IdleExpiresAt.Add(-1), true},
-		{"at idle expiry", r.encode(), r.s.Subject, r.s.IdleExpiresAt, false},
-		{"other subject", r.encode(), "bob", r.s.CreatedAt, false},
-		{"subject prefix", r.encode(), r.s.Subject[:3], r.s.CreatedAt, false},
-		{"revoked", revoked.encode(), r.s.Subject, r.s.CreatedAt, false},
+		{"live", r.encode(), r.Session.Subject, r.Session.CreatedAt, true},
+		{"1ns before idle expiry", r.encode(), r.Session.Subject, r.Session.IdleExpiresAt.Add(-1), true},
+		{"at idle expiry", r.encode(), r.Session.Subject, r.Session.IdleExpiresAt, false},
+		{"other subject", r.encode(), "bob", r.Session.CreatedAt, false},
+		{"subject prefix", r.encode(), r.Session.Subject[:3], r.Session.CreatedAt, false},
+		{"revoked", revoked.encode(), r.Session.Subject, r.Session.CreatedAt, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,12 +220,12 @@ func TestLiveIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if full := rec.liveFor(tt.subject, tt.now); full != got {
+			if full := rec.LiveFor(tt.subject, tt.now); full != got {
 				t.Errorf("liveIn = %v but the decoded record's liveFor = %v", got, full)
 			}
 		})
 	}
-	if _, err := liveIn([]byte{recordFormat}, "alice", r.s.CreatedAt); !errors.Is(err, errCorrupt) {
+	if _, err := liveIn([]byte{recordFormat}, "alice", r.Session.CreatedAt); !errors.Is(err, errCorrupt) {
 		t.Errorf("liveIn of a truncated value = %v, want errCorrupt", err)
 	}
 }
@@ -233,28 +233,28 @@ func TestLiveIn(t *testing.T) {
 func TestMatches(t *testing.T) {
 	t.Parallel()
 	r := sampleRecord(store.MinSpentHistory + 4) // G = MinSpentHistory+5, spent trimmed below
-	r.spent = r.spent[len(r.spent)-store.MinSpentHistory:]
-	G := r.s.Generation
+	r.Spent = r.Spent[len(r.Spent)-store.MinSpentHistory:]
+	G := r.Session.Generation
 	tests := []struct {
 		name      string
 		g         uint64
 		presented [32]byte
 		want      bool
 	}{
-		{"current", G, r.current, true},
-		{"current hash under the previous generation", G - 1, r.current, false},
-		{"previous", G - 1, r.spent[len(r.spent)-1], true},
-		{"oldest kept", G - store.MinSpentHistory, r.spent[0], true},
-		{"oldest kept under the wrong generation", G - store.MinSpentHistory + 1, r.spent[0], false},
-		{"beyond the history", G - store.MinSpentHistory - 1, r.spent[0], false},
-		{"future generation", G + 1, r.current, false},
-		{"generation 0", 0, r.current, false},
+		{"current", G, r.Current, true},
+		{"current hash under the previous generation", G - 1, r.Current, false},
+		{"previous", G - 1, r.Spent[len(r.Spent)-1], true},
+		{"oldest kept", G - store.MinSpentHistory, r.Spent[0], true},
+		{"oldest kept under the wrong generation", G - store.MinSpentHistory + 1, r.Spent[0], false},
+		{"beyond the history", G - store.MinSpentHistory - 1, r.Spent[0], false},
+		{"future generation", G + 1, r.Current, false},
+		{"generation 0", 0, r.Current, false},
 		{"wrong hash", G, sha256.Sum256([]byte("x")), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := r.matches(tt.g, tt.presented); got != tt.want {
+			if got := r.Matches(tt.g, tt.presented); got != tt.want {
 				t.Errorf("matches(%d) = %v, want %v", tt.g, got, tt.want)
 			}
 		})
@@ -306,7 +306,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Add(sampleRecord(n).encode())
 	}
 	rev := sampleRecord(2)
-	rev.revoked = true
+	rev.Revoked = true
 	f.Add(rev.encode())
 	f.Add([]byte{recordFormat, 0, 0})
 	f.Fuzz(func(t *testing.T, v []byte) {

@@ -110,13 +110,13 @@ func (b *buckets) reclaim(k []byte, now time.Time) (bool, error) {
 		if err != nil {
 			return true, b.sessions.Delete(key)
 		}
-		if !forgettable(rec.s.ExpiresAt, now) {
+		if !forgettable(rec.Session.ExpiresAt, now) {
 			return false, nil // a later session with this id has its own entry
 		}
 		if err := b.sessions.Delete(key); err != nil {
 			return false, err
 		}
-		return true, b.subjects.Delete(prefixKey(rec.s.Subject, rec.s.ID))
+		return true, b.subjects.Delete(prefixKey(rec.Session.Subject, rec.Session.ID))
 	case kindDeny, kindOnce:
 		bucket := b.deny
 		if kind == kindOnce {
