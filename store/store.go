@@ -342,7 +342,10 @@ type Store interface {
 	ParseHandle(handle string) (HandleInfo, error)
 
 	// Create stores a new session and returns its handle together with the
-	// subject's current token version.
+	// subject's current token version. A session id the store still
+	// remembers for the same subject is an error and is never overwritten;
+	// whether an id another subject holds is refused too is the store's
+	// choice (sessionkit's ids are 128 random bits, so it never asks).
 	Create(ctx context.Context, s NewSession) (Created, error)
 
 	// Rotate replaces the current secret of the session the handle names,

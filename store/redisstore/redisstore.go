@@ -287,12 +287,7 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 		return store.Created{}, err
 	}
 	sess := n.Session
-	if sess.LastUsedAt.IsZero() {
-		sess.LastUsedAt = sess.CreatedAt
-	}
-	if sess.IdleExpiresAt.After(sess.ExpiresAt) {
-		sess.IdleExpiresAt = sess.ExpiresAt
-	}
+	store.NormalizeNew(&sess)
 	rec, err := encodeNew(&sess, n.Hash)
 	if err != nil {
 		return store.Created{}, fmt.Errorf("redisstore: create session: %w", err)

@@ -227,12 +227,7 @@ func (s *Store) Create(ctx context.Context, n store.NewSession) (store.Created, 
 	}
 	d := &data{s: n.Session, hash: n.Hash}
 	d.s.Claims = bytes.Clone(n.Session.Claims)
-	if d.s.LastUsedAt.IsZero() {
-		d.s.LastUsedAt = d.s.CreatedAt
-	}
-	if d.s.IdleExpiresAt.After(d.s.ExpiresAt) {
-		d.s.IdleExpiresAt = d.s.ExpiresAt
-	}
+	store.NormalizeNew(&d.s)
 	truncate(&d.s)
 	if err := validate(&d.s); err != nil {
 		return store.Created{}, err
