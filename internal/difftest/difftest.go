@@ -103,7 +103,7 @@ type world struct {
 	ref, got store.Store
 	now      time.Time
 	sessions []sess
-	tokens   []token // every token issued, oldest first
+	tokens   []token          // every token issued, oldest first
 	latest   map[string]token // by session id: the newest token
 	previous map[string]token // by session id: the token before it
 }
