@@ -20,7 +20,7 @@ func expiryCases() []testCase {
 	}
 }
 
-// testSessionReadsExpire: Lookup (any store), and Session and Sessions
+// testSessionReadsExpire: Lookup (any store), and Sessions
 // (with ListSessions), see a session until its idle or absolute expiry, and
 // not from that moment on.
 func testSessionReadsExpire(t *testing.T, f *fixture) {
