@@ -290,24 +290,28 @@ func (w *world) rotate(ctx context.Context) string {
 	return subject
 }
 
-func (w *world) lookup(ctx context.Context) string {
+// prove presents a token to Lookup or Revoke, the two calls that take a
+// proof, named by op, on both stores.
+func (w *world) prove(op string, call func(s store.Store, handle string, hash [32]byte) (store.Session, error)) string {
 	tok, subject := w.presented()
-	a, errA := w.ref.Lookup(ctx, tok.handle, tok.hash, w.now)
-	b, errB := w.got.Lookup(ctx, tok.handle, tok.hash, w.now)
+	a, errA := call(w.ref, tok.handle, tok.hash)
+	b, errB := call(w.got, tok.handle, tok.hash)
 	if !sameErr(errA, errB) || !sameSession(a, b) {
-		w.fail("Lookup(%s): reference %+v, %v; store %+v, %v", tok.handle, a, errA, b, errB)
+		w.fail("%s(%s): reference %+v, %v; store %+v, %v", op, tok.handle, a, errA, b, errB)
 	}
 	return subject
 }
 
+func (w *world) lookup(ctx context.Context) string {
+	return w.prove("Lookup", func(s store.Store, handle string, hash [32]byte) (store.Session, error) {
+		return s.Lookup(ctx, handle, hash, w.now)
+	})
+}
+
 func (w *world) revoke(ctx context.Context) string {
-	tok, subject := w.presented()
-	a, errA := w.ref.Revoke(ctx, tok.handle, tok.hash, w.now)
-	b, errB := w.got.Revoke(ctx, tok.handle, tok.hash, w.now)
-	if !sameErr(errA, errB) || !sameSession(a, b) {
-		w.fail("Revoke(%s): reference %+v, %v; store %+v, %v", tok.handle, a, errA, b, errB)
-	}
-	return subject
+	return w.prove("Revoke", func(s store.Store, handle string, hash [32]byte) (store.Session, error) {
+		return s.Revoke(ctx, handle, hash, w.now)
+	})
 }
 
 func (w *world) revokeSession(ctx context.Context) string {

@@ -54,18 +54,7 @@ func TestConformanceCluster(t *testing.T) {
 // (REDIS_CLUSTER_ADDRS), each run's cases sharing the server.
 func TestKeyConformance(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct {
-		name   string
-		client func(t *testing.T) redis.UniversalClient
-	}{
-		{"Miniredis", func(t *testing.T) redis.UniversalClient {
-			c := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
-			t.Cleanup(func() { c.Close() })
-			return c
-		}},
-		{"Redis", func(t *testing.T) redis.UniversalClient { return singleClient(t) }},
-		{"Cluster", func(t *testing.T) redis.UniversalClient { return clusterClient(t) }},
-	} {
+	for _, srv := range servers() {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			c := srv.client(t)
@@ -120,5 +109,25 @@ func TestCIHasServers(t *testing.T) {
 		if os.Getenv(name) == "" {
 			t.Errorf("%s is unset under CI=true", name)
 		}
+	}
+}
+
+// server is one of the servers a test runs against, by name.
+type server struct {
+	name   string
+	client func(t *testing.T) redis.UniversalClient
+}
+
+// servers are miniredis (always), a real redis-server (REDIS_URL) and a
+// Cluster (REDIS_CLUSTER_ADDRS).
+func servers() []server {
+	return []server{
+		{"Miniredis", func(t *testing.T) redis.UniversalClient {
+			c := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+			t.Cleanup(func() { c.Close() })
+			return c
+		}},
+		{"Redis", func(t *testing.T) redis.UniversalClient { return singleClient(t) }},
+		{"Cluster", func(t *testing.T) redis.UniversalClient { return clusterClient(t) }},
 	}
 }
