@@ -1,6 +1,6 @@
 // Package demostore opens the session store the browser demos
 // (examples/spa and examples/webapp) run on, as chosen by their flags:
-// memory, Redis or bbolt.
+// memory, Redis, bbolt or PostgreSQL.
 package demostore
 
 import (
@@ -11,32 +11,37 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/boltstore"
 	"github.com/sessionkit/sessionkit/store/memstore"
+	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
 // Flags are the command-line flags that choose the session store.
 type Flags struct {
-	Kind     string
-	RedisURL string
-	BoltPath string
-	KEKFile  string
+	Kind        string
+	RedisURL    string
+	BoltPath    string
+	PostgresURL string
+	KEKFile     string
 }
 
-// Register defines -store, -redis-url, -bolt-path and -kek-file on fs.
+// Register defines -store, -redis-url, -bolt-path, -postgres-url and
+// -kek-file on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Kind, "store", "memory", "session store: memory, redis or bolt")
+	fs.StringVar(&f.Kind, "store", "memory", "session store: memory, redis, bolt or postgres")
 	fs.StringVar(&f.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL, for -store redis")
 	fs.StringVar(&f.BoltPath, "bolt-path", "sessions.db", "bbolt database file, for -store bolt")
-	fs.StringVar(&f.KEKFile, "kek-file", "demo-kek.txt", "key-encryption key of the signing keys kept in the store, for -store redis and bolt (made when missing)")
+	fs.StringVar(&f.PostgresURL, "postgres-url", "postgres://127.0.0.1:5432/postgres", "PostgreSQL URL (pgx syntax: URL or key=value), for -store postgres; the store's tables are created in it when missing")
+	fs.StringVar(&f.KEKFile, "kek-file", "demo-kek.txt", "key-encryption key of the signing keys kept in the store, for -store redis, bolt and postgres (made when missing)")
 }
 
 // Open opens the chosen store. close releases it (the Redis client, the
-// bbolt file); call it after the server has stopped.
+// bbolt file, the PostgreSQL pool); call it after the server has stopped.
 func (f *Flags) Open(ctx context.Context, log *slog.Logger) (st store.Store, close func() error, err error) {
 	switch f.Kind {
 	case "memory":
@@ -72,6 +77,34 @@ func (f *Flags) Open(ctx context.Context, log *slog.Logger) (st store.Store, clo
 		}
 		log.Info("session store: bbolt", "path", f.BoltPath)
 		return s, s.Close, nil
+	case "postgres":
+		cfg, err := pgxpool.ParseConfig(f.PostgresURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-postgres-url: %w", err)
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-postgres-url: %w", err)
+		}
+		// Fail here, with the reason, rather than at the first sign-in;
+		// and create the tables (Migrate) when they are missing.
+		checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := pgstore.NewChecked(checkCtx, pool, pgstore.Options{JanitorInterval: time.Hour, Logger: log})
+		if err != nil {
+			pool.Close()
+			if errors.Is(err, store.ErrUnavailable) {
+				return nil, nil, fmt.Errorf("cannot use PostgreSQL at %s:%d (is it running, and may user %q create tables? -store memory needs none): %w",
+					cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.User, err)
+			}
+			return nil, nil, err
+		}
+		log.Info("session store: postgres", "host", cfg.ConnConfig.Host, "port", cfg.ConnConfig.Port, "database", cfg.ConnConfig.Database, "schema", s.Schema())
+		return s, func() error {
+			err := s.Close()
+			pool.Close()
+			return err
+		}, nil
 	}
-	return nil, nil, fmt.Errorf("-store %q: want memory, redis or bolt", f.Kind)
+	return nil, nil, fmt.Errorf("-store %q: want memory, redis, bolt or postgres", f.Kind)
 }

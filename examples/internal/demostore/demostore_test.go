@@ -12,6 +12,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -52,6 +53,14 @@ func TestOpen(t *testing.T) {
 		{name: "bolt in a missing directory", flags: func(t *testing.T) Flags {
 			return Flags{Kind: "bolt", BoltPath: filepath.Join(t.TempDir(), "missing", "sessions.db")}
 		}, wantErr: []string{filepath.Join("missing", "sessions.db")}},
+		{name: "postgres", flags: func(t *testing.T) Flags {
+			return Flags{Kind: "postgres", PostgresURL: pgtest.URL(t)}
+		}},
+		{name: "postgres not running", flags: func(t *testing.T) Flags {
+			return Flags{Kind: "postgres", PostgresURL: "postgres://demo:hunter2@" + closedAddr(t) + "/postgres?sslmode=disable"}
+		}, wantErr: []string{"cannot use PostgreSQL at 127.0.0.1:", "is it running"}, outage: true},
+		{name: "a malformed PostgreSQL URL", flags: func(*testing.T) Flags { return Flags{Kind: "postgres", PostgresURL: "postgres://x:99999999/"} },
+			wantErr: []string{"-postgres-url"}},
 		{name: "an unknown store", flags: func(*testing.T) Flags { return Flags{Kind: "floppy"} },
 			wantErr: []string{`-store "floppy"`}},
 	}

@@ -16,13 +16,14 @@ import (
 )
 
 // Keys returns the signing keys of issuer on st: on the memory store a key
-// made now (the sessions end with the process anyway); on bbolt and Redis
-// the key ring kept in the store itself (sessionkit.OpenManagedKeys), so a
-// restart keeps the keys and every access token issued before still
-// verifies, and several instances on one Redis share them. The private keys
-// are sealed under the key-encryption key of -kek-file, which Keys creates
-// (mode 0600) when it is missing: a convenience of the demo; a deployment
-// keeps its KEK in a secret manager. run rotates the keys on their schedule
+// made now (the sessions end with the process anyway); on bbolt, Redis and
+// PostgreSQL the key ring kept in the store itself
+// (sessionkit.OpenManagedKeys), so a restart keeps the keys and every
+// access token issued before still verifies, and several instances on one
+// Redis or PostgreSQL share them. The private keys are sealed under the
+// key-encryption key of -kek-file, which Keys creates (mode 0600) when it
+// is missing: a convenience of the demo; a deployment keeps its KEK in a
+// secret manager. run rotates the keys on their schedule
 // until its context ends (the application starts it). accessTTL is the
 // Issuer's (zero: the default).
 func (f *Flags) Keys(ctx context.Context, st store.Store, issuer string, accessTTL time.Duration, log *slog.Logger) (keys *sessionkit.KeySet, run func(context.Context), err error) {
