@@ -386,7 +386,7 @@
 // # Stores
 //
 // A store ([store.Store]) keeps sessions, versions, the deny-list and use-once
-// keys; every operation is one atomic step. Four backends ship, one package
+// keys; every operation is one atomic step. Five backends ship, one package
 // each:
 //
 //   - store/memstore: in memory, for one process and for tests.
@@ -395,6 +395,10 @@
 //   - store/redisstore: Redis (single node, Sentinel or Cluster) through
 //     go-redis, for a fleet; every operation is one round trip, and all keys
 //     of a subject share one Cluster hash slot.
+//   - store/pgstore: PostgreSQL through a pgx v5 pool, for a fleet whose
+//     database is PostgreSQL already; the schema is embedded and applied
+//     by its Migrate, every operation is one statement (a rotation that
+//     writes, two: a read and a compare-and-set), durable at commit.
 //   - store/sealedstore: no server state; the session travels inside the
 //     refresh token, sealed with AES-256-GCM under a key ring. Alone it
 //     cannot detect reuse or revoke one session; given any stateful store
@@ -416,7 +420,8 @@
 // [ErrStoreUnavailable] or [ErrKeysUnavailable]. [ReadinessHandler] answers
 // the same to load balancers and orchestrators (mount it at GET /readyz):
 // 200 "ready", or 503 and a short reason, within [ReadinessTimeout].
-// redisstore.NewChecked pings Redis when the store is made.
+// redisstore.NewChecked pings Redis when the store is made;
+// pgstore.NewChecked connects to PostgreSQL and migrates the schema.
 //
 // # Many issuers, one store
 //
@@ -455,8 +460,8 @@
 // A key made at start ([GenerateSigningKey]) dies with the process, and
 // with it every access token it signed. Keep the key in a PEM file
 // ([ParseSigningKeyPEM]), or let the store keep it: [OpenManagedKeys] loads
-// the issuer's key ring from a [store.KeyStore] (memstore, boltstore and
-// redisstore implement it), creating its first key when there is none
+// the issuer's key ring from a [store.KeyStore] (memstore, boltstore,
+// redisstore and pgstore implement it), creating its first key when there is none
 // (instances starting together end with one key), and [ManagedKeys.Keys]
 // is the [KeySet] for [Config.Keys] and [TrustedIssuer.Keys]. The private
 // keys reach the store sealed with AES-256-GCM under a key-encryption key

@@ -20,8 +20,8 @@ const (
 
 // KeyStore keeps key rings: per name, one opaque blob and its version
 // number. It is a contract of its own, beside [Store]: a store that can
-// share signing keys across a fleet implements both (memstore, boltstore
-// and redisstore do), and sessionkit's managed keys
+// share signing keys across a fleet implements both (memstore, boltstore,
+// redisstore and pgstore do), and sessionkit's managed keys
 // (sessionkit.OpenManagedKeys) need only this one. The store conformance
 // suite has cases for it (storetest.RunKeys).
 //

@@ -11,13 +11,16 @@ import (
 // holds its sessions as Go values (in memory, in a file, in rows it reads
 // inside a transaction) keeps or decodes a Record and lets [Record.Rotate],
 // [Record.Proves] and [Record.LiveFor] make every decision of the contract,
-// inside its lock or transaction, so that no store writes the rotation
-// rules again. memstore and boltstore do; redisstore's script, which must
-// decide on the server in one round trip, is checked against Record by a
-// differential test.
+// inside its lock or transaction, or between a read and a compare-and-set
+// write, so that no store writes the rotation rules again. memstore,
+// boltstore and pgstore do; redisstore's script, which must decide on the
+// server in one round trip, is checked against Record by a differential
+// test.
 //
 // A Record is not safe for concurrent use: the store serialises access to
-// it (its mutex, its transaction, a row lock).
+// it (its mutex, its transaction), or decides over a copy it read and
+// writes the result back only if the stored session is still as it read
+// it (pgstore).
 type Record struct {
 	// Session is the session's data. Its Generation is G, the generation of
 	// the current secret.

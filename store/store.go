@@ -40,8 +40,8 @@
 // blob and a version, read in one step and replaced by one atomic
 // compare-and-set. sessionkit keeps its managed signing keys there, the
 // private keys sealed before they reach the store, under names scoped to
-// the issuer identifier. memstore, boltstore and redisstore implement it;
-// the sealed store does not (it keeps nothing of its own).
+// the issuer identifier. memstore, boltstore, redisstore and pgstore
+// implement it; the sealed store does not (it keeps nothing of its own).
 package store
 
 import (
