@@ -72,7 +72,8 @@ func (c *chain) next(b *testing.B, ctx context.Context, s store.Store, now time.
 }
 
 // BenchmarkRoundTrip runs, on one pool against one server, a bare
-// `SELECT 1` (the floor of any statement) and the store's calls: Rotate
+// `SELECT 1` (the floor of any statement), a one-row UPDATE (the floor of
+// any write: one durable commit) and the store's calls: Rotate
 // (steady state: two statements, the read and the compare-and-set),
 // CheckAccess, Lookup and Create (one statement each).
 func BenchmarkRoundTrip(b *testing.B) {
@@ -85,6 +86,19 @@ func BenchmarkRoundTrip(b *testing.B) {
 		var one int
 		for b.Loop() {
 			if err := p.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("UpdateOne", func(b *testing.B) {
+		// The floor of any write: one durable commit of a one-row update.
+		b.ReportAllocs()
+		table := pgx.Identifier{s.Schema(), "bench_counter"}.Sanitize()
+		if _, err := p.Exec(ctx, `CREATE TABLE `+table+` (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO `+table+` VALUES (1, 0)`); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := p.Exec(ctx, `UPDATE `+table+` SET n = n + 1 WHERE id = 1`); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -128,6 +142,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 	})
 }
 
+// benchRound numbers the runs of a benchmark function (the testing
+// package calls it again for each b.N), so that their session ids differ.
+var benchRound atomic.Int64
+
 // BenchmarkRotateConcurrent rotates with 1 and with 8 goroutines, each on
 // a session of its own, sharing one pool of 16 connections: ns/op is the
 // wall time per rotation (the inverse of the throughput), latency-µs the
@@ -138,8 +156,9 @@ func BenchmarkRotateConcurrent(b *testing.B) {
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("rotators=%d", n), func(b *testing.B) {
 			chains := make([]*chain, n)
+			round := benchRound.Add(1)
 			for i := range chains {
-				id := fmt.Sprintf("conc-%d-%d", n, i)
+				id := fmt.Sprintf("conc-%d-%d-%d", n, round, i)
 				chains[i] = &chain{id: id, handle: steady(b, s, id, t0), g: 2}
 			}
 			var left, spent atomic.Int64
