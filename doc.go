@@ -73,6 +73,21 @@
 // cases apart: [ErrInvalidToken], [ErrTokenExpired] (refreshing helps),
 // [ErrTokenRevoked], [ErrStoreUnavailable].
 //
+// A resource server sees each access token many times in its short life,
+// so Verify remembers the tokens it accepted ([Config.VerifyCacheSize],
+// [VerifierConfig.VerifyCacheSize]: 16384 by default, negative for none):
+// a token presented again skips the signature check and the parsing, and
+// nothing else. The entry matches only the very token (compared whole,
+// looked up by a seeded hash) verified with the very key set: a rotation,
+// a retired key or a JWKS refetch that changed the keys drops it. Every
+// presentation is checked against the clock again (exp, nbf, iat, with the
+// leeway) and, unless SkipRevocationCheck is set, against the store, so a
+// revocation takes effect as soon as it would without the cache; a
+// refused token is never remembered. Eviction is CLOCK (second chance):
+// tokens seen once leave before those presented again. A hit returns the
+// same *Claims as the first verification, without allocating: treat
+// claims as read-only ([Claims.Clone] to change them).
+//
 // # Resource servers
 //
 // Services that check tokens without issuing them use a [Verifier]

@@ -88,6 +88,15 @@ type Config struct {
 	// SkipRevocationCheck makes Verify stateless: no deny-list, version or
 	// session check, so revocations only take effect when tokens expire.
 	SkipRevocationCheck bool
+	// VerifyCacheSize is how many verified access tokens Verify remembers
+	// (default DefaultVerifyCacheSize; negative: none), so that a token
+	// presented again skips its signature check. Only the signature and
+	// the parsing are saved: every presentation is checked against the
+	// clock (exp, nbf, iat), and against the store unless
+	// SkipRevocationCheck is set, as the first was. A change of the key set
+	// (a rotation, a retired key) drops every entry, and a refused token is
+	// never remembered. See Claims on sharing.
+	VerifyCacheSize int
 	// AcceptStoreLimits lists the capabilities the application accepts the
 	// Store lacks. New refuses a store lacking one the Issuer relies on
 	// (store.ReuseDetection for Refresh's reuse detection,
@@ -244,6 +253,7 @@ type Issuer struct {
 	grace          time.Duration
 	maxTokenSize   int
 	skipRevocation bool
+	verified       *verifiedCache // nil: no cache
 	onRefresh      func(context.Context, Session) (map[string]any, error)
 	events         func(context.Context, Event)
 	log            *slog.Logger
@@ -304,6 +314,7 @@ func New(cfg Config) (*Issuer, error) {
 		grace:          orDefault(cfg.ReuseGrace, DefaultReuseGrace),
 		maxTokenSize:   cfg.MaxTokenSize,
 		skipRevocation: cfg.SkipRevocationCheck,
+		verified:       newVerifiedCache(cfg.VerifyCacheSize),
 		onRefresh:      cfg.OnRefresh,
 		events:         cfg.Events,
 		log:            cfg.Logger,

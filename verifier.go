@@ -61,6 +61,14 @@ type VerifierConfig struct {
 	// MaxTokenSize caps tokens before any decoding (default
 	// DefaultMaxTokenSize, at most MaxTokenSizeLimit).
 	MaxTokenSize int
+	// VerifyCacheSize is how many verified tokens Verify remembers
+	// (default DefaultVerifyCacheSize; negative: none), so that a token
+	// presented again skips its signature check. Every presentation is
+	// still checked against the clock and, with a Store, against the
+	// store; a change of an issuer's keys (a JWKS refetch that changed
+	// them, a local KeySet's rotation) drops its entries, and a refused
+	// token is never remembered. See Claims on sharing.
+	VerifyCacheSize int
 	// Store, when set, is the issuers' store (shared with the Issuer):
 	// Verify then also checks the jti deny-list, the subject's token version
 	// and session liveness in one store read, so revocations and logout-all
@@ -188,6 +196,7 @@ type Verifier struct {
 	byIssuer     map[string]*trustedIssuer
 	store        store.Store
 	maxTokenSize int
+	verified     *verifiedCache // nil: no cache
 	clock        func() time.Time
 	log          *slog.Logger                 // VerifierConfig.Logger, for Check
 	events       func(context.Context, Event) // VerifierConfig.Events
@@ -327,6 +336,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		byIssuer:     make(map[string]*trustedIssuer, len(issuers)),
 		store:        withDeadlines(cfg.Store, storeTimeout(cfg.StoreTimeout)),
 		maxTokenSize: maxSize,
+		verified:     newVerifiedCache(cfg.VerifyCacheSize),
 		clock:        cfg.Now,
 		events:       cfg.Events,
 	}
@@ -604,18 +614,26 @@ func (v *Verifier) verify(ctx context.Context, ti *trustedIssuer, token string) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := verifyAccess(token, v.maxTokenSize, keys, ti.policy, &ti.rules, now)
-	if errors.Is(err, errUnknownKey) && ti.remote != nil && worthRefetch(token, v.maxTokenSize, &ti.rules, now) {
-		fresh, ferr := ti.remote.refetch(ctx)
-		switch {
-		case ferr != nil:
-			return nil, ferr
-		case fresh != nil && fresh != keys:
-			c, err = verifyAccess(token, v.maxTokenSize, fresh, ti.policy, &ti.rules, v.clock())
+	c, err := v.verified.check(token, keys, &ti.rules, now)
+	hit := c != nil
+	if !hit {
+		c, err = verifyAccess(token, v.maxTokenSize, keys, ti.policy, &ti.rules, now)
+		if errors.Is(err, errUnknownKey) && ti.remote != nil && worthRefetch(token, v.maxTokenSize, &ti.rules, now) {
+			fresh, ferr := ti.remote.refetch(ctx)
+			switch {
+			case ferr != nil:
+				return nil, ferr
+			case fresh != nil && fresh != keys:
+				keys = fresh
+				c, err = verifyAccess(token, v.maxTokenSize, fresh, ti.policy, &ti.rules, v.clock())
+			}
 		}
 	}
 	if err == nil && v.store != nil {
 		err = checkAccess(ctx, v.store, ti.scope, c, now)
+	}
+	if err == nil && !hit {
+		v.verified.put(token, keys, c)
 	}
 	return c, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ const DefaultLeeway = 30 * time.Second
 const MaxLeeway = 5 * time.Minute
 
 // Claims are the verified claims of an access token.
+//
+// Treat them as read-only: Verify gives the same *Claims to every
+// presentation of one token it remembers (Config.VerifyCacheSize,
+// VerifierConfig.VerifyCacheSize), so a change made by one request's
+// handler would show in the next, and race with it. Clone them to change
+// them.
 type Claims struct {
 	// Issuer is iss.
 	Issuer string
@@ -55,6 +62,36 @@ type Claims struct {
 	// hasVersion reports that the token carried ver: every token an Issuer
 	// mints does, and the stateful check refuses one without it.
 	hasVersion bool
+}
+
+// Clone returns a deep copy of c, to modify.
+func (c *Claims) Clone() *Claims {
+	d := *c
+	d.Audience = slices.Clone(c.Audience)
+	if c.Extra != nil {
+		d.Extra = cloneJSON(c.Extra).(map[string]any)
+	}
+	return &d
+}
+
+// cloneJSON deep-copies a value decoded by encoding/json into any.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = cloneJSON(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = cloneJSON(e)
+		}
+		return l
+	default:
+		return v // string, float64, json.Number, bool, nil: immutable
+	}
 }
 
 // HasScope reports whether Scope, scope tokens separated by spaces (RFC
@@ -419,9 +456,17 @@ func (iss *Issuer) verifyToken(ctx context.Context, token string, stateful bool)
 // verifyAt is the verification of verify at now; on a refusal, the claims
 // are verifyAccess's (for the event only), or nil.
 func (iss *Issuer) verifyAt(ctx context.Context, token string, stateful bool, now time.Time) (*Claims, error) {
-	c, err := verifyAccess(token, iss.maxTokenSize, iss.keys.load(), jose.AccessTokens, &iss.rules, now)
+	keys := iss.keys.load()
+	c, err := iss.verified.check(token, keys, &iss.rules, now)
+	hit := c != nil
+	if !hit {
+		c, err = verifyAccess(token, iss.maxTokenSize, keys, jose.AccessTokens, &iss.rules, now)
+	}
 	if err == nil && stateful {
 		err = checkAccess(ctx, iss.store, iss.scope, c, now)
+	}
+	if err == nil && !hit {
+		iss.verified.put(token, keys, c)
 	}
 	return c, err
 }
