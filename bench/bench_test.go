@@ -105,6 +105,9 @@ func newFixture(tb testing.TB, alg sessionkit.Algorithm) *fixture {
 		Keys:                sessionkit.NewKeySet(key),
 		Store:               memstore.New(),
 		SkipRevocationCheck: true,
+		// BenchmarkVerify measures the verification itself; the verified-
+		// token cache has benchmarks of its own (cache_test.go).
+		VerifyCacheSize: -1,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -237,13 +240,21 @@ func floor(tb testing.TB, f *fixture) binder {
 }
 
 // sessionkitVerifier is the resource-server Verifier reading the JWKS over
-// HTTP (fetched on the first Verify, in check, then cached).
+// HTTP (fetched on the first Verify, in check, then cached), without its
+// verified-token cache.
 func sessionkitVerifier(tb testing.TB, f *fixture) binder {
+	return newSessionkitVerifier(tb, f, -1)
+}
+
+// newSessionkitVerifier is sessionkitVerifier with a verified-token cache
+// of cacheSize entries (VerifierConfig.VerifyCacheSize).
+func newSessionkitVerifier(tb testing.TB, f *fixture, cacheSize int) binder {
 	v, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
 		Issuer:            issuerID,
 		Audience:          []string{audience},
 		JWKSURL:           f.jwksURL,
 		InsecureAllowHTTP: true, // httptest on 127.0.0.1
+		VerifyCacheSize:   cacheSize,
 	})
 	if errors.Is(err, sessionkit.ErrUnsupported) {
 		tb.Skip("sessionkit.Verifier is not implemented yet")
