@@ -2,7 +2,10 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/subtle"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -187,4 +190,12 @@ func (r *Record) spend() {
 		r.Spent = make([][32]byte, 0, MinSpentHistory)
 	}
 	r.Spent = append(r.Spent, r.Current)
+}
+
+// SortSessions puts sessions in the order [Store.Sessions] lists them:
+// oldest first, by CreatedAt, then by ID.
+func SortSessions(list []Session) {
+	slices.SortFunc(list, func(a, b Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 }

@@ -78,14 +78,12 @@ package boltstore
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -673,9 +671,7 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 	if err != nil {
 		return nil, unavailable("list sessions", err)
 	}
-	slices.SortFunc(list, func(a, b store.Session) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
+	store.SortSessions(list)
 	return list, nil
 }
 

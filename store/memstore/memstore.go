@@ -31,8 +31,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -274,12 +272,7 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(list, func(a, b store.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	store.SortSessions(list)
 	return list, nil
 }
 

@@ -1,12 +1,10 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -412,9 +410,7 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 	if err := rows.Err(); err != nil {
 		return nil, unavailable(ctx, "list sessions", err)
 	}
-	slices.SortFunc(list, func(a, b store.Session) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
+	store.SortSessions(list)
 	return list, nil
 }
 

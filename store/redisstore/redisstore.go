@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -496,17 +495,8 @@ func (s *Store) Sessions(ctx context.Context, subject string, now time.Time) ([]
 		}
 		list = append(list, rec.session(id))
 	}
-	sortSessions(list)
+	store.SortSessions(list)
 	return list, nil
-}
-
-func sortSessions(list []store.Session) {
-	slices.SortFunc(list, func(a, b store.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
 }
 
 // Lookup reads the live session the handle names, with one GET, when
