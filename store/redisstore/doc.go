@@ -27,9 +27,12 @@
 // # One round trip per call
 //
 // Every method is one command: a GET, HGET or HMGET for the pure reads
-// (Session, Lookup, Version, LoadKeys), one Lua script (EVALSHA, falling back to EVAL once when
-// the server's script cache lacks it) for everything else. A script runs
-// atomically, so each method is one atomic step, as the contract requires.
+// (Lookup, Version, LoadKeys), one Lua script (EVALSHA, falling back to
+// EVAL once when the server's script cache lacks it) for everything else
+// but CheckAccess, which sends its three reads (HGET, HGET, GETRANGE) in
+// one pipeline to the subject's slot. A script runs atomically, so each
+// method is one atomic step, as the contract requires; CheckAccess's reads
+// need not be (its doc comment says why).
 // One exception: a Rotate whose context has a deadline reads the server's
 // clock first when no rotation has answered from that server for 30 seconds
 // (see Stalls).

@@ -314,3 +314,21 @@ func (r *record) expected(g uint64) string {
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// headerLiveFor reports, from the start of a stored session (its header
+// and at least its subject's field, as CheckAccess reads it), whether the
+// session is subject's, not revoked and live at now (Unix ms). It is what
+// the scripts' live() and owned() decide.
+func headerLiveFor(b, subject string, now int64) (bool, error) {
+	if len(b) < headerLen || b[0] != recordFormat || (b[offRevoked] != '0' && b[offRevoked] != '1') {
+		return false, errCorrupt
+	}
+	idle, ok1 := headerInt(b, offIdle, numWidth)
+	expires, ok2 := headerInt(b, offExpires, numWidth)
+	if !ok1 || !ok2 {
+		return false, errCorrupt
+	}
+	field := strconv.Itoa(len(subject)) + ":" + subject
+	owned := len(b) >= headerLen+len(field) && b[headerLen:headerLen+len(field)] == field
+	return owned && b[offRevoked] == '0' && now < idle && now < expires, nil
+}

@@ -7,8 +7,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The Lua scripts. Each public method that reads and writes, or reads more
-// than one key, is one of them: one EVALSHA, so one round trip (go-redis
+// The Lua scripts. Each public method that writes, or reads more than one
+// key (but CheckAccess, a pipeline of reads), is one of them: one EVALSHA, so one round trip (go-redis
 // falls back to EVAL once when the server's script cache lacks it). Every
 // key a script touches shares the subject's hash tag, so a script runs on one
 // Cluster slot. Sessions and RevokeAll reach session keys through the
@@ -290,27 +290,6 @@ for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
 end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', latest + tonumber(ARGV[3])))
 return 1
-`)
-
-// checkAccessScript reads the deny-list entry, the version and the session's
-// liveness, answering {denied, version, live}. It reads only the session's
-// header and subject field (GETRANGE), not the whole record.
-//
-// KEYS: deny entry, versions, and the session when the token has one.
-// ARGV: subject, now.
-var checkAccessScript = redis.NewScript(prelude + `
-local now = tonumber(ARGV[2])
-local denied, alive = 0, 0
-local u = redis.call('HGET', KEYS[1], ARGV[1])
-if u and now < tonumber(u) then denied = 1 end
-if KEYS[3] then
-  local s = redis.call('GETRANGE', KEYS[3], 0, 134 + #tostring(#ARGV[1]) + #ARGV[1])
-  if s ~= '' then
-    if string.sub(s, 1, 1) ~= '2' then error('redisstore: corrupt session record') end
-    if live(s, now) and owned(s, ARGV[1]) then alive = 1 end
-  end
-end
-return {denied, version(KEYS[2], ARGV[1]), alive}
 `)
 
 // useOnceScript records a key until a time and answers 1 only when no live
