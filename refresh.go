@@ -80,13 +80,10 @@ func successorAD(sid string, gen uint64) []byte {
 	return binary.BigEndian.AppendUint64(ad, gen)
 }
 
-// sealSuccessor seals next (the successor's secret, generation gen) under a
-// key only the holder of prev can derive, with a random nonce.
-func sealSuccessor(prev []byte, sid string, gen uint64, next []byte) ([]byte, error) {
-	aead, err := successorAEAD(prev)
-	if err != nil {
-		return nil, err
-	}
+// sealSuccessor seals next (the successor's secret, generation gen) with
+// aead, successorAEAD of the presented secret: under a key only the holder
+// of that secret can derive, with a random nonce.
+func sealSuccessor(aead cipher.AEAD, sid string, gen uint64, next []byte) ([]byte, error) {
 	out := make([]byte, successorNonceLen, successorSealedBytes)
 	if _, err := rand.Read(out); err != nil {
 		return nil, err
@@ -94,14 +91,12 @@ func sealSuccessor(prev []byte, sid string, gen uint64, next []byte) ([]byte, er
 	return aead.Seal(out, out, next, successorAD(sid, gen)), nil
 }
 
-// openSuccessor reverses sealSuccessor.
-func openSuccessor(prev []byte, sid string, gen uint64, sealed []byte) ([]byte, error) {
+// openSuccessor reverses sealSuccessor. A refresh derives aead once and
+// uses it for both: the successor it seals and, on a replay, the one the
+// earlier rotation sealed under the same presented secret.
+func openSuccessor(aead cipher.AEAD, sid string, gen uint64, sealed []byte) ([]byte, error) {
 	if len(sealed) != successorSealedBytes {
 		return nil, errors.New("sealed successor has the wrong size")
-	}
-	aead, err := successorAEAD(prev)
-	if err != nil {
-		return nil, err
 	}
 	return aead.Open(nil, sealed[:successorNonceLen], sealed[successorNonceLen:], successorAD(sid, gen))
 }
@@ -174,7 +169,11 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 	if _, err := rand.Read(next[:]); err != nil {
 		return nil, err
 	}
-	sealed, err := sealSuccessor(secret[:], info.SessionID, info.Generation+1, next[:])
+	aead, err := successorAEAD(secret[:])
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := sealSuccessor(aead, info.SessionID, info.Generation+1, next[:])
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +213,7 @@ func (iss *Issuer) redeem(ctx context.Context, refreshToken, clientID string, ac
 	case store.Rotated:
 		successor = next[:]
 	case store.Replayed:
-		successor, err = openSuccessor(secret[:], res.Session.ID, res.Session.Generation, res.Sealed)
+		successor, err = openSuccessor(aead, res.Session.ID, res.Session.Generation, res.Sealed)
 		if err != nil {
 			iss.log.ErrorContext(ctx, "sessionkit: sealed successor does not open; store data altered?", "sid", res.Session.ID)
 			return nil, errMalformed("refresh token cannot be replayed")

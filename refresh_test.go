@@ -421,8 +421,16 @@ func TestOnRefreshFailuresChangeNothing(t *testing.T) {
 
 func TestSuccessorSealing(t *testing.T) {
 	t.Parallel()
-	prev := bytes.Repeat([]byte{1}, 32)
+	prevSecret := bytes.Repeat([]byte{1}, 32)
 	next := bytes.Repeat([]byte{2}, 32)
+	prev, err := successorAEAD(prevSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := successorAEAD(next)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := sealSuccessor(prev, "sid-1", 2, next)
 	if err != nil {
 		t.Fatal(err)
@@ -434,7 +442,7 @@ func TestSuccessorSealing(t *testing.T) {
 	if bytes.Equal(a, b) || bytes.Equal(a[:successorNonceLen], b[:successorNonceLen]) {
 		t.Fatal("two seals of the same successor share a nonce")
 	}
-	if bytes.Contains(a, next) {
+	if bytes.Contains(a, next) || bytes.Contains(a, prevSecret) {
 		t.Fatal("the sealed successor contains the secret")
 	}
 	if got, err := openSuccessor(prev, "sid-1", 2, a); err != nil || !bytes.Equal(got, next) {
@@ -443,7 +451,7 @@ func TestSuccessorSealing(t *testing.T) {
 	for name, open := range map[string]func() ([]byte, error){
 		"another session":    func() ([]byte, error) { return openSuccessor(prev, "sid-2", 2, a) },
 		"another generation": func() ([]byte, error) { return openSuccessor(prev, "sid-1", 3, a) },
-		"another secret":     func() ([]byte, error) { return openSuccessor(next, "sid-1", 2, a) },
+		"another secret":     func() ([]byte, error) { return openSuccessor(other, "sid-1", 2, a) },
 		"truncated":          func() ([]byte, error) { return openSuccessor(prev, "sid-1", 2, a[:len(a)-1]) },
 		"bit flipped":        func() ([]byte, error) { c := bytes.Clone(a); c[20] ^= 1; return openSuccessor(prev, "sid-1", 2, c) },
 	} {
