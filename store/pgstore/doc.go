@@ -36,7 +36,8 @@
 //
 // Subjects, jtis, namespaces and keys are looked up by the SHA-256 of their
 // bytes (kept as bytea, compared byte for byte), so that every index entry
-// has a fixed size whatever the names; times are Unix nanoseconds.
+// has a fixed size whatever the names; key-ring names (at most 2048 bytes)
+// are kept as they are. Times are Unix nanoseconds.
 //
 // # One round trip, decisions in Go
 //
@@ -71,16 +72,24 @@
 // up at the deadline and cancels the statement on the server; the error
 // wraps both store.ErrUnavailable and the context's error. Any failure of
 // the database (connection refused or lost, a statement cancelled, missing
-// tables) wraps store.ErrUnavailable, and a method that fails has changed
-// nothing: each write is one statement, committed or not.
+// tables) wraps store.ErrUnavailable. Each write is one statement,
+// committed whole or not at all; a statement the server refuses or that
+// was cancelled in time changed nothing.
 //
-// A statement cancelled at the deadline may still commit on the server:
-// PostgreSQL does not tell the client. For a rotation that would be the
-// stall [store.Rotation] warns of, so a rotation's write carries the
-// deadline, translated to the server's clock from the moment the server
-// read the session, and takes effect only before it; past it, it writes
-// nothing. Durability is PostgreSQL's: with the default
-// synchronous_commit, a method that returned has its write on disk.
+// But a write whose caller gave up may still commit on the server: the
+// cancel request can come too late or not arrive, and PostgreSQL does not
+// tell the client. For a rotation that would be the stall [store.Rotation]
+// warns of, so a rotation's write carries the deadline, translated to the
+// server's clock from the moment the server read the session (erring
+// early by the read's return trip), and takes effect only if the server
+// reaches the row and holds its lock before it; past it, it writes
+// nothing. What no statement can check is its own commit: a commit that
+// the disk's flush or a synchronous standby delays past the deadline, or
+// whose answer is lost, still takes effect. The Issuer keeps, per
+// process, the rotations it gave up on, and lets their retries replay
+// (see sessionkit's grace window). Durability is PostgreSQL's: with the
+// default synchronous_commit, a method that returned has its write on
+// disk.
 //
 // # Expiry
 //

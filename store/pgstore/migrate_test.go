@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/pgstore"
@@ -73,5 +75,66 @@ func TestNewRefuses(t *testing.T) {
 	t.Parallel()
 	if _, err := pgstore.New(nil, pgstore.Options{}); err == nil {
 		t.Error("New(nil pool) succeeded")
+	}
+}
+
+// TestMigrateWithoutCreate: a role that may only use the tables (no
+// CREATE on the database or the schema) runs Migrate, and so NewChecked,
+// once the schema is up to date; on a schema still to migrate it gets
+// ErrPermission, not an outage.
+func TestMigrateWithoutCreate(t *testing.T) {
+	t.Parallel()
+	p := pool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	schema := pgtest.Schema(t, p)
+	owner, err := pgstore.New(p, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	role := "app_" + schema
+	ident := `"` + schema + `"`
+	for _, sql := range []string{
+		`CREATE ROLE "` + role + `" LOGIN`,
+		`GRANT USAGE ON SCHEMA ` + ident + ` TO "` + role + `"`,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + ident + ` TO "` + role + `"`,
+	} {
+		if _, err := p.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = p.Exec(ctx, `DROP OWNED BY "`+role+`"`)
+		_, _ = p.Exec(ctx, `DROP ROLE "`+role+`"`)
+	})
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.User = role
+	cfg.MaxConns = 2
+	app, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	s, err := pgstore.NewChecked(ctx, app, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("NewChecked as a role without CREATE, schema up to date: %v", err)
+	}
+	create(t, s, "app", "alice", t0)
+
+	fresh, err := pgstore.New(app, pgstore.Options{Schema: "missing_" + schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fresh.Migrate(ctx)
+	if !errors.Is(err, pgstore.ErrPermission) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Migrate of a new schema without CREATE: %v, want ErrPermission (not ErrUnavailable)", err)
 	}
 }

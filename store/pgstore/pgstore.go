@@ -292,10 +292,12 @@ func (s *Store) read(ctx context.Context, id string) (*row, error) {
 var errLate = errors.New("the context's deadline passed before the write reached the server")
 
 // writeBack writes the record of r, as the rules left it, if and only if
-// the session is still as read: the same generation, not revoked, not
-// ended by a logout-all since. It reports false, having written nothing,
-// when a concurrent writer won. With cutoff, the write also takes effect
-// only before ctx's deadline on the server's clock (errLate otherwise).
+// the row is still the session read (same id, subject and creation time)
+// as read: the same generation, not revoked, not ended by a logout-all
+// since. It reports false, having written nothing, when a concurrent
+// writer won. With cutoff, the write also takes effect only if the
+// server reaches and locks the row before ctx's deadline on its clock
+// (errLate otherwise).
 func (s *Store) writeBack(ctx context.Context, r *row, readGen uint64, cutoff bool) (bool, error) {
 	rec := &r.rec
 	var late *int64
@@ -317,8 +319,12 @@ func (s *Store) writeBack(ctx context.Context, r *row, readGen uint64, cutoff bo
 	var wrote, tooLate bool
 	err := s.pool.QueryRow(ctx, s.q.writeBack, ss.ID, int64(readGen), subjectKey(ss.Subject), late,
 		int64(ss.Generation), rec.Current[:], encodeSpent(rec.Spent), rotated, rec.Sealed,
-		ns(ss.LastUsedAt), ns(ss.IdleExpiresAt), ss.Claims, rec.Revoked,
+		ns(ss.LastUsedAt), ns(ss.IdleExpiresAt), ss.Claims, rec.Revoked, ns(ss.CreatedAt),
 	).Scan(&wrote, &tooLate)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22012" {
+		return false, errLate // the row lock came after the deadline: nothing written
+	}
 	if err != nil {
 		return false, err
 	}
@@ -336,7 +342,9 @@ func (s *Store) writeBack(ctx context.Context, r *row, readGen uint64, cutoff bo
 // fail: then it reads again and decides again. A rotation under a context
 // with a deadline takes effect only before that deadline on the server's
 // clock (see [store.Rotation]); past it, it writes nothing and fails with
-// an error wrapping store.ErrUnavailable.
+// an error wrapping store.ErrUnavailable. (Only the commit itself, when the
+// server's disk or a synchronous standby delays it past the deadline, can
+// still land late: see Contexts and faults in the package documentation.)
 func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return store.RotateResult{}, err
@@ -358,7 +366,9 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 		readGen := row.rec.Session.Generation
 		res, write := row.rec.Rotate(h, &r)
 		if write {
-			wrote, err := s.writeBack(ctx, row, readGen, true)
+			// Only a rotation must not take effect late; a revocation
+			// for reuse may.
+			wrote, err := s.writeBack(ctx, row, readGen, res.Outcome == store.Rotated)
 			if err != nil {
 				return store.RotateResult{}, unavailable(ctx, "rotate", err)
 			}
@@ -493,9 +503,9 @@ func (s *Store) RevokeSession(ctx context.Context, subject, id string, now time.
 
 // RevokeAll ends every session of subject by bumping its token version, in
 // one statement, and returns the new version: a session counts as revoked
-// once the version is above the one it was created under (see Layout in
-// the package documentation), so that no login racing the logout-all
-// escapes it.
+// once the version is above the one it was created under (see "One round
+// trip, decisions in Go" in the package documentation), so that no login
+// racing the logout-all escapes it.
 func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (uint64, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return 0, err

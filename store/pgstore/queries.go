@@ -48,18 +48,25 @@ func newQueries(schema string) queries {
 			s.rotated_at, s.sealed, s.revoked, s.epoch, coalesce(v.version, 0), NOW_US
 		FROM {s}sessionkit_sessions s LEFT JOIN {s}sessionkit_versions v ON v.subject_key = s.subject_key
 		WHERE s.id = $1`),
-		// The compare-and-set of a rotation or revocation: $2 the
-		// generation read; $4, when not NULL, the server time (Unix
+		// The compare-and-set of a rotation or revocation: the row read
+		// ($1 its id, $3 its subject's key, $14 its created_at: a row that
+		// reused the id is another session) at the generation read ($2),
+		// still live; $4, when not NULL, the server time (Unix
 		// microseconds) from which the write must not take effect. The
-		// second column tells a write withheld by $4 from a lost race.
+		// WHERE clause checks $4 before the row lock, RETURNING once the
+		// row is locked (a lock wait is not re-checked by the WHERE
+		// clause): past it, a division by zero (SQLSTATE 22012, the one
+		// way plain SQL has to raise an error) aborts the statement, so
+		// nothing is written. The second column tells a write withheld by
+		// the WHERE clause's check from a lost race.
 		writeBack: q(`WITH u AS (
 			UPDATE {s}sessionkit_sessions SET generation = $5, current_hash = $6, spent = $7,
 				rotated_at = $8, sealed = $9, last_used_at = $10, idle_expires_at = $11, claims = $12,
 				revoked = $13
-			WHERE id = $1 AND generation = $2 AND NOT revoked
+			WHERE id = $1 AND subject_key = $3 AND created_at = $14 AND generation = $2 AND NOT revoked
 				AND epoch >= coalesce((SELECT version FROM {s}sessionkit_versions WHERE subject_key = $3), 0)
 				AND ($4::bigint IS NULL OR NOW_US < $4::bigint)
-			RETURNING 1)
+			RETURNING 1 / (CASE WHEN $4::bigint IS NOT NULL AND NOW_US >= $4::bigint THEN 0 ELSE 1 END))
 		SELECT EXISTS (SELECT 1 FROM u), ($4::bigint IS NOT NULL AND NOW_US >= $4::bigint)`),
 		// The filter on revoked and expiry only spares reading dead rows;
 		// store.Record.LiveFor decides.

@@ -96,6 +96,9 @@ type stallProxy struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	stalled bool
+	// refuseNew, set, closes new connections (pgx's cancel requests)
+	// and lets the open ones through.
+	refuseNew atomic.Bool
 	// answered counts the bytes the server sent after a release.
 	answered atomic.Int64
 	released atomic.Bool
@@ -122,7 +125,7 @@ func (p *stallProxy) serve() {
 		p.mu.Lock()
 		stalled := p.stalled
 		p.mu.Unlock()
-		if stalled {
+		if stalled || p.refuseNew.Load() {
 			c.Close()
 			continue
 		}
@@ -266,5 +269,62 @@ func TestStalledRotationWritesNothing(t *testing.T) {
 	r, err := rotate(ctx, check, c.Handle, "stall", 1, t0.Add(time.Hour))
 	if err != nil || r.Outcome != store.Rotated {
 		t.Fatalf("after the stalled write was delivered: %v, %v; want the login token to rotate (nothing written)", r.Outcome, err)
+	}
+}
+
+// TestRotationBehindALockWritesNothing: a rotation whose write waits for
+// the session's row lock (another transaction holds it) past its caller's
+// deadline, its cancel request lost, must not take effect when the lock
+// is released: the deadline is checked again once the row is locked.
+func TestRotationBehindALockWritesNothing(t *testing.T) {
+	t.Parallel()
+	direct := pool(t)
+	schema := pgtest.Schema(t, direct)
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, cfg.ConnConfig.Host+":"+strconv.Itoa(int(cfg.ConnConfig.Port)))
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(proxy.ln.Addr().(*net.TCPAddr).Port)
+	cfg.MaxConns = 1
+	ctx := context.Background()
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := pgstore.NewChecked(ctx, p, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := create(t, s, "locked", "alice", t0)
+
+	tx, err := direct.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // committed below
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+pgx.Identifier{schema, "sessionkit_sessions"}.Sanitize()+` WHERE id = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	proxy.refuseNew.Store(true)
+	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = rotate(rctx, s, c.Handle, "locked", 1, t0)
+	cancel()
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a rotation behind a lock past its deadline: %v, want ErrUnavailable", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil { // the lock goes; the waiting UPDATE runs
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	check, err := pgstore.New(direct, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rotate(ctx, check, c.Handle, "locked", 1, t0.Add(time.Hour))
+	if err != nil || r.Outcome != store.Rotated {
+		t.Fatalf("after the lock was released: %v, %v; want the login token to rotate (nothing written)", r.Outcome, err)
 	}
 }
