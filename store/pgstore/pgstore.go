@@ -239,15 +239,15 @@ type row struct {
 	// version is the subject's token version, read with the row.
 	version uint64
 	// serverMicros is the server's clock when it read the row (Unix
-	// microseconds), sampled between local times sent and received.
-	serverMicros  int64
-	sent, arrived time.Time
+	// microseconds), no later than arrived on the local clock.
+	serverMicros int64
+	arrived      time.Time
 }
 
 // read reads session id with its subject's version in one statement; nil
 // when there is none.
 func (s *Store) read(ctx context.Context, id string) (*row, error) {
-	r := &row{sent: time.Now()}
+	r := &row{}
 	var (
 		subject, clientID, scope, ua, ip, current, spent []byte
 		created, lastUsed, idle, expires, gen, epoch     int64
@@ -292,9 +292,9 @@ func (s *Store) read(ctx context.Context, id string) (*row, error) {
 var errLate = errors.New("the context's deadline passed before the write reached the server")
 
 // writeBack writes the record of r, as the rules left it, if and only if
-// the row is still the session read (same id, subject and creation time)
-// as read: the same generation, not revoked, not ended by a logout-all
-// since. It reports false, having written nothing, when a concurrent
+// the row still holds the session read (same id, subject and creation
+// time) in the state read: the same generation, not revoked, not ended by
+// a logout-all since. It reports false, having written nothing, when a concurrent
 // writer won. With cutoff, the write also takes effect only if the
 // server reaches and locks the row before ctx's deadline on its clock
 // (errLate otherwise).
