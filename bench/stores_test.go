@@ -60,7 +60,7 @@ func backends() []backend {
 			return s
 		}},
 		{"redisstore", func(b *testing.B) store.Store {
-			url := os.Getenv("REDIS_URL")
+			url := redisURL()
 			if url == "" {
 				b.Skip("REDIS_URL is unset")
 			}
@@ -149,3 +149,6 @@ func randomSecret(b *testing.B) []byte {
 func randomID(b *testing.B) string {
 	return fmt.Sprintf("%x", randomSecret(b)[:16])
 }
+
+// redisURL is $REDIS_URL, empty when unset.
+func redisURL() string { return os.Getenv("REDIS_URL") }

@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+)
+
+// BenchmarkStatefulVerify/<alg>/<case> puts the stateful check on Redis
+// (REDIS_URL) beside its floor, in one run: Issuer.Verify of one token
+// statelessly with the cache off ("stateless"), the same followed by a
+// plain GET on the same client ("stateless+GET": the floor of a verify
+// that reads the store once), and the stateful Verify on redisstore with
+// the verified-token cache off and on ("redis", "redis+cache": the
+// signature skipped, the store read kept).
+func BenchmarkStatefulVerify(b *testing.B) {
+	for _, alg := range algs {
+		b.Run(string(alg), func(b *testing.B) {
+			client := redisClient(b)
+			prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
+			st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
+			if err != nil {
+				b.Fatal(err)
+			}
+			key, err := sessionkit.GenerateSigningKey(alg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			newIssuer := func(stateless bool, cache int) *sessionkit.Issuer {
+				iss, err := sessionkit.New(sessionkit.Config{
+					Issuer: issuerID, Audience: []string{audience}, Keys: sessionkit.NewKeySet(key),
+					Store: st, SkipRevocationCheck: stateless, VerifyCacheSize: cache,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return iss
+			}
+			ctx := context.Background()
+			login := newIssuer(false, -1)
+			toks, err := login.Login(ctx, sessionkit.Grant{Subject: subject, Scope: scope})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := client.Set(ctx, "skbench:get", "x", 0).Err(); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				ctx := context.Background()
+				iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+				for iter.Next(ctx) {
+					client.Del(ctx, iter.Val())
+				}
+				client.Del(ctx, "skbench:get")
+			})
+			for _, c := range []struct {
+				name string
+				iss  *sessionkit.Issuer
+				get  bool
+			}{
+				{"stateless", newIssuer(true, -1), false},
+				{"stateless+GET", newIssuer(true, -1), true},
+				{"redis", newIssuer(false, -1), false},
+				{"redis+cache", newIssuer(false, 0), false},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := c.iss.Verify(ctx, toks.AccessToken); err != nil {
+							b.Fatal(err)
+						}
+						if c.get {
+							if err := client.Get(ctx, "skbench:get").Err(); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// redisClient is a client on REDIS_URL, configured as redisstore's
+// documentation recommends (ContextTimeoutEnabled, so that a call with a
+// deadline needs no helper goroutine); the benchmark skips without it.
+func redisClient(b *testing.B) *redis.Client {
+	url := redisURL()
+	if url == "" {
+		b.Skip("REDIS_URL is unset")
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt.ContextTimeoutEnabled = true
+	c := redis.NewClient(opt)
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
