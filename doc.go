@@ -83,10 +83,12 @@
 // presentation is checked against the clock again (exp, nbf, iat, with the
 // leeway) and, unless SkipRevocationCheck is set, against the store, so a
 // revocation takes effect as soon as it would without the cache; a
-// refused token is never remembered. Eviction is CLOCK (second chance):
-// tokens seen once leave before those presented again. A hit returns the
-// same *Claims as the first verification, without allocating: treat
-// claims as read-only ([Claims.Clone] to change them).
+// refused token is never remembered, nor one above [MaxCachedTokenSize]
+// (4 KiB), so memory stays bounded by the entry count. Eviction is CLOCK
+// (second chance): tokens seen once leave before those presented again. A
+// hit returns the same *Claims as the first verification, without
+// allocating: treat claims as read-only ([Claims.Clone] to change them);
+// the checks of later presentations run on the cache's own copy.
 //
 // # Resource servers
 //

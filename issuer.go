@@ -386,6 +386,9 @@ func New(cfg Config) (*Issuer, error) {
 	if iss.maxTokenSize > MaxTokenSizeLimit {
 		return bad("MaxTokenSize %d exceeds the maximum %d (MaxTokenSizeLimit)", iss.maxTokenSize, MaxTokenSizeLimit)
 	}
+	if cfg.VerifyCacheSize > MaxVerifyCacheSize {
+		return bad("VerifyCacheSize %d exceeds the maximum %d (MaxVerifyCacheSize)", cfg.VerifyCacheSize, MaxVerifyCacheSize)
+	}
 	iss.caps = cfg.Store.Capabilities()
 	if lacking := (store.Versions | store.DenyList) &^ iss.caps; lacking != 0 && !iss.skipRevocation {
 		return bad("the store lacks %s, which Verify's revocation check needs: set SkipRevocationCheck", lacking)

@@ -2,6 +2,7 @@ package sessionkit
 
 import (
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,10 +11,22 @@ import (
 // DefaultVerifyCacheSize is the number of verified access tokens an Issuer
 // or a Verifier remembers when Config.VerifyCacheSize (or
 // VerifierConfig.VerifyCacheSize) is zero. An entry holds the token and its
-// claims, about 1.5 KB for a typical token, so a full cache of the default
-// size takes about 25 MB; it fills only as distinct tokens arrive (its
-// fixed part is about 1 MB).
+// claims: about 1.5 KB for a typical token, so a full cache of the default
+// size takes about 25 MB, and at most about 16 KB for the largest token
+// remembered (MaxCachedTokenSize, with its decoded claims), so never more
+// than about 260 MB. It fills only as distinct tokens arrive; its fixed
+// part is about 100 bytes per entry.
 const DefaultVerifyCacheSize = 16384
+
+// MaxVerifyCacheSize caps Config.VerifyCacheSize and
+// VerifierConfig.VerifyCacheSize.
+const MaxVerifyCacheSize = 1 << 20
+
+// MaxCachedTokenSize is the largest token the verified-token cache
+// remembers, in bytes; larger ones (identity providers that put long group
+// lists in their tokens) are verified in full at every presentation, so
+// that the cache's memory stays bounded by its entry count.
+const MaxCachedTokenSize = 4096
 
 // verifyCacheShards is the number of independently locked parts of a
 // cache (a power of two), so that verifications on many cores rarely wait
@@ -51,12 +64,17 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
-	hash   uint64
-	token  string
-	keys   any // the key set snapshot the token verified with
-	claims *Claims
-	used   bool // CLOCK's reference bit
-	live   bool
+	hash  uint64
+	token string
+	keys  any // the key set snapshot the token verified with
+	// claims are what Verify returns, shared with its callers; checked
+	// is the cache's own copy of what the checks read, so that a caller
+	// that changes its claims (against their documentation) changes no
+	// later presentation's checks.
+	claims  *Claims
+	checked Claims
+	used    bool // CLOCK's reference bit
+	live    bool
 }
 
 // newVerifiedCache returns a cache of about size entries, or nil (no
@@ -68,10 +86,11 @@ func newVerifiedCache(size int) *verifiedCache {
 	case size == 0:
 		size = DefaultVerifyCacheSize
 	}
+	size = min(size, MaxVerifyCacheSize)
 	per := max(1, (size+verifyCacheShards-1)/verifyCacheShards)
 	c := &verifiedCache{seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].index = make(map[uint64]int32, per)
+		c.shards[i].index = make(map[uint64]int32)
 		c.shards[i].slots = make([]cacheEntry, per)
 	}
 	return c
@@ -81,10 +100,10 @@ func (c *verifiedCache) shard(h uint64) *cacheShard {
 	return &c.shards[h>>59&(verifyCacheShards-1)]
 }
 
-// get returns the claims of token if it was verified with keys, or nil.
-// A nil cache has nothing.
-func (c *verifiedCache) get(token string, keys any) *Claims {
-	if c == nil {
+// get returns the claims of token if it was verified with keys, or nil,
+// and into checked the cache's own copy of them. A nil cache has nothing.
+func (c *verifiedCache) get(token string, keys any, checked *Claims) *Claims {
+	if c == nil || len(token) > MaxCachedTokenSize {
 		return nil
 	}
 	h := maphash.String(c.seed, token)
@@ -95,6 +114,7 @@ func (c *verifiedCache) get(token string, keys any) *Claims {
 		if e := &s.slots[i]; e.token == token && e.keys == keys {
 			e.used = true
 			claims = e.claims
+			*checked = e.checked
 		}
 	}
 	s.mu.Unlock()
@@ -105,9 +125,12 @@ func (c *verifiedCache) get(token string, keys any) *Claims {
 // entry if the shard is full. The token is copied, so that the cache
 // keeps no larger buffer alive.
 func (c *verifiedCache) put(token string, keys any, claims *Claims) {
-	if c == nil {
+	if c == nil || len(token) > MaxCachedTokenSize {
 		return
 	}
+	checked := *claims
+	checked.Audience = slices.Clone(claims.Audience)
+	checked.Extra = nil // no check reads it
 	h := maphash.String(c.seed, token)
 	s := c.shard(h)
 	s.mu.Lock()
@@ -120,20 +143,22 @@ func (c *verifiedCache) put(token string, keys any, claims *Claims) {
 		}
 		s.index[h] = i
 	}
-	s.slots[i] = cacheEntry{hash: h, token: strings.Clone(token), keys: keys, claims: claims, live: true}
+	s.slots[i] = cacheEntry{hash: h, token: strings.Clone(token), keys: keys, claims: claims, checked: checked, live: true}
 }
 
 // check is the verification of a remembered token: its claims, if token
-// verified with keys before, checked against rules at now again (the
-// clock moves: exp, nbf, iat). A remembered token that now fails them is
-// dropped and returned with its error, as verifyAccess would. A token not
-// remembered gives nil claims and no error: verify it.
-func (c *verifiedCache) check(token string, keys any, rules *claimRules, now time.Time) (*Claims, error) {
-	claims := c.get(token, keys)
+// verified with keys before, the cache's copy of them (into checked)
+// checked against rules at now again (the clock moves: exp, nbf, iat). The
+// caller runs the stateful check on checked too. A remembered token that
+// now fails the rules is dropped and returned with its error, as
+// verifyAccess would. A token not remembered gives nil claims and no
+// error: verify it.
+func (c *verifiedCache) check(token string, keys any, rules *claimRules, now time.Time, checked *Claims) (*Claims, error) {
+	claims := c.get(token, keys, checked)
 	if claims == nil {
 		return nil, nil
 	}
-	if err := rules.check(claims, now); err != nil {
+	if err := rules.check(checked, now); err != nil {
 		c.drop(token)
 		return claims, err
 	}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
 // live counts the entries a cache holds.
@@ -69,7 +72,7 @@ func TestVerifyCacheChecksEveryHit(t *testing.T) {
 	if _, err := iss.Verify(ctx, tok); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("a remembered token past its exp: %v, want ErrTokenExpired", err)
 	}
-	if iss.verified.get(tok, iss.keys.load()) != nil {
+	if iss.verified.get(tok, iss.keys.load(), new(Claims)) != nil {
 		t.Error("the expired token is still remembered")
 	}
 
@@ -154,18 +157,18 @@ func TestVerifyCacheEviction(t *testing.T) {
 	c.put(hot, keys, claims)
 	for i := range 10_000 {
 		c.put("flood-"+strconv.Itoa(i), keys, &Claims{})
-		if c.get(hot, keys) != claims {
+		if c.get(hot, keys, new(Claims)) != claims {
 			t.Fatalf("the hot token was evicted after %d one-time tokens", i+1)
 		}
 	}
 	if n := c.live(); n > verifyCacheShards*4 {
 		t.Fatalf("the cache holds %d entries, more than its %d slots", n, verifyCacheShards*4)
 	}
-	if c.get(hot, new(int)) != nil {
+	if c.get(hot, new(int), new(Claims)) != nil {
 		t.Fatal("an entry answered for another key set")
 	}
 	c.drop(hot)
-	if c.get(hot, keys) != nil {
+	if c.get(hot, keys, new(Claims)) != nil {
 		t.Fatal("a dropped entry answered")
 	}
 }
@@ -236,5 +239,52 @@ func TestClaimsClone(t *testing.T) {
 	d.Extra["m"].(map[string]any)["k"] = "w"
 	if c.Audience[0] != "a" || c.Extra["roles"].([]any)[0] != "x" || c.Extra["m"].(map[string]any)["k"] != "v" {
 		t.Fatalf("changing the clone changed the original: %+v", c)
+	}
+}
+
+// TestVerifyCacheChecksItsOwnCopy: a handler that changes the claims
+// Verify gave it (against Claims' documentation) changes nothing the
+// next presentation is checked against.
+func TestVerifyCacheChecksItsOwnCopy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	iss, clock := newTestIssuer(t, nil)
+	toks := login(t, iss, "alice")
+	c, err := iss.Verify(ctx, toks.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ExpiresAt = c.ExpiresAt.Add(24 * time.Hour)
+	c.Audience[0] = "elsewhere"
+	c.Version = 99
+	if _, err := iss.Verify(ctx, toks.AccessToken); err != nil {
+		t.Fatalf("after a handler changed its claims, the token: %v; want it checked as issued", err)
+	}
+	clock.Advance(2 * time.Hour)
+	if _, err := iss.Verify(ctx, toks.AccessToken); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("the token past its real exp, its claims' exp moved by a handler: %v, want ErrTokenExpired", err)
+	}
+}
+
+// TestVerifyCacheBounds: tokens above MaxCachedTokenSize are not
+// remembered, and a VerifyCacheSize above MaxVerifyCacheSize is refused.
+func TestVerifyCacheBounds(t *testing.T) {
+	t.Parallel()
+	c := newVerifiedCache(64)
+	keys := new(int)
+	big := strings.Repeat("x", MaxCachedTokenSize+1)
+	c.put(big, keys, &Claims{})
+	if c.live() != 0 || c.get(big, keys, new(Claims)) != nil {
+		t.Fatal("a token above MaxCachedTokenSize was remembered")
+	}
+	_, err := New(Config{Issuer: testIssuer, Audience: []string{testAudience}, Keys: NewKeySet(testKey(t, RS256, 0)),
+		Store: memstore.New(), VerifyCacheSize: MaxVerifyCacheSize + 1})
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("New with VerifyCacheSize above the maximum: %v, want ErrInvalidConfig", err)
+	}
+	_, err = NewVerifier(VerifierConfig{Issuer: testIssuer, Audience: []string{testAudience},
+		JWKSURL: "https://auth.example.com/jwks", VerifyCacheSize: MaxVerifyCacheSize + 1})
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewVerifier with VerifyCacheSize above the maximum: %v, want ErrInvalidConfig", err)
 	}
 }

@@ -265,6 +265,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	bad := func(format string, args ...any) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
+	if cfg.VerifyCacheSize > MaxVerifyCacheSize {
+		return bad("VerifyCacheSize %d exceeds the maximum %d (MaxVerifyCacheSize)", cfg.VerifyCacheSize, MaxVerifyCacheSize)
+	}
 	issuers := cfg.Issuers
 	switch {
 	case len(issuers) > 0 && (cfg.Issuer != "" || cfg.JWKSURL != ""):
@@ -614,8 +617,10 @@ func (v *Verifier) verify(ctx context.Context, ti *trustedIssuer, token string) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := v.verified.check(token, keys, &ti.rules, now)
+	var cached Claims
+	c, err := v.verified.check(token, keys, &ti.rules, now, &cached)
 	hit := c != nil
+	checked := &cached // on a hit, the cache's own copy is what is checked
 	if !hit {
 		c, err = verifyAccess(token, v.maxTokenSize, keys, ti.policy, &ti.rules, now)
 		if errors.Is(err, errUnknownKey) && ti.remote != nil && worthRefetch(token, v.maxTokenSize, &ti.rules, now) {
@@ -629,8 +634,11 @@ func (v *Verifier) verify(ctx context.Context, ti *trustedIssuer, token string) 
 			}
 		}
 	}
+	if !hit {
+		checked = c
+	}
 	if err == nil && v.store != nil {
-		err = checkAccess(ctx, v.store, ti.scope, c, now)
+		err = checkAccess(ctx, v.store, ti.scope, checked, now)
 	}
 	if err == nil && !hit {
 		v.verified.put(token, keys, c)

@@ -457,13 +457,16 @@ func (iss *Issuer) verifyToken(ctx context.Context, token string, stateful bool)
 // are verifyAccess's (for the event only), or nil.
 func (iss *Issuer) verifyAt(ctx context.Context, token string, stateful bool, now time.Time) (*Claims, error) {
 	keys := iss.keys.load()
-	c, err := iss.verified.check(token, keys, &iss.rules, now)
+	var cached Claims
+	c, err := iss.verified.check(token, keys, &iss.rules, now, &cached)
 	hit := c != nil
+	checked := &cached // on a hit, the cache's own copy is what is checked
 	if !hit {
 		c, err = verifyAccess(token, iss.maxTokenSize, keys, jose.AccessTokens, &iss.rules, now)
+		checked = c
 	}
 	if err == nil && stateful {
-		err = checkAccess(ctx, iss.store, iss.scope, c, now)
+		err = checkAccess(ctx, iss.store, iss.scope, checked, now)
 	}
 	if err == nil && !hit {
 		iss.verified.put(token, keys, c)
