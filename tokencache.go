@@ -14,8 +14,9 @@ import (
 // claims: about 1.5 KB for a typical token, so a full cache of the default
 // size takes about 25 MB, and at most about 16 KB for the largest token
 // remembered (MaxCachedTokenSize, with its decoded claims), so never more
-// than about 260 MB. It fills only as distinct tokens arrive; its fixed
-// part is about 100 bytes per entry.
+// than about 260 MB. Beyond its fixed part (about 300 bytes per entry,
+// 5 MB at the default size, allocated when the Issuer or Verifier is
+// made) it fills only as distinct tokens arrive.
 const DefaultVerifyCacheSize = 16384
 
 // MaxVerifyCacheSize caps Config.VerifyCacheSize and

@@ -218,25 +218,12 @@ func TestStalledRotationWritesNothing(t *testing.T) {
 	t.Parallel()
 	direct := pool(t)
 	schema := pgtest.Schema(t, direct)
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, cfg.ConnConfig.Host+":"+strconv.Itoa(int(cfg.ConnConfig.Port)))
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(proxy.ln.Addr().(*net.TCPAddr).Port)
-	tracer := &stallOn{p: proxy, marker: "WITH u AS ("}
-	cfg.ConnConfig.Tracer = tracer
-	cfg.MaxConns = 1
+	var tracer *stallOn
+	s, proxy := proxied(t, schema, func(p *stallProxy) pgx.QueryTracer {
+		tracer = &stallOn{p: p, marker: "WITH u AS ("}
+		return tracer
+	})
 	ctx := context.Background()
-	p, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	s, err := pgstore.NewChecked(ctx, p, pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
 	warm := create(t, s, "warm", "alice", t0)
 	if r, err := rotate(ctx, s, warm.Handle, "warm", 1, t0); err != nil || r.Outcome != store.Rotated {
 		t.Fatalf("warming up: %v, %v", r.Outcome, err)
@@ -244,7 +231,7 @@ func TestStalledRotationWritesNothing(t *testing.T) {
 	c := create(t, s, "stall", "alice", t0)
 
 	rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	_, err = rotate(rctx, s, c.Handle, "stall", 1, t0)
+	_, err := rotate(rctx, s, c.Handle, "stall", 1, t0)
 	cancel()
 	if !tracer.hit.Load() {
 		t.Fatal("the rotation never reached its write")
@@ -260,16 +247,8 @@ func TestStalledRotationWritesNothing(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	check, err := pgstore.New(direct, pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The write arrived late and did nothing: the login token is still
-	// current and rotates, long after the grace window.
-	r, err := rotate(ctx, check, c.Handle, "stall", 1, t0.Add(time.Hour))
-	if err != nil || r.Outcome != store.Rotated {
-		t.Fatalf("after the stalled write was delivered: %v, %v; want the login token to rotate (nothing written)", r.Outcome, err)
-	}
+	// The write arrived late and did nothing.
+	loginTokenRotates(t, direct, schema, c.Handle, "stall")
 }
 
 // TestRotationBehindALockWritesNothing: a rotation whose write waits for
@@ -280,23 +259,8 @@ func TestRotationBehindALockWritesNothing(t *testing.T) {
 	t.Parallel()
 	direct := pool(t)
 	schema := pgtest.Schema(t, direct)
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, cfg.ConnConfig.Host+":"+strconv.Itoa(int(cfg.ConnConfig.Port)))
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(proxy.ln.Addr().(*net.TCPAddr).Port)
-	cfg.MaxConns = 1
+	s, proxy := proxied(t, schema, nil)
 	ctx := context.Background()
-	p, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	s, err := pgstore.NewChecked(ctx, p, pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := create(t, s, "locked", "alice", t0)
 
 	tx, err := direct.Begin(ctx)
@@ -319,12 +283,48 @@ func TestRotationBehindALockWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
+	loginTokenRotates(t, direct, schema, c.Handle, "locked")
+}
+
+// proxied opens a migrated store on schema through a stallProxy in front
+// of the server (one connection, so that statements stay prepared on it),
+// with the pgx tracer tracer makes for the proxy, if any.
+func proxied(t *testing.T, schema string, tracer func(*stallProxy) pgx.QueryTracer) (*pgstore.Store, *stallProxy) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, cfg.ConnConfig.Host+":"+strconv.Itoa(int(cfg.ConnConfig.Port)))
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(proxy.ln.Addr().(*net.TCPAddr).Port)
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer(proxy)
+	}
+	cfg.MaxConns = 1
+	ctx := context.Background()
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	s, err := pgstore.NewChecked(ctx, p, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, proxy
+}
+
+// loginTokenRotates checks, on a store of its own over direct, that the
+// login token of session id (handle) is still current: it rotates, long
+// after any grace window, so the write the test withheld took no effect.
+func loginTokenRotates(t *testing.T, direct *pgxpool.Pool, schema, handle, id string) {
+	t.Helper()
 	check, err := pgstore.New(direct, pgstore.Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := rotate(ctx, check, c.Handle, "locked", 1, t0.Add(time.Hour))
+	r, err := rotate(context.Background(), check, handle, id, 1, t0.Add(time.Hour))
 	if err != nil || r.Outcome != store.Rotated {
-		t.Fatalf("after the lock was released: %v, %v; want the login token to rotate (nothing written)", r.Outcome, err)
+		t.Fatalf("after the withheld write was delivered: %v, %v; want the login token to rotate (nothing written)", r.Outcome, err)
 	}
 }
