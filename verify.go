@@ -385,6 +385,9 @@ func checkAccess(ctx context.Context, st store.Store, sc scope.Scope, c *Claims,
 		SessionID: c.SessionID,
 		JTI:       c.ID,
 		Now:       now,
+		Version:   c.Version,
+		IssuedAt:  c.IssuedAt,
+		ExpiresAt: c.ExpiresAt,
 	})
 	if err != nil {
 		return storeFailure(err)

@@ -248,6 +248,16 @@ type AccessCheck struct {
 	JTI string
 	// Now decides deny-list and session expiry.
 	Now time.Time
+
+	// Version, IssuedAt and ExpiresAt are the token's ver, iat and exp. A
+	// store that reads its records ignores them; one that answers from a
+	// local view of pushed revocations (redisstore.View) needs them to
+	// tell whether its view covers the token: one issued before the view
+	// was last in step with the store, or living longer than the view
+	// remembers revocations, is read from the store.
+	Version   uint64
+	IssuedAt  time.Time
+	ExpiresAt time.Time
 }
 
 // AccessState is the answer of [Store.CheckAccess]: facts, not a verdict.
@@ -414,6 +424,16 @@ type Store interface {
 	// only if no live record of it existed: exactly once, even under
 	// concurrency.
 	UseOnce(ctx context.Context, namespace, key string, until, now time.Time) (bool, error)
+}
+
+// LocalChecker is implemented by a store that can answer some access
+// checks in process, without I/O (redisstore.View, from revocations pushed
+// to it). CheckAccessLocal answers as CheckAccess would, with ok true, or
+// ok false when the check needs the store's own read. Callers that give
+// every store call a deadline try it first, so a check answered locally
+// costs no context.
+type LocalChecker interface {
+	CheckAccessLocal(q AccessCheck) (st AccessState, ok bool)
 }
 
 // HandleInfo is what a handle names.

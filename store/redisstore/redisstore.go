@@ -50,6 +50,9 @@ type Store struct {
 	client redis.UniversalClient
 	prefix string
 	margin int64 // ms
+	// channel is where the scripts that revoke announce it (view.go):
+	// Channel(prefix).
+	channel string
 	// ctxDeadlines reports that the client sets its socket deadlines from
 	// the context (ContextTimeoutEnabled), so a call whose context has a
 	// deadline needs no guard goroutine.
@@ -92,6 +95,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return &Store{
 		client:       client,
 		prefix:       prefix,
+		channel:      Channel(prefix),
 		margin:       margin.Milliseconds(),
 		ctxDeadlines: honoursContextDeadlines(client),
 		cluster:      clusterOf(client),
@@ -387,7 +391,7 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 			strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
 			now, itoa(r.Grace.Milliseconds()), idle, replace, r.Claims, h.SessionID,
 			pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth),
-			cutoff).Result()
+			cutoff, s.channel).Result()
 		if err == nil {
 			clk.observeRotate(v, sent, time.Now())
 		}
@@ -548,7 +552,7 @@ func (s *Store) Revoke(ctx context.Context, handle string, presented [32]byte, n
 		return store.Session{}, fmt.Errorf("%w: redisstore: no session for this token", store.ErrNotFound)
 	}
 	v, err := s.eval(ctx, revokeScript, []string{s.sessionKey(h.Tag, h.SessionID), s.indexKey(h.Tag)},
-		strconv.FormatUint(h.Generation, 10), presented[:], itoa(ms(now)), h.SessionID)
+		strconv.FormatUint(h.Generation, 10), presented[:], itoa(ms(now)), h.SessionID, s.channel)
 	if err != nil {
 		return store.Session{}, unavailable(ctx, "revoke session", err)
 	}
@@ -581,7 +585,7 @@ func (s *Store) RevokeSession(ctx context.Context, subject, id string, now time.
 	}
 	tag := store.SubjectTag(subject)
 	v, err := s.eval(ctx, revokeSessionScript, []string{s.sessionKey(tag, id), s.indexKey(tag)},
-		subject, itoa(ms(now)), id)
+		subject, itoa(ms(now)), id, s.channel)
 	if err != nil {
 		return unavailable(ctx, "revoke session", err)
 	}
@@ -603,7 +607,7 @@ func (s *Store) RevokeAll(ctx context.Context, subject string, now time.Time) (u
 	}
 	tag := store.SubjectTag(subject)
 	v, err := s.eval(ctx, revokeAllScript, []string{s.indexKey(tag), s.versionKey(tag)},
-		subject, s.sessionPrefix(tag), itoa(ms(now)-s.margin))
+		subject, s.sessionPrefix(tag), itoa(ms(now)-s.margin), s.channel)
 	if err != nil {
 		return 0, unavailable(ctx, "revoke all sessions", err)
 	}
@@ -622,7 +626,7 @@ func (s *Store) Deny(ctx context.Context, subject, jti string, until time.Time) 
 		return err
 	}
 	_, err := s.eval(ctx, denyScript, []string{s.denyKey(store.SubjectTag(subject), jti)},
-		subject, itoa(ms(until)), itoa(s.margin))
+		subject, itoa(ms(until)), itoa(s.margin), jti, s.channel)
 	if err != nil {
 		return unavailable(ctx, "deny token", err)
 	}

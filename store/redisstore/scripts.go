@@ -72,6 +72,16 @@ end
 local function version(key, subject)
   return tonumber(redis.call('HGET', key, subject) or '0')
 end
+` + announce
+
+// announce publishes a revocation on the store's channel (view.go reads
+// it): a kind letter, the subject's length, ':', the subject, then the
+// rest, whose shape the kind gives. A script that revokes calls it in the
+// same run as the write, so no revocation is written without its message.
+var announce = `
+local function announce(channel, kind, subject, rest)
+  redis.call('PUBLISH', channel, kind .. #subject .. ':' .. subject .. rest)
+end
 `
 
 // createScript stores a new session unless its key holds one that may not
@@ -123,7 +133,7 @@ const codeLate = 6
 // replace the claims, the claims, session id, the next generation, the
 // claims' length, the sealed successor's length (numbers and lengths
 // formatted for the header by Go), the cut-off (the server's Unix µs; "0":
-// none).
+// none), the revocations channel (Reused announces the session's end).
 var rotateScript = redis.NewScript(prelude + `
 local t = redis.call('TIME')
 local tnow = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -179,6 +189,7 @@ end
 -- 6. reused: revoke the session
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[3], ARGV[10])
+announce(ARGV[15], 's', subjectOf(s), ARGV[10])
 return {3, '21' .. string.sub(s, 3, pub), 0}
 end
 local r = rotate()
@@ -199,7 +210,8 @@ return tonumber(t[1]) * 1000000 + tonumber(t[2])
 // revokeScript ends the live session a handle names under the proof of a
 // presented hash, answering {1, record up to its claims, as it was} or {0}.
 //
-// KEYS: session, index. ARGV: generation, presented hash, now, session id.
+// KEYS: session, index. ARGV: generation, presented hash, now, session id,
+// revocations channel.
 var revokeScript = redis.NewScript(prelude + `
 local s = redis.call('GET', KEYS[1])
 if not s then return {0} end
@@ -208,13 +220,15 @@ local want = expected(s, tonumber(ARGV[1]), G, n, spentAt)
 if not want or want ~= ARGV[2] or not live(s, tonumber(ARGV[3])) then return {0} end
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[2], ARGV[4])
+announce(ARGV[5], 's', subjectOf(s), ARGV[4])
 return {1, string.sub(s, 1, spentAt - 1)}
 `)
 
 // revokeSessionScript ends subject's live session, answering 1, or 0 when
 // there is none.
 //
-// KEYS: session, index. ARGV: subject, now, session id.
+// KEYS: session, index. ARGV: subject, now, session id, revocations
+// channel.
 var revokeSessionScript = redis.NewScript(prelude + `
 local s = redis.call('GET', KEYS[1])
 if not s then return 0 end
@@ -222,6 +236,7 @@ hdr(s)
 if not owned(s, ARGV[1]) or not live(s, tonumber(ARGV[2])) then return 0 end
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[2], ARGV[3])
+announce(ARGV[4], 's', ARGV[1], ARGV[3])
 return 1
 `)
 
@@ -257,7 +272,8 @@ return out
 // revokeAllScript revokes every session of subject and bumps its version,
 // answering the new version.
 //
-// KEYS: index, versions. ARGV: subject, session key prefix, cut-off.
+// KEYS: index, versions. ARGV: subject, session key prefix, cut-off,
+// revocations channel.
 var revokeAllScript = redis.NewScript(prelude + `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -273,14 +289,17 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+local v = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+announce(ARGV[4], 'v', ARGV[1], string.format('%.0f', v))
+return v
 `)
 
 // denyScript records subject's jti until a time, keeping the later time,
 // and expires the entry with the margin after its latest time.
 //
-// KEYS: deny entry. ARGV: subject, until, margin.
-var denyScript = redis.NewScript(`
+// KEYS: deny entry. ARGV: subject, until, margin, jti, revocations
+// channel.
+var denyScript = redis.NewScript(announce + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur or tonumber(ARGV[2]) > tonumber(cur) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 local latest
@@ -289,6 +308,7 @@ for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
   if not latest or n > latest then latest = n end
 end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', latest + tonumber(ARGV[3])))
+announce(ARGV[5], 'd', ARGV[1], ARGV[2] .. ':' .. ARGV[4])
 return 1
 `)
 

@@ -1,0 +1,739 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/store"
+)
+
+// The defaults of ViewOptions.
+const (
+	// DefaultMaxStaleness is ViewOptions.MaxStaleness's default.
+	DefaultMaxStaleness = time.Second
+	// DefaultViewTokenLifetime is ViewOptions.MaxTokenLifetime's default.
+	DefaultViewTokenLifetime = time.Hour
+	// DefaultViewLeeway is ViewOptions.Leeway's default.
+	DefaultViewLeeway = time.Minute
+	// DefaultViewEntries is ViewOptions.MaxEntries's default.
+	DefaultViewEntries = 100_000
+)
+
+// ErrViewBehind is the error, wrapping store.ErrUnavailable, of a View's
+// CheckAccess with ViewOptions.FailClosed while the view is not in step
+// with the store: the verifier answers it as an outage (503).
+var ErrViewBehind = fmt.Errorf("%w: redisstore: the revocation view is not in step with Redis (subscription lost or silent)", store.ErrUnavailable)
+
+// ViewOptions configures a View. The zero value is valid.
+type ViewOptions struct {
+	// MaxStaleness bounds how old a revocation the view may not know yet
+	// and still answer on its own (default DefaultMaxStaleness; at least
+	// 10ms). The view pings Redis on its subscription four times per
+	// MaxStaleness; a revocation that completed more than MaxStaleness
+	// before a check is known to the view, or the check reads the store.
+	MaxStaleness time.Duration
+	// MaxTokenLifetime is the longest access-token lifetime (exp - iat) the
+	// view answers for (default DefaultViewTokenLifetime): it remembers a
+	// revocation that long, plus twice Leeway, after learning of it.
+	// Tokens living longer are checked against the store.
+	MaxTokenLifetime time.Duration
+	// Leeway covers the differences between the clocks of the instances
+	// that mint tokens and this one, and the verifiers' exp leeway
+	// (default DefaultViewLeeway; it must be at least both). After every
+	// (re)subscription the view answers on its own only for tokens issued
+	// (iat) Leeway after it; each older token is read from the store once
+	// and then followed.
+	Leeway time.Duration
+	// MaxEntries bounds the revocations remembered, and separately the
+	// older tokens followed after one store read (default
+	// DefaultViewEntries; each entry costs about 150 bytes). When the
+	// revocations would exceed it, the view forgets them all and starts
+	// over as after a reconnection: correct, at the price of store reads.
+	MaxEntries int
+	// FailClosed makes CheckAccess answer ErrViewBehind instead of reading
+	// the store while the view is not in step (after losing its
+	// subscription, before its first sync, or when Redis stops answering
+	// its pings): every stateful check refuses until the view is back.
+	FailClosed bool
+	// Now is the clock the minting instances share (default time.Now),
+	// against which iat and the retention of revocations are read. The
+	// staleness bound runs on the monotonic clock whatever Now is.
+	Now func() time.Time
+}
+
+// View is a Store whose CheckAccess answers from a local view of the
+// revocations the store announces, with no round trip, while that view is
+// in step with Redis; every other method is the Store's, and the
+// revocations made through the View enter its view at once.
+//
+// It subscribes to Channel(prefix), on which every script that revokes
+// publishes in the same run as its write: logout (Revoke), RevokeSession,
+// logout-all and client revocation (RevokeAll), RevokeAccessToken (Deny),
+// reuse detected (Rotate). The view keeps, bounded and expiring by
+// themselves, the subjects' lowest current token versions, the ended
+// sessions and the denied jtis; a token it answers for is refused when one
+// of them covers it and accepted otherwise.
+//
+// Correctness under faults: the view answers on its own only while a ping
+// sent on its subscription less than MaxStaleness ago has been answered
+// (messages and pong share one connection, in order, so every revocation
+// older than that ping has arrived). Otherwise, and while it has never
+// synced, CheckAccess reads the store (or, with FailClosed, refuses). A
+// revocation made while the subscription was down is never missed: after
+// every (re)subscription the view answers on its own only for tokens
+// issued after it (iat at least Leeway after), and every older token is
+// read from the store once in the new subscription's life, after which
+// the subscription carries whatever happens to it. Outside that, what a
+// view cannot see: a session's natural end (idle or absolute expiry;
+// access tokens never outlive the absolute one) is noticed only at the
+// token's exp.
+//
+// On Redis Cluster the scripts' classic PUBLISH reaches the subscribers of
+// every node (the cluster bus forwards it), so one subscription to any
+// node sees every slot's revocations. Sharded pub/sub (SPUBLISH) would
+// confine a message to its slot's shard: a view would need a subscription
+// per slot, and is therefore not used.
+//
+// Create one with (*Store).Watch; Close it when done. It is safe for
+// concurrent use.
+type View struct {
+	*Store
+
+	staleness, lifetime, leeway time.Duration
+	maxEntries                  int
+	failClosed                  bool
+	now                         func() time.Time
+
+	mono time.Time // the monotonic origin of synced
+	// synced is the monotonic time (since mono) at which the last ping
+	// answered on the current subscription was sent; 0 while not in step.
+	synced atomic.Int64
+
+	mu         sync.RWMutex
+	subjects   map[string]*subjectView
+	entries    int // versions, sessions and denied jtis in subjects
+	followed   map[string]follow
+	epoch      uint64    // bumped by every (re)subscription and every reset
+	epochStart time.Time // on now's clock
+	lastSweep  time.Time
+
+	stats struct {
+		messages, malformed, resets, subscriptions, lost, storeReads, refusedBehind atomic.Uint64
+	}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	psMu   sync.Mutex
+	ps     *redis.PubSub
+	closed bool
+}
+
+// subjectView is what a View knows of one subject's revocations. Times are
+// Unix ns on the View's clock (now); deny ends are Unix ms as announced.
+type subjectView struct {
+	minVersion   uint64
+	versionUntil int64
+	sessions     map[string]int64 // ended session id -> forget after
+	denied       map[string]int64 // jti -> deny-list end (Unix ms)
+}
+
+// follow records that a token issued before the current subscription was
+// read from the store in it and was live then: from then on, the
+// subscription carries whatever happens to it.
+type follow struct {
+	subject string
+	epoch   uint64
+	until   int64 // Unix ns: its exp plus the leeway
+}
+
+// Compile-time check that *View implements the contract and answers
+// checks locally.
+var (
+	_ store.Store        = (*View)(nil)
+	_ store.LocalChecker = (*View)(nil)
+)
+
+// Watch subscribes to the store's revocations and returns a View of them.
+// It does not wait for the subscription: until the first sync, CheckAccess
+// reads the store (or refuses, with FailClosed); WaitInStep waits for it.
+// The View lives until Close.
+func (s *Store) Watch(opts ViewOptions) (*View, error) {
+	v := &View{
+		Store:      s,
+		staleness:  opts.MaxStaleness,
+		lifetime:   opts.MaxTokenLifetime,
+		leeway:     opts.Leeway,
+		maxEntries: opts.MaxEntries,
+		failClosed: opts.FailClosed,
+		now:        opts.Now,
+		mono:       time.Now(),
+		subjects:   make(map[string]*subjectView),
+		followed:   make(map[string]follow),
+		done:       make(chan struct{}),
+	}
+	switch {
+	case v.staleness < 0, v.lifetime < 0, v.leeway < 0, v.maxEntries < 0:
+		return nil, errors.New("redisstore: ViewOptions durations and MaxEntries must not be negative")
+	case v.staleness == 0:
+		v.staleness = DefaultMaxStaleness
+	case v.staleness < 10*time.Millisecond:
+		return nil, fmt.Errorf("redisstore: ViewOptions.MaxStaleness must be at least 10ms, got %v", v.staleness)
+	}
+	if v.lifetime == 0 {
+		v.lifetime = DefaultViewTokenLifetime
+	}
+	if v.leeway == 0 {
+		v.leeway = DefaultViewLeeway
+	}
+	if v.maxEntries == 0 {
+		v.maxEntries = DefaultViewEntries
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	v.epochStart = v.now()
+	v.lastSweep = v.epochStart
+	ctx, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	go v.run(ctx)
+	return v, nil
+}
+
+// Close stops the subscription and waits for it to end. The View's
+// CheckAccess then reads the store (or refuses, with FailClosed); the
+// Store itself, and its client, stay open.
+func (v *View) Close() error {
+	v.psMu.Lock()
+	v.closed = true
+	if v.ps != nil {
+		v.ps.Close()
+	}
+	v.psMu.Unlock()
+	v.cancel()
+	<-v.done
+	v.synced.Store(0)
+	return nil
+}
+
+// ViewStatus is a View's state, for operators (readiness, metrics).
+type ViewStatus struct {
+	// InStep reports that the view answers on its own.
+	InStep bool
+	// SyncedAt is when the last ping the subscription answered was sent
+	// (zero while not in step): the view knows every revocation before it.
+	SyncedAt time.Time
+	// Subscriptions counts the subscriptions confirmed (1 + reconnections);
+	// Lost, the subscriptions that failed or went silent (no pong for
+	// three MaxStaleness, at least a second) and were dropped.
+	Subscriptions, Lost uint64
+	// Entries is the number of revocations remembered; Followed, the older
+	// tokens followed after one store read.
+	Entries, Followed int
+	// Messages counts the announcements applied, Malformed those that could
+	// not be read (each one resets the view), Resets the times the view
+	// forgot everything (overflow or malformed message).
+	Messages, Malformed, Resets uint64
+	// StoreReads counts the checks read from the store (not in step, older
+	// tokens, long-lived tokens); RefusedBehind, those refused with
+	// ErrViewBehind.
+	StoreReads, RefusedBehind uint64
+}
+
+// Status reports the view's state.
+func (v *View) Status() ViewStatus {
+	v.mu.RLock()
+	st := ViewStatus{Entries: v.entries, Followed: len(v.followed)}
+	v.mu.RUnlock()
+	if s := v.synced.Load(); s > 0 {
+		st.SyncedAt = v.mono.Add(time.Duration(s))
+		st.InStep = v.inStep()
+	}
+	st.Subscriptions = v.stats.subscriptions.Load()
+	st.Lost = v.stats.lost.Load()
+	st.Messages = v.stats.messages.Load()
+	st.Malformed = v.stats.malformed.Load()
+	st.Resets = v.stats.resets.Load()
+	st.StoreReads = v.stats.storeReads.Load()
+	st.RefusedBehind = v.stats.refusedBehind.Load()
+	return st
+}
+
+// WaitInStep waits until the view answers on its own, or ctx ends.
+func (v *View) WaitInStep(ctx context.Context) error {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for !v.inStep() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redisstore: the revocation view is not in step: %w", ctx.Err())
+		case <-v.done:
+			return errors.New("redisstore: the revocation view is closed")
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// monoNow is the monotonic time since v.mono, never 0.
+func (v *View) monoNow() int64 { return int64(time.Since(v.mono)) + 1 }
+
+// inStep reports that a ping sent less than MaxStaleness ago was answered
+// on the current subscription.
+func (v *View) inStep() bool {
+	s := v.synced.Load()
+	return s > 0 && v.monoNow()-s <= int64(v.staleness)
+}
+
+// ---- the check ----
+
+// CheckAccess answers from the view when it is in step and covers the
+// token, else reads the store (with FailClosed, refuses while not in
+// step). A token the view knows to be revoked is refused without a read in
+// any case.
+func (v *View) CheckAccess(ctx context.Context, q store.AccessCheck) (store.AccessState, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return store.AccessState{}, err
+	}
+	if st, ok := v.CheckAccessLocal(q); ok {
+		return st, nil
+	}
+	inStep := v.inStep()
+	v.mu.RLock()
+	epoch := v.epoch
+	v.mu.RUnlock()
+	if !inStep && v.failClosed {
+		v.stats.refusedBehind.Add(1)
+		return store.AccessState{}, ErrViewBehind
+	}
+	v.stats.storeReads.Add(1)
+	st, err := v.Store.CheckAccess(ctx, q)
+	if err != nil {
+		return st, err
+	}
+	v.learn(q, st, epoch, inStep)
+	return st, nil
+}
+
+// CheckAccessLocal is CheckAccess's answer without I/O, when the view has
+// one (store.LocalChecker): a revocation it knows covers the token, or it
+// is in step and covers the token. Otherwise ok is false.
+func (v *View) CheckAccessLocal(q store.AccessCheck) (st store.AccessState, ok bool) {
+	inStep := v.inStep()
+	v.mu.RLock()
+	st, refused := v.knownLocked(q)
+	covered := inStep && v.coversLocked(q)
+	v.mu.RUnlock()
+	return st, refused || covered
+}
+
+// knownLocked answers from what the view remembers: refused when a
+// revocation covers the token (the state says which), else the state of a
+// token nothing revoked.
+func (v *View) knownLocked(q store.AccessCheck) (store.AccessState, bool) {
+	st := store.AccessState{Version: q.Version, SessionLive: q.SessionID != ""}
+	sv := v.subjects[q.Subject]
+	if sv == nil {
+		return st, false
+	}
+	refused := false
+	if sv.minVersion > q.Version {
+		st.Version, refused = sv.minVersion, true
+	}
+	if q.SessionID != "" {
+		if _, ended := sv.sessions[q.SessionID]; ended {
+			st.SessionLive, refused = false, true
+		}
+	}
+	if u, ok := sv.denied[q.JTI]; ok && q.Now.UnixMilli() < u {
+		st.Denied, refused = true, true
+	}
+	return st, refused
+}
+
+// coversLocked reports whether every revocation of the token would be in
+// the view: a lifetime the view remembers revocations for, and issued after
+// the current subscription began, or read from the store during it.
+func (v *View) coversLocked(q store.AccessCheck) bool {
+	if q.IssuedAt.IsZero() || q.ExpiresAt.Sub(q.IssuedAt) > v.lifetime {
+		return false
+	}
+	if !q.IssuedAt.Before(v.epochStart.Add(v.leeway)) {
+		return true
+	}
+	f, ok := v.followed[q.JTI]
+	return ok && f.epoch == v.epoch && f.subject == q.Subject
+}
+
+// learn keeps what a store read said: the revocations it showed, and, for
+// a live token read while in step, that the subscription of epoch now
+// follows it.
+func (v *View) learn(q store.AccessCheck, st store.AccessState, epoch uint64, inStep bool) {
+	live := !st.Denied && st.Version == q.Version && (q.SessionID == "" || st.SessionLive)
+	if live && (!inStep || q.IssuedAt.IsZero() || q.ExpiresAt.Sub(q.IssuedAt) > v.lifetime) {
+		return // nothing to remember
+	}
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch {
+	case !live:
+		if st.Version > q.Version {
+			v.addVersionLocked(q.Subject, st.Version, now)
+		}
+		if q.SessionID != "" && !st.SessionLive {
+			v.addSessionLocked(q.Subject, q.SessionID, now)
+		}
+		if st.Denied {
+			v.addDenyLocked(q.Subject, q.JTI, q.ExpiresAt.Add(v.leeway).UnixMilli(), now)
+		}
+	case v.epoch == epoch:
+		if len(v.followed) >= v.maxEntries {
+			// Following afresh costs one store read per token; it
+			// never loses a revocation.
+			clear(v.followed)
+		}
+		v.followed[q.JTI] = follow{subject: q.Subject, epoch: epoch, until: q.ExpiresAt.Add(v.leeway).UnixNano()}
+	}
+}
+
+// ---- what the view remembers ----
+
+// forget is how long after learning of it the view keeps a version or an
+// ended session: every token it covers was issued before and lives at most
+// lifetime, plus the clocks' differences and the verifiers' leeway.
+func (v *View) forget(now time.Time) int64 {
+	return now.Add(v.lifetime + 2*v.leeway).UnixNano()
+}
+
+// subjectLocked returns subject's entry, creating it, or nil when the view
+// is full even after a sweep: then it has been reset.
+func (v *View) subjectLocked(subject string, now time.Time) *subjectView {
+	if v.entries >= v.maxEntries {
+		v.sweepLocked(now)
+		if v.entries >= v.maxEntries {
+			v.resetLocked(now)
+		}
+	}
+	sv := v.subjects[subject]
+	if sv == nil {
+		sv = &subjectView{}
+		v.subjects[subject] = sv
+	}
+	return sv
+}
+
+func (v *View) addVersionLocked(subject string, version uint64, now time.Time) {
+	sv := v.subjectLocked(subject, now)
+	if sv.minVersion == 0 {
+		v.entries++
+	}
+	sv.minVersion = max(sv.minVersion, version)
+	sv.versionUntil = v.forget(now)
+}
+
+func (v *View) addSessionLocked(subject, id string, now time.Time) {
+	sv := v.subjectLocked(subject, now)
+	if sv.sessions == nil {
+		sv.sessions = make(map[string]int64)
+	}
+	if _, ok := sv.sessions[id]; !ok {
+		v.entries++
+	}
+	sv.sessions[id] = v.forget(now)
+}
+
+func (v *View) addDenyLocked(subject, jti string, untilMS int64, now time.Time) {
+	sv := v.subjectLocked(subject, now)
+	if sv.denied == nil {
+		sv.denied = make(map[string]int64)
+	}
+	cur, ok := sv.denied[jti]
+	if !ok {
+		v.entries++
+	}
+	sv.denied[jti] = max(cur, untilMS)
+}
+
+// resetLocked forgets every revocation and starts a new epoch at now, as a
+// reconnection does: tokens issued before it are read from the store again.
+func (v *View) resetLocked(now time.Time) {
+	v.subjects = make(map[string]*subjectView)
+	v.entries = 0
+	v.newEpochLocked(now)
+	v.stats.resets.Add(1)
+}
+
+// newEpochLocked starts an epoch at now: what was followed is followed no
+// more.
+func (v *View) newEpochLocked(now time.Time) {
+	v.epoch++
+	v.epochStart = now
+	clear(v.followed)
+}
+
+// sweepLocked drops what has expired.
+func (v *View) sweepLocked(now time.Time) {
+	ns, msNow := now.UnixNano(), now.Add(-v.leeway).UnixMilli()
+	for subject, sv := range v.subjects {
+		if sv.minVersion != 0 && sv.versionUntil < ns {
+			sv.minVersion = 0
+			v.entries--
+		}
+		for id, until := range sv.sessions {
+			if until < ns {
+				delete(sv.sessions, id)
+				v.entries--
+			}
+		}
+		for jti, until := range sv.denied {
+			if until < msNow {
+				delete(sv.denied, jti)
+				v.entries--
+			}
+		}
+		if sv.minVersion == 0 && len(sv.sessions) == 0 && len(sv.denied) == 0 {
+			delete(v.subjects, subject)
+		}
+	}
+	for jti, f := range v.followed {
+		if f.until < ns || f.epoch != v.epoch {
+			delete(v.followed, jti)
+		}
+	}
+	v.lastSweep = now
+}
+
+// apply takes one announcement into the view; one it cannot read resets it
+// (it may have been a revocation).
+func (v *View) apply(payload string) {
+	a, err := parseAnnouncement(payload)
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		v.stats.malformed.Add(1)
+		v.resetLocked(now)
+		return
+	}
+	v.stats.messages.Add(1)
+	switch a.kind {
+	case kindVersion:
+		v.addVersionLocked(a.subject, a.version, now)
+	case kindSession:
+		v.addSessionLocked(a.subject, a.id, now)
+	case kindDeny:
+		v.addDenyLocked(a.subject, a.id, a.until, now)
+	}
+}
+
+// ---- the revocations made through the View enter it at once ----
+
+// Rotate is the Store's; a reuse it detects enters the view.
+func (v *View) Rotate(ctx context.Context, r store.Rotation) (store.RotateResult, error) {
+	res, err := v.Store.Rotate(ctx, r)
+	if err == nil && res.Outcome == store.Reused {
+		v.ended(res.Session.Subject, res.Session.ID)
+	}
+	return res, err
+}
+
+// Revoke is the Store's; the ended session enters the view.
+func (v *View) Revoke(ctx context.Context, handle string, presented [32]byte, now time.Time) (store.Session, error) {
+	s, err := v.Store.Revoke(ctx, handle, presented, now)
+	if err == nil {
+		v.ended(s.Subject, s.ID)
+	}
+	return s, err
+}
+
+// RevokeSession is the Store's; the ended session enters the view.
+func (v *View) RevokeSession(ctx context.Context, subject, id string, now time.Time) error {
+	err := v.Store.RevokeSession(ctx, subject, id, now)
+	if err == nil {
+		v.ended(subject, id)
+	}
+	return err
+}
+
+// RevokeAll is the Store's; the new version enters the view.
+func (v *View) RevokeAll(ctx context.Context, subject string, now time.Time) (uint64, error) {
+	ver, err := v.Store.RevokeAll(ctx, subject, now)
+	if err == nil {
+		t := v.now()
+		v.mu.Lock()
+		v.addVersionLocked(subject, ver, t)
+		v.mu.Unlock()
+	}
+	return ver, err
+}
+
+// Deny is the Store's; the entry enters the view.
+func (v *View) Deny(ctx context.Context, subject, jti string, until time.Time) error {
+	err := v.Store.Deny(ctx, subject, jti, until)
+	if err == nil {
+		t := v.now()
+		v.mu.Lock()
+		v.addDenyLocked(subject, jti, until.UnixMilli(), t)
+		v.mu.Unlock()
+	}
+	return err
+}
+
+func (v *View) ended(subject, id string) {
+	t := v.now()
+	v.mu.Lock()
+	v.addSessionLocked(subject, id, t)
+	v.mu.Unlock()
+}
+
+// ---- the subscription ----
+
+// run keeps a subscription until ctx ends, resubscribing after every loss
+// with a capped backoff.
+func (v *View) run(ctx context.Context) {
+	defer close(v.done)
+	backoff := 10 * time.Millisecond
+	for ctx.Err() == nil {
+		v.psMu.Lock()
+		if v.closed {
+			v.psMu.Unlock()
+			return
+		}
+		ps := v.client.Subscribe(ctx, v.channel)
+		v.ps = ps
+		v.psMu.Unlock()
+		if v.serve(ctx, ps) {
+			backoff = 10 * time.Millisecond
+		}
+		ps.Close()
+		v.synced.Store(0)
+		if ctx.Err() == nil {
+			v.stats.lost.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// ping is one ping in flight on a subscription.
+type ping struct {
+	seq  uint64
+	sent int64 // monoNow
+}
+
+// serve reads one subscription until it fails, goes silent or ctx ends,
+// and reports whether it was ever confirmed. A pinger beside it pings four
+// times per MaxStaleness and closes the subscription when no pong came for
+// three MaxStaleness (at least a second).
+func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
+	var (
+		mu        sync.Mutex
+		inflight  []ping
+		seq       uint64
+		confirmed int64 // monoNow at the subscription's confirmation; 0 before
+		heard     = v.monoNow()
+	)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		every := v.staleness / 4
+		silent := max(3*v.staleness, time.Second)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			seq++
+			n := seq
+			now := v.monoNow()
+			if now-heard > int64(silent) {
+				mu.Unlock()
+				ps.Close() // the reader's Receive fails: resubscribe
+				return
+			}
+			if len(inflight) < 64 {
+				inflight = append(inflight, ping{seq: n, sent: now})
+			}
+			mu.Unlock()
+			pctx, cancel := context.WithTimeout(ctx, silent)
+			_ = ps.Ping(pctx, strconv.FormatUint(n, 10))
+			cancel()
+		}
+	}()
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			return confirmed != 0
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			if m.Channel == v.channel {
+				v.apply(m.Payload)
+			}
+		case *redis.Subscription:
+			if m.Channel != v.channel {
+				continue
+			}
+			if m.Kind != "subscribe" {
+				return confirmed != 0 // unsubscribed: start over
+			}
+			// A new subscription (go-redis may have reconnected on its
+			// own): what was published before it may be lost.
+			v.synced.Store(0)
+			now := v.now()
+			v.mu.Lock()
+			v.newEpochLocked(now)
+			v.mu.Unlock()
+			v.stats.subscriptions.Add(1)
+			mu.Lock()
+			confirmed = v.monoNow()
+			inflight = inflight[:0]
+			heard = confirmed
+			mu.Unlock()
+		case *redis.Pong:
+			n, err := strconv.ParseUint(m.Payload, 10, 64)
+			mu.Lock()
+			heard = v.monoNow()
+			for len(inflight) > 0 && err == nil && inflight[0].seq <= n {
+				p := inflight[0]
+				inflight = inflight[1:]
+				if p.seq == n && confirmed != 0 && p.sent >= confirmed {
+					v.synced.Store(p.sent)
+				}
+			}
+			mu.Unlock()
+			v.maybeSweep()
+		}
+	}
+}
+
+// maybeSweep sweeps the view once a minute (at most every tenth of the
+// token lifetime), from the subscription's goroutine.
+func (v *View) maybeSweep() {
+	now := v.now()
+	v.mu.RLock()
+	due := now.Sub(v.lastSweep) >= min(time.Minute, v.lifetime/10)
+	v.mu.RUnlock()
+	if due {
+		v.mu.Lock()
+		v.sweepLocked(now)
+		v.mu.Unlock()
+	}
+}
