@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -493,4 +494,48 @@ func (p *linkProxy) flow() {
 	p.paused = false
 	p.resume.Broadcast()
 	p.mu.Unlock()
+}
+
+// TestViewBehindAVerifier: a resource server's Verifier (keys from A's
+// JWKS) with the View as its Store learns of a logout-all at A and refuses
+// the token with no store read, from the view alone.
+func TestViewBehindAVerifier(t *testing.T) {
+	m := miniredis.RunT(t)
+	a := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	b := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { a.Close(); b.Close() })
+	f := newViewFixture(t, a, b, redisstore.ViewOptions{})
+	jwks := httptest.NewServer(f.a.Keys())
+	t.Cleanup(jwks.Close)
+	ver, err := sessionkit.NewVerifier(sessionkit.VerifierConfig{
+		Issuer: faultIssuerID, JWKSURL: jwks.URL, Audience: []string{"api"},
+		Store: f.view, InsecureAllowHTTP: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	toks, err := f.a.Login(ctx, sessionkit.Grant{Subject: "rs-user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := ver.Verify(ctx, toks.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := f.view.Status().StoreReads
+	if _, err := ver.Verify(ctx, toks.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.LogoutAll(ctx, "rs-user"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Verifier to refuse", func() bool {
+		_, err := ver.Verify(ctx, toks.AccessToken)
+		return errors.Is(err, sessionkit.ErrTokenRevoked)
+	})
+	if got := f.view.Status().StoreReads; got != reads {
+		t.Fatalf("the Verifier read the store %d times, want none", got-reads)
+	}
 }
