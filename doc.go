@@ -161,6 +161,43 @@
 // the lifetime and age of the tokens accepted, for issuers that mint
 // long-lived ones.
 //
+// # Revocation on resource servers: three modes
+//
+// A service that verifies tokens chooses how soon it learns of a logout,
+// a logout-all, a revoked session or token, or a detected reuse:
+//
+//   - Stateless: no store (a [Verifier] without [VerifierConfig.Store], or
+//     [Config.SkipRevocationCheck]). Signature and claims only, no I/O; a
+//     revoked token keeps working until its exp, so staleness is up to the
+//     access-token lifetime ([Config.AccessTTL], 15 minutes by default).
+//   - A store read per request: the issuers' store as the Store. Every
+//     revocation counts at the next request, at the price of one round
+//     trip per request (on Redis one pipelined read of three keys in one
+//     slot, about 1.4x a bare GET; on PostgreSQL one statement), and a
+//     store outage refuses every request (503: fail closed).
+//   - Pushed revocations: a redisstore.View as the Store. The Redis store
+//     publishes each revocation in the same script that writes it; the
+//     View keeps them in memory, bounded and expiring, and answers the
+//     check with no round trip. A revocation counts once its message
+//     arrives (milliseconds: BENCHMARKS.md, "Pushed revocations"), and in
+//     the worst case after ViewOptions.MaxStaleness (a second by default):
+//     past that without a ping on its subscription answered, the View
+//     reads the store per request (or, with ViewOptions.FailClosed,
+//     refuses) until it is back in step. After a reconnection, each token
+//     issued before it is read from the store once, so a revocation made
+//     while the View could not hear is never missed. What a View cannot
+//     see is a session's natural end (idle or absolute expiry); access
+//     tokens never outlive the absolute one, and the idle one is days.
+//
+// How to pick: stateless when a revocation may wait for the token's
+// expiry and the service must not depend on the store; pushed when the
+// store is Redis and requests are many (the check then costs about what a
+// map lookup does, and a verified-token cache hit stays well under a
+// microsecond); a read per request when the store is not Redis, when
+// requests are few, or when not even a second of staleness is acceptable.
+// The Issuer itself can use a View as its store: its own revocations enter
+// the view at once.
+//
 // # Other issuers
 //
 // A Verifier also checks the access tokens of standard issuers, each with

@@ -307,6 +307,36 @@
 // deadline), so a rotation never takes effect after its caller has given up
 // and its answer is never lost.
 //
+// # Pushed revocations
+//
+// Every script that revokes (Revoke, RevokeSession, RevokeAll, Deny, and
+// Rotate when it detects reuse) publishes the revocation on Channel(prefix)
+// in the same run as its write, so there is no write without its message.
+// Store.Watch returns a View: the Store, whose CheckAccess answers from the
+// revocations it hears, with no round trip, while it is in step (see View
+// for the exact rule and its proof obligations). The channel is classic
+// pub/sub: on a Cluster, PUBLISH reaches the subscribers of every node, so a
+// View keeps one subscription to one node whatever the slot of the subject.
+//
+// Why a channel and not server-assisted client-side caching (RESP3 CLIENT
+// TRACKING, which go-redis does not implement): tracking invalidates keys a
+// client has read, so a view would first have to read every subject's keys
+// it checks (a round trip per new token), and the invalidations of a
+// connection lost in between are gone with it, with no way to tell which
+// keys changed; in broadcast mode it names keys, not what they now hold. A
+// channel carries the revocation itself, the View applies it without a
+// read, and the View's rule for a lost subscription (tokens issued before
+// the new one are read from the store once) is exact whatever was missed.
+//
+// Pub/sub delivers at most once: a message published while a View is not
+// subscribed is lost to it. The View never relies on a message arriving: it
+// answers on its own only when a ping on its subscription, sent less than
+// MaxStaleness ago, has come back (every message published before that
+// ping's arrival came first on the same connection), and only for tokens
+// that its current subscription followed from before their revocation could
+// happen. Measured staleness and costs: BENCHMARKS.md, "Pushed
+// revocations".
+//
 // # Persistence
 //
 // Sessions, revocations and versions survive a Redis restart only if Redis
