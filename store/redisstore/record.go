@@ -116,20 +116,27 @@ func num(v int64) (string, error) {
 // must fit.
 func pad(v int64, width int) string {
 	var b [24]byte
+	return string(appendPad(b[:0], v, width))
+}
+
+// appendPad appends v zero-padded to width characters (at most 24), after
+// the sign if any. v must fit.
+func appendPad(b []byte, v int64, width int) []byte {
+	var d [24]byte
 	neg := v < 0
 	if neg {
 		v = -v
 	}
-	i := len(b)
+	i := len(d)
 	for range width {
 		i--
-		b[i] = byte('0' + v%10)
+		d[i] = byte('0' + v%10)
 		v /= 10
 	}
 	if neg {
-		b[i] = '-' // the leading digit of a fitting negative number is 0
+		d[i] = '-' // the leading digit of a fitting negative number is 0
 	}
-	return string(b[i:])
+	return append(b, d[i:]...)
 }
 
 // appendField appends one length-prefixed field.

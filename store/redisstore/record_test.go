@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionkit/sessionkit/store"
 )
 
@@ -296,4 +298,19 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRotateKeys: the three keys cut from one string are the keys the
+// other methods name.
+func TestRotateKeys(t *testing.T) {
+	s, err := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), Options{Prefix: "p:x:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := store.SubjectTag("alice")
+	got := s.rotateKeys(tag, "sid-1")
+	want := [3]string{s.sessionKey(tag, "sid-1"), s.versionKey(tag), s.indexKey(tag)}
+	if got != want {
+		t.Fatalf("rotateKeys = %q, want %q", got, want)
+	}
 }

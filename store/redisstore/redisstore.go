@@ -51,8 +51,10 @@ type Store struct {
 	prefix string
 	margin int64 // ms
 	// channel is where the scripts that revoke announce it (view.go):
-	// Channel(prefix).
-	channel string
+	// Channel(prefix); channelArg, the same as a script argument, boxed
+	// once.
+	channel    string
+	channelArg any
 	// ctxDeadlines reports that the client sets its socket deadlines from
 	// the context (ContextTimeoutEnabled), so a call whose context has a
 	// deadline needs no guard goroutine.
@@ -96,6 +98,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		client:       client,
 		prefix:       prefix,
 		channel:      Channel(prefix),
+		channelArg:   Channel(prefix),
 		margin:       margin.Milliseconds(),
 		ctxDeadlines: honoursContextDeadlines(client),
 		cluster:      clusterOf(client),
@@ -137,6 +140,19 @@ func (s *Store) sessionKey(tag, id string) string { return s.sessionPrefix(tag) 
 func (s *Store) indexKey(tag string) string { return s.prefix + "i:{" + tag + "}" }
 
 func (s *Store) versionKey(tag string) string { return s.prefix + "v:{" + tag + "}" }
+
+// rotateFieldsLen is the length of rotateScript's numbers argument: five
+// header numbers, two lengths and the cut-off.
+const rotateFieldsLen = 6*numWidth + 2*lenWidth
+
+// rotateKeys returns rotateScript's keys (session, versions, index) cut
+// from one string: one allocation for the three.
+func (s *Store) rotateKeys(tag, id string) [3]string {
+	all := s.prefix + "s:{" + tag + "}:" + id + s.prefix + "v:{" + tag + "}" + s.prefix + "i:{" + tag + "}"
+	n := len(s.prefix) + 5 + len(tag) + len(id)
+	m := n + len(s.prefix) + 4 + len(tag)
+	return [3]string{all[:n], all[n:m], all[m:]}
+}
 
 func (s *Store) denyKey(tag, jti string) string { return s.prefix + "d:{" + tag + "}:" + jti }
 
@@ -368,30 +384,38 @@ func (s *Store) Rotate(ctx context.Context, r store.Rotation) (store.RotateResul
 	if len(r.Claims) > maxPart || len(r.Sealed) > maxPart {
 		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", errTooLong)
 	}
-	now, err1 := num(ms(r.Now))
-	idle, err2 := num(ms(r.IdleExpiresAt))
-	if err := errors.Join(err1, err2); err != nil {
-		return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", err)
+	nowMS, idleMS, grace := ms(r.Now), ms(r.IdleExpiresAt), r.Grace.Milliseconds()
+	for _, v := range [...]int64{nowMS, idleMS, grace} {
+		if v < minNum || v > maxNum {
+			return store.RotateResult{}, fmt.Errorf("redisstore: rotate: %w", errOutOfRange)
+		}
 	}
-	key := s.sessionKey(h.Tag, h.SessionID)
-	clk, err := s.clockFor(ctx, key)
+	keys := s.rotateKeys(h.Tag, h.SessionID)
+	clk, err := s.clockFor(ctx, keys[0])
 	if err != nil {
 		return store.RotateResult{}, unavailable(ctx, "rotate", err)
 	}
-	cutoff := "0"
+	var cutoff int64
 	if deadline, ok := ctx.Deadline(); ok && !s.noCutoff {
-		if cutoff, err = s.rotateCutoff(ctx, clk, key, deadline); err != nil {
+		if cutoff, err = s.rotateCutoff(ctx, clk, keys[0], deadline); err != nil {
 			return store.RotateResult{}, unavailable(ctx, "rotate", err)
 		}
+		cutoff = max(min(cutoff, maxNum), 1) // a cut-off already past stays past
 	}
-	keys := []string{key, s.versionKey(h.Tag), s.indexKey(h.Tag)}
+	var f [rotateFieldsLen]byte
+	b := appendPad(f[:0], int64(h.Generation), numWidth)
+	b = appendPad(b, nowMS, numWidth)
+	b = appendPad(b, grace, numWidth)
+	b = appendPad(b, idleMS, numWidth)
+	b = appendPad(b, int64(h.Generation)+1, numWidth)
+	b = appendPad(b, int64(len(r.Claims)), lenWidth)
+	b = appendPad(b, int64(len(r.Sealed)), lenWidth)
+	b = appendPad(b, cutoff, numWidth)
+	fields := string(b)
 	v, err := s.roundTrip(ctx, func(ctx context.Context) (any, error) {
 		sent := time.Now()
-		v, err := rotateScript.Run(ctx, s.client, keys,
-			strconv.FormatUint(h.Generation, 10), r.Presented[:], r.Next[:], r.Sealed,
-			now, itoa(r.Grace.Milliseconds()), idle, replace, r.Claims, h.SessionID,
-			pad(int64(h.Generation)+1, numWidth), pad(int64(len(r.Claims)), lenWidth), pad(int64(len(r.Sealed)), lenWidth),
-			cutoff, s.channel).Result()
+		v, err := rotateScript.Run(ctx, s.client, keys[:],
+			fields, r.Presented[:], r.Next[:], r.Sealed, replace, r.Claims, h.SessionID, s.channelArg).Result()
 		if err == nil {
 			clk.observeRotate(v, sent, time.Now())
 		}

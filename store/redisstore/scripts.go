@@ -128,27 +128,33 @@ const codeLate = 6
 // anything else (serverclock.go).
 //
 // KEYS: session, versions, index.
-// ARGV: generation named by the handle, presented hash, next hash, sealed
-// successor, now, grace (ms, <= 0 disables), requested idle expiry, "1" to
-// replace the claims, the claims, session id, the next generation, the
-// claims' length, the sealed successor's length (numbers and lengths
-// formatted for the header by Go), the cut-off (the server's Unix µs; "0":
-// none), the revocations channel (Reused announces the session's end).
+// ARGV: the numbers (rotateFields: the generation named by the handle, now,
+// grace in ms (<= 0 disables), the requested idle expiry, the next
+// generation, the claims' length, the sealed successor's length, the
+// cut-off in the server's Unix µs (0: none), each zero-padded to its
+// width, the header's numbers already as the header writes them), the
+// presented hash, the next hash, the sealed successor, "1" to replace the
+// claims, the claims, the session id, the revocations channel (Reused
+// announces the session's end). One string carries the numbers so that a
+// rotation boxes and formats few arguments.
 var rotateScript = redis.NewScript(prelude + `
 local t = redis.call('TIME')
 local tnow = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local F = ARGV[1]
+local NOW, IDLE, NEXTGEN = string.sub(F, 17, 32), string.sub(F, 49, 64), string.sub(F, 65, 80)
+local CLEN, SLEN = string.sub(F, 81, 86), string.sub(F, 87, 92)
 local function rotate()
-local cutoff = tonumber(ARGV[14])
+local cutoff = tonumber(string.sub(F, 93, 108))
 if cutoff > 0 and tnow >= cutoff then return {` + strconv.Itoa(codeLate) + `} end
 -- 1. a remembered session (the key carries the handle's subject tag)
 local s = redis.call('GET', KEYS[1])
 if not s then return {0} end
 local G, fl, cl, n, spentAt = hdr(s)
 -- 2. the handle's generation selects one expected hash
-local g = tonumber(ARGV[1])
+local g = tonumber(string.sub(F, 1, 16))
 local want = expected(s, g, G, n, spentAt)
 if not want or want ~= ARGV[2] then return {0} end
-local now, grace = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, grace = tonumber(NOW), tonumber(string.sub(F, 33, 48))
 local inGrace = g == G - 1 and grace > 0 and now < tonumber(string.sub(s, 67, 82)) + grace
 local pub = spentAt - 1 -- the record up to its claims
 -- 3. revoked, then expired
@@ -163,11 +169,11 @@ if g == G then
   -- takes the new generation, times and hash, the sealed successor is
   -- replaced; in place when the slots exist, the claims stay and the sealed
   -- successor keeps its length, else the record is written anew
-  local idle = ARGV[7]
+  local idle = IDLE
   if tonumber(idle) >= tonumber(exp) then idle = exp end
-  local head = '20' .. ARGV[11] .. idle .. exp .. ARGV[5] .. ARGV[5] .. ARGV[3] .. string.sub(s, 115, 120)
+  local head = '20' .. NEXTGEN .. idle .. exp .. NOW .. NOW .. ARGV[3] .. string.sub(s, 115, 120)
   local off = (G % KEEP) * 32
-  if n == KEEP and ARGV[8] ~= '1' and ARGV[13] == string.sub(s, 129, 134) then
+  if n == KEEP and ARGV[5] ~= '1' and SLEN == string.sub(s, 129, 134) then
     head = head .. string.sub(s, 121, 134)
     redis.call('SETRANGE', KEYS[1], 0, head)
     redis.call('SETRANGE', KEYS[1], pub + off, string.sub(s, 83, 114))
@@ -177,8 +183,8 @@ if g == G then
   local slots
   if n == KEEP then slots = string.sub(s, spentAt, pub + KEEP * 32) else slots = string.rep('\0', KEEP * 32) end
   local claims, clen = string.sub(s, 135 + fl, pub), string.sub(s, 121, 126)
-  if ARGV[8] == '1' then claims, clen = ARGV[9], ARGV[12] end
-  local p = head .. clen .. SLOTS .. ARGV[13] .. string.sub(s, 135, 134 + fl) .. claims
+  if ARGV[5] == '1' then claims, clen = ARGV[6], CLEN end
+  local p = head .. clen .. SLOTS .. SLEN .. string.sub(s, 135, 134 + fl) .. claims
   redis.call('SET', KEYS[1], p .. string.sub(slots, 1, off) .. string.sub(s, 83, 114) .. string.sub(slots, off + 33) .. ARGV[4], 'KEEPTTL')
   return {1, p, version(KEYS[2], subjectOf(s))}
 end
@@ -188,8 +194,8 @@ if inGrace then
 end
 -- 6. reused: revoke the session
 redis.call('SETRANGE', KEYS[1], 1, '1')
-redis.call('ZREM', KEYS[3], ARGV[10])
-announce(ARGV[15], 's', subjectOf(s), ARGV[10])
+redis.call('ZREM', KEYS[3], ARGV[7])
+announce(ARGV[8], 's', subjectOf(s), ARGV[7])
 return {3, '21' .. string.sub(s, 3, pub), 0}
 end
 local r = rotate()

@@ -144,10 +144,10 @@ func (s *Store) clockFor(ctx context.Context, key string) (*serverClock, error) 
 	return c.(*serverClock), nil
 }
 
-// rotateCutoff returns rotateScript's cut-off argument for a call on key
+// rotateCutoff returns rotateScript's cut-off (Unix µs) for a call on key
 // whose context has the given deadline, asking the server's clock first
 // (timeScript, one round trip) when clk has no fresh sample.
-func (s *Store) rotateCutoff(ctx context.Context, clk *serverClock, key string, deadline time.Time) (string, error) {
+func (s *Store) rotateCutoff(ctx context.Context, clk *serverClock, key string, deadline time.Time) (int64, error) {
 	now := time.Now()
 	smp, ok := clk.sample(now)
 	if !ok {
@@ -159,14 +159,14 @@ func (s *Store) rotateCutoff(ctx context.Context, clk *serverClock, key string, 
 			}
 			return v, err
 		}); err != nil {
-			return "", err
+			return 0, err
 		}
 		now = time.Now()
 		if smp, ok = clk.sample(now); !ok {
-			return "", errors.New("the server's TIME is unusable")
+			return 0, errors.New("the server's TIME is unusable")
 		}
 	}
-	return itoa(smp.cutoff(now, deadline)), nil
+	return smp.cutoff(now, deadline), nil
 }
 
 // observeRotate takes the server's reading from rotateScript's answer v (its
