@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -60,11 +58,11 @@ func parseRefreshToken(tok string) (handle string, secret [refreshSecretLen]byte
 // token whose secret is prev: AES-256-GCM under HKDF-SHA256(prev, info
 // "sessionkit/successor/v1").
 func successorAEAD(prev []byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, prev, nil, successorInfo, 32)
+	key, err := hkdfKey32(prev, successorInfo)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
+	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, err
 	}
