@@ -62,6 +62,10 @@ type Claims struct {
 	// hasVersion reports that the token carried ver: every token an Issuer
 	// mints does, and the stateful check refuses one without it.
 	hasVersion bool
+	// storeSubject memoizes the store's name for the subject (scoped to
+	// the issuer), set by the first stateful check: the verified-token
+	// cache keeps it, so a hit's check builds no string.
+	storeSubject string
 }
 
 // Clone returns a deep copy of c, to modify.
@@ -380,8 +384,13 @@ func checkAccess(ctx context.Context, st store.Store, sc scope.Scope, c *Claims,
 		// subject never logged out everywhere.
 		return errMalformed("token has no version (ver)")
 	}
+	subject := c.storeSubject
+	if subject == "" {
+		subject = sc.Subject(c.Subject, c.ClientID)
+		c.storeSubject = subject
+	}
 	state, err := st.CheckAccess(ctx, store.AccessCheck{
-		Subject:   sc.Subject(c.Subject, c.ClientID),
+		Subject:   subject,
 		SessionID: c.SessionID,
 		JTI:       c.ID,
 		Now:       now,
