@@ -10,13 +10,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
 // BenchmarkRedisRefresh/<alg>/<case> is Issuer.Refresh on redisstore
@@ -28,16 +25,7 @@ import (
 func BenchmarkRedisRefresh(b *testing.B) {
 	for _, alg := range algs {
 		b.Run(string(alg), func(b *testing.B) {
-			client := redisClient(b)
-			prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
-			st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
-			if err != nil {
-				b.Fatal(err)
-			}
-			key, err := sessionkit.GenerateSigningKey(alg)
-			if err != nil {
-				b.Fatal(err)
-			}
+			client, st, key := redisFixture(b, alg)
 			iss, err := sessionkit.New(sessionkit.Config{
 				Issuer: issuerID, Audience: []string{audience}, Keys: sessionkit.NewKeySet(key), Store: st,
 			})
@@ -49,17 +37,6 @@ func BenchmarkRedisRefresh(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := client.Set(ctx, "skbench:get", "x", 0).Err(); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				ctx := context.Background()
-				iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-				for iter.Next(ctx) {
-					client.Del(ctx, iter.Val())
-				}
-				client.Del(ctx, "skbench:get")
-			})
 			b.Run("refresh", func(b *testing.B) {
 				rt := toks.RefreshToken
 				b.ReportAllocs()

@@ -22,16 +22,7 @@ import (
 func BenchmarkStatefulVerify(b *testing.B) {
 	for _, alg := range algs {
 		b.Run(string(alg), func(b *testing.B) {
-			client := redisClient(b)
-			prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
-			st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
-			if err != nil {
-				b.Fatal(err)
-			}
-			key, err := sessionkit.GenerateSigningKey(alg)
-			if err != nil {
-				b.Fatal(err)
-			}
+			client, st, key := redisFixture(b, alg)
 			newIssuer := func(stateless bool, cache int) *sessionkit.Issuer {
 				iss, err := sessionkit.New(sessionkit.Config{
 					Issuer: issuerID, Audience: []string{audience}, Keys: sessionkit.NewKeySet(key),
@@ -48,17 +39,6 @@ func BenchmarkStatefulVerify(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := client.Set(ctx, "skbench:get", "x", 0).Err(); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				ctx := context.Background()
-				iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-				for iter.Next(ctx) {
-					client.Del(ctx, iter.Val())
-				}
-				client.Del(ctx, "skbench:get")
-			})
 			for _, c := range []struct {
 				name string
 				iss  *sessionkit.Issuer
@@ -84,6 +64,40 @@ func BenchmarkStatefulVerify(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// redisFixture is what the Redis benchmarks share: a client on REDIS_URL
+// with a key "skbench:get" for their GETs, a store under a fresh prefix
+// whose keys go when the benchmark ends, and a signing key of alg.
+func redisFixture(b *testing.B, alg sessionkit.Algorithm) (*redis.Client, *redisstore.Store, *sessionkit.SigningKey) {
+	client := redisClient(b)
+	prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
+	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := sessionkit.GenerateSigningKey(alg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := client.Set(ctx, "skbench:get", "x", 0).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cleanPrefix(client, prefix)
+		client.Del(context.Background(), "skbench:get")
+	})
+	return client, st, key
+}
+
+// cleanPrefix deletes the keys under prefix.
+func cleanPrefix(client *redis.Client, prefix string) {
+	ctx := context.Background()
+	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		client.Del(ctx, iter.Val())
 	}
 }
 

@@ -2,12 +2,9 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store"
@@ -24,13 +21,7 @@ import (
 func BenchmarkViewVerify(b *testing.B) {
 	for _, alg := range algs {
 		b.Run(string(alg), func(b *testing.B) {
-			client := redisClient(b)
-			prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
-			st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { cleanPrefix(client, prefix) })
+			_, st, key := redisFixture(b, alg)
 			view, err := st.Watch(redisstore.ViewOptions{})
 			if err != nil {
 				b.Fatal(err)
@@ -39,10 +30,6 @@ func BenchmarkViewVerify(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := view.WaitInStep(ctx); err != nil {
-				b.Fatal(err)
-			}
-			key, err := sessionkit.GenerateSigningKey(alg)
-			if err != nil {
 				b.Fatal(err)
 			}
 			iss, err := sessionkit.New(sessionkit.Config{
@@ -99,14 +86,5 @@ func BenchmarkViewVerify(b *testing.B) {
 				})
 			}
 		})
-	}
-}
-
-// cleanPrefix deletes the keys under prefix.
-func cleanPrefix(client *redis.Client, prefix string) {
-	ctx := context.Background()
-	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		client.Del(ctx, iter.Val())
 	}
 }
