@@ -59,14 +59,16 @@ func (ks *KeySet) Check(context.Context) error {
 // Redis Cluster it reaches the one node owning that name's slot. A store
 // without store.Versions keeps nothing the check could read, so it counts
 // as ready: the stateless sealed store is always ready, and a hybrid sealed
-// store is checked through its state store. A store failure is also logged
+// store is checked through its state store. A store with more to say
+// (store.Readier: a redisstore.View with FailClosed whose subscription is
+// not in step) is asked after the read. A store failure is also logged
 // (Config.Logger); errors and records carry no secrets.
 func (iss *Issuer) Check(ctx context.Context) error {
 	if err := iss.keys.Check(ctx); err != nil {
 		return err
 	}
 	if err := checkStore(ctx, iss.store, iss.scope); err != nil {
-		iss.log.ErrorContext(ctx, "sessionkit: not ready: the store does not answer", "error", err)
+		iss.log.ErrorContext(ctx, "sessionkit: not ready: the store cannot serve", "error", err)
 		return err
 	}
 	return nil
@@ -101,7 +103,7 @@ func (v *Verifier) Check(ctx context.Context) error {
 	}
 	if v.store != nil {
 		if err := checkStore(ctx, v.store, v.byIssuer[issuers[0]].scope); err != nil {
-			v.log.ErrorContext(ctx, "sessionkit: not ready: the store does not answer", "error", err)
+			v.log.ErrorContext(ctx, "sessionkit: not ready: the store cannot serve", "error", err)
 			errs = append(errs, err)
 		}
 	}
@@ -109,7 +111,8 @@ func (v *Verifier) Check(ctx context.Context) error {
 }
 
 // checkStore reads the token version of sc's probe subject from st, if st
-// keeps versions. Every failure wraps ErrStoreUnavailable.
+// keeps versions, then asks a store.Readier whether it can serve. Every
+// failure wraps ErrStoreUnavailable.
 func checkStore(ctx context.Context, st store.Store, sc scope.Scope) error {
 	if !st.Capabilities().Has(store.Versions) {
 		return nil
@@ -119,6 +122,14 @@ func checkStore(ctx context.Context, st store.Store, sc scope.Scope) error {
 			err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 		return fmt.Errorf("sessionkit: the store does not answer a read: %w", err)
+	}
+	if r, ok := st.(store.Readier); ok {
+		if err := r.Ready(ctx); err != nil {
+			if !errors.Is(err, ErrStoreUnavailable) {
+				err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			}
+			return fmt.Errorf("sessionkit: the store answers but cannot serve the checks: %w", err)
+		}
 	}
 	return nil
 }

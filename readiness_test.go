@@ -57,6 +57,26 @@ func hangVersion(ctx context.Context, _ string) (uint64, error) {
 	return 0, store.ContextError(ctx)
 }
 
+// readierStore is a store with a readiness of its own (store.Readier), as a
+// redisstore.View has. It declares no InProcess, so the Issuer's store
+// wrapper gives its calls deadlines.
+type readierStore struct {
+	store.Store
+	ready func(ctx context.Context) error
+}
+
+func (r readierStore) Capabilities() store.Capabilities {
+	return r.Store.Capabilities() &^ store.InProcess
+}
+
+func (r readierStore) Ready(ctx context.Context) error { return r.ready(ctx) }
+
+// hangReady answers Ready only when its context ends.
+func hangReady(ctx context.Context) error {
+	<-ctx.Done()
+	return fmt.Errorf("view behind: %w", ctx.Err())
+}
+
 // errSecretHost is a store failure whose text must never reach a
 // readiness answer.
 var errSecretHost = errors.New("dial tcp 10.1.2.3:6379 (user admin, password hunter2): connection refused")
@@ -120,6 +140,18 @@ func TestIssuerCheck(t *testing.T) {
 		{name: "a store that hangs, with a deadline",
 			store:    &probeStore{Store: memstore.New(), version: hangVersion},
 			deadline: true, wantErr: []error{ErrStoreUnavailable, context.DeadlineExceeded}},
+		{name: "a store that is ready (store.Readier)",
+			store: readierStore{memstore.New(), func(context.Context) error { return nil }}},
+		{name: "a store that answers but cannot serve (store.Readier)",
+			store:   readierStore{memstore.New(), func(context.Context) error { return fmt.Errorf("view behind: %w", store.ErrUnavailable) }},
+			wantErr: []error{ErrStoreUnavailable}, wantText: "cannot serve the checks: view behind"},
+		{name: "a Readier's own error is an outage",
+			store:   readierStore{memstore.New(), func(context.Context) error { return errors.New("view behind") }},
+			wantErr: []error{ErrStoreUnavailable}, wantText: "view behind"},
+		{name: "a Readier that hangs gets the StoreTimeout",
+			store:   readierStore{memstore.New(), hangReady},
+			mod:     func(c *Config) { c.StoreTimeout = shortDeadline },
+			wantErr: []error{ErrStoreUnavailable, context.DeadlineExceeded}},
 		{name: "the stateless sealed store is always ready", store: sealedStore(t, keys, nil), mod: stateless},
 		{name: "a hybrid sealed store whose state store fails",
 			store:   sealedStore(t, keys, &probeStore{Store: memstore.New(), version: failVersion(errSecretHost)}),
@@ -164,7 +196,7 @@ func TestIssuerCheck(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantText) {
 				t.Errorf("Check: %q does not say %q", err, tt.wantText)
 			}
-			if !strings.Contains(log.String(), "not ready: the store does not answer") {
+			if !strings.Contains(log.String(), "not ready: the store cannot serve") {
 				t.Errorf("the failure was not logged: %q", log.String())
 			}
 		})
@@ -301,6 +333,10 @@ func TestVerifierCheckSources(t *testing.T) {
 		{name: "a failing store",
 			cfg:     VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: NewKeySet(testKey(t, ES256, 0))}}, Store: failing},
 			wantErr: []error{ErrStoreUnavailable}, wantText: "connection refused"},
+		{name: "a store that cannot serve (store.Readier)",
+			cfg: VerifierConfig{Issuers: []TrustedIssuer{{Issuer: testIssuer, Keys: NewKeySet(testKey(t, ES256, 0))}},
+				Store: readierStore{memstore.New(), func(context.Context) error { return fmt.Errorf("view behind: %w", store.ErrUnavailable) }}},
+			wantErr: []error{ErrStoreUnavailable}, wantText: "cannot serve the checks"},
 		{name: "keys and store both failing, every issuer named",
 			cfg: VerifierConfig{Issuers: []TrustedIssuer{
 				{Issuer: "https://b.example", Keys: empty},

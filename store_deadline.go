@@ -44,6 +44,18 @@ type deadlineStore struct {
 	d     time.Duration
 }
 
+// Ready is Store's store.Readier answer, within the deadline; nil for a
+// store that has none.
+func (s deadlineStore) Ready(ctx context.Context) error {
+	r, ok := s.Store.(store.Readier)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return r.Ready(ctx)
+}
+
 // bound returns ctx, or ctx with the default deadline when it has none.
 func (s deadlineStore) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {

@@ -269,3 +269,13 @@ func (s *timedKeyStore) SwapKeys(ctx context.Context, name string, version uint6
 	defer s.t.done(ctx, mSwapKeys, time.Now(), &err)
 	return s.keys.SwapKeys(ctx, name, version, blob)
 }
+
+// Ready passes the wrapped store's readiness (store.Readier) through,
+// untimed: it is no store call of the request path. A store without one is
+// ready (nil).
+func (s *timedStore) Ready(ctx context.Context) error {
+	if r, ok := s.next.(store.Readier); ok {
+		return r.Ready(ctx)
+	}
+	return nil
+}

@@ -246,3 +246,45 @@ func TestStoreNoAllocation(t *testing.T) {
 		t.Errorf("CheckAccess: %v allocations wrapped, %v bare", wrapped, bare)
 	}
 }
+
+// localStore answers access checks locally and has a readiness of its
+// own, as a redisstore.View does.
+type localStore struct {
+	*memstore.Store
+	ready error
+}
+
+func (s localStore) CheckAccessLocal(q store.AccessCheck) (store.AccessState, bool) {
+	return store.AccessState{Version: q.Version + 1}, true
+}
+
+func (s localStore) Ready(context.Context) error { return s.ready }
+
+// TestWrapStorePassesThrough: a wrapped store's local answers and its
+// readiness reach the Issuer through the wrapper, untimed; a store with
+// neither has none to pass.
+func TestWrapStorePassesThrough(t *testing.T) {
+	t.Parallel()
+	mp, _ := newProvider(t)
+	behind := fmt.Errorf("behind: %w", store.ErrUnavailable)
+	st, err := WrapStore(mp, localStore{memstore.New(), behind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := st.(store.LocalChecker).CheckAccessLocal(store.AccessCheck{Version: 4}); !ok || got.Version != 5 {
+		t.Errorf("CheckAccessLocal through the wrapper: %+v, %v; want the wrapped store's answer", got, ok)
+	}
+	if err := st.(store.Readier).Ready(context.Background()); !errors.Is(err, behind) {
+		t.Errorf("Ready through the wrapper: %v, want the wrapped store's %v", err, behind)
+	}
+	plain, err := WrapStore(mp, memstore.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plain.(store.LocalChecker).CheckAccessLocal(store.AccessCheck{}); ok {
+		t.Error("a store without local answers answered locally through the wrapper")
+	}
+	if err := plain.(store.Readier).Ready(context.Background()); err != nil {
+		t.Errorf("a store without a readiness of its own: %v, want ready", err)
+	}
+}

@@ -436,6 +436,16 @@ type LocalChecker interface {
 	CheckAccessLocal(q AccessCheck) (st AccessState, ok bool)
 }
 
+// Readier is implemented by a store whose readiness is more than answering
+// a read (redisstore.View with FailClosed: its checks refuse while its
+// subscription is not in step). Ready returns nil when the store can serve
+// the checks, else an error wrapping ErrUnavailable; it waits no longer
+// than ctx allows. sessionkit's readiness checks (Issuer.Check,
+// Verifier.Check) call it after their read.
+type Readier interface {
+	Ready(ctx context.Context) error
+}
+
 // HandleInfo is what a handle names.
 type HandleInfo struct {
 	// Tag is the subject tag ([SubjectTag]) for stateful handles.
