@@ -183,7 +183,8 @@
 //     the worst case after ViewOptions.MaxStaleness (a second by default):
 //     past that without a ping on its subscription answered, the View
 //     reads the store per request (or, with ViewOptions.FailClosed,
-//     refuses) until it is back in step. After a reconnection, each token
+//     refuses, and the readiness check says not ready) until it is back
+//     in step. After a reconnection, each token
 //     issued before it is read from the store once, so a revocation made
 //     while the View could not hear is never missed. What a View cannot
 //     see is a session's natural end (idle or absolute expiry); access

@@ -60,7 +60,8 @@ type ViewOptions struct {
 	// FailClosed makes CheckAccess answer ErrViewBehind instead of reading
 	// the store while the view is not in step (after losing its
 	// subscription, before its first sync, or when Redis stops answering
-	// its pings): every stateful check refuses until the view is back.
+	// its pings): every stateful check refuses until the view is back, and
+	// Ready (sessionkit's readiness check) says so.
 	FailClosed bool
 	// Now is the clock the minting instances share (default time.Now),
 	// against which iat and the retention of revocations are read. The
@@ -148,16 +149,18 @@ type subjectView struct {
 // read from the store in it and was live then: from then on, the
 // subscription carries whatever happens to it.
 type follow struct {
-	subject string
-	epoch   uint64
-	until   int64 // Unix ns: its exp plus the leeway
+	subject, session string
+	version          uint64
+	epoch            uint64
+	until            int64 // Unix ns: its exp plus the leeway
 }
 
-// Compile-time check that *View implements the contract and answers
-// checks locally.
+// Compile-time check that *View implements the contract, answers checks
+// locally and reports its readiness.
 var (
 	_ store.Store        = (*View)(nil)
 	_ store.LocalChecker = (*View)(nil)
+	_ store.Readier      = (*View)(nil)
 )
 
 // Watch subscribes to the store's revocations and returns a View of them.
@@ -281,6 +284,28 @@ func (v *View) WaitInStep(ctx context.Context) error {
 	return nil
 }
 
+// Ready reports whether the view's checks can be served (store.Readier,
+// which sessionkit's Issuer.Check and Verifier.Check call): always nil
+// without FailClosed, since its checks then read the store while the view
+// is not in step, and the readiness check reads the store too. With
+// FailClosed it waits for the view to be in step, at most MaxStaleness
+// (less when ctx ends sooner: a view whose link works syncs in one round
+// trip), and then answers ErrViewBehind: every stateful check would refuse.
+func (v *View) Ready(ctx context.Context) error {
+	if !v.failClosed || v.inStep() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.staleness)
+	defer cancel()
+	if err := v.WaitInStep(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ErrViewBehind, ctx.Err())
+		}
+		return fmt.Errorf("%w: the view is closed", ErrViewBehind)
+	}
+	return nil
+}
+
 // monoNow is the monotonic time since v.mono, never 0.
 func (v *View) monoNow() int64 { return int64(time.Since(v.mono)) + 1 }
 
@@ -367,8 +392,14 @@ func (v *View) coversLocked(q store.AccessCheck) bool {
 	if !q.IssuedAt.Before(v.epochStart.Add(v.leeway)) {
 		return true
 	}
+	if q.JTI == "" {
+		return false
+	}
 	f, ok := v.followed[q.JTI]
-	return ok && f.epoch == v.epoch && f.subject == q.Subject
+	// The whole of what the read was about must match: a jti is unique
+	// per token, but the view does not rest on every issuer making it so.
+	return ok && f.epoch == v.epoch && f.subject == q.Subject &&
+		f.session == q.SessionID && f.version == q.Version
 }
 
 // learn keeps what a store read said: the revocations it showed, and, for
@@ -376,7 +407,7 @@ func (v *View) coversLocked(q store.AccessCheck) bool {
 // follows it.
 func (v *View) learn(q store.AccessCheck, st store.AccessState, epoch uint64, inStep bool) {
 	live := !st.Denied && st.Version == q.Version && (q.SessionID == "" || st.SessionLive)
-	if live && (!inStep || q.IssuedAt.IsZero() || q.ExpiresAt.Sub(q.IssuedAt) > v.lifetime) {
+	if live && (!inStep || q.JTI == "" || q.IssuedAt.IsZero() || q.ExpiresAt.Sub(q.IssuedAt) > v.lifetime) {
 		return // nothing to remember
 	}
 	now := v.now()
@@ -399,7 +430,10 @@ func (v *View) learn(q store.AccessCheck, st store.AccessState, epoch uint64, in
 			// never loses a revocation.
 			clear(v.followed)
 		}
-		v.followed[q.JTI] = follow{subject: q.Subject, epoch: epoch, until: q.ExpiresAt.Add(v.leeway).UnixNano()}
+		v.followed[q.JTI] = follow{
+			subject: q.Subject, session: q.SessionID, version: q.Version,
+			epoch: epoch, until: q.ExpiresAt.Add(v.leeway).UnixNano(),
+		}
 	}
 }
 
@@ -633,9 +667,10 @@ type ping struct {
 }
 
 // serve reads one subscription until it fails, goes silent or ctx ends,
-// and reports whether it was ever confirmed. A pinger beside it pings four
-// times per MaxStaleness and closes the subscription when no pong came for
-// three MaxStaleness (at least a second).
+// and reports whether it was ever confirmed. A pinger beside it pings as
+// soon as the subscription is confirmed and then four times per
+// MaxStaleness, and closes the subscription when no pong came for three
+// MaxStaleness (at least a second).
 func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
 	var (
 		mu        sync.Mutex
@@ -646,6 +681,9 @@ func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
 	)
 	stop := make(chan struct{})
 	defer close(stop)
+	// kick asks for a ping at once: a confirmed subscription syncs in one
+	// round trip rather than at the next tick.
+	kick := make(chan struct{}, 1)
 	go func() {
 		every := v.staleness / 4
 		silent := max(3*v.staleness, time.Second)
@@ -658,6 +696,7 @@ func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-kick:
 			}
 			mu.Lock()
 			seq++
@@ -707,6 +746,10 @@ func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
 			inflight = inflight[:0]
 			heard = confirmed
 			mu.Unlock()
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		case *redis.Pong:
 			n, err := strconv.ParseUint(m.Payload, 10, 64)
 			mu.Lock()
