@@ -53,7 +53,7 @@ type ViewOptions struct {
 	Leeway time.Duration
 	// MaxEntries bounds the revocations remembered, and separately the
 	// older tokens followed after one store read (default
-	// DefaultViewEntries; each entry costs about 150 bytes). When the
+	// DefaultViewEntries; each entry costs 100 to 250 bytes). When the
 	// revocations would exceed it, the view forgets them all and starts
 	// over as after a reconnection: correct, at the price of store reads.
 	MaxEntries int
@@ -123,7 +123,7 @@ type View struct {
 	followed   map[string]follow
 	epoch      uint64    // bumped by every (re)subscription and every reset
 	epochStart time.Time // on now's clock
-	lastSweep  time.Time
+	expiries   expiries  // when to look at each entry again (viewexpiry.go)
 
 	stats struct {
 		messages, malformed, resets, subscriptions, lost, storeReads, refusedBehind atomic.Uint64
@@ -202,7 +202,6 @@ func (s *Store) Watch(opts ViewOptions) (*View, error) {
 		v.now = time.Now
 	}
 	v.epochStart = v.now()
-	v.lastSweep = v.epochStart
 	ctx, cancel := context.WithCancel(context.Background())
 	v.cancel = cancel
 	go v.run(ctx)
@@ -430,9 +429,14 @@ func (v *View) learn(q store.AccessCheck, st store.AccessState, epoch uint64, in
 			// never loses a revocation.
 			clear(v.followed)
 		}
-		v.followed[q.JTI] = follow{
+		f := follow{
 			subject: q.Subject, session: q.SessionID, version: q.Version,
 			epoch: epoch, until: q.ExpiresAt.Add(v.leeway).UnixNano(),
+		}
+		_, known := v.followed[q.JTI]
+		v.followed[q.JTI] = f
+		if !known {
+			v.rememberLocked(expiry{at: f.until, kind: expFollow, id: q.JTI})
 		}
 	}
 }
@@ -446,11 +450,11 @@ func (v *View) forget(now time.Time) int64 {
 	return now.Add(v.lifetime + 2*v.leeway).UnixNano()
 }
 
-// subjectLocked returns subject's entry, creating it, or nil when the view
-// is full even after a sweep: then it has been reset.
+// subjectLocked returns subject's entry, creating it. When the view is full
+// even after expiring what is due, it is reset first.
 func (v *View) subjectLocked(subject string, now time.Time) *subjectView {
 	if v.entries >= v.maxEntries {
-		v.sweepLocked(now)
+		v.expireLocked(now, 0)
 		if v.entries >= v.maxEntries {
 			v.resetLocked(now)
 		}
@@ -463,13 +467,21 @@ func (v *View) subjectLocked(subject string, now time.Time) *subjectView {
 	return sv
 }
 
+// The add methods record an entry, then (for a new one) when to look at
+// it again: a record made before its entry could be lost to a rebuild.
+
 func (v *View) addVersionLocked(subject string, version uint64, now time.Time) {
-	sv := v.subjectLocked(subject, now)
-	if sv.minVersion == 0 {
-		v.entries++
+	if version == 0 {
+		return // refuses nothing
 	}
+	sv := v.subjectLocked(subject, now)
+	fresh := sv.minVersion == 0
 	sv.minVersion = max(sv.minVersion, version)
 	sv.versionUntil = v.forget(now)
+	if fresh {
+		v.entries++
+		v.rememberLocked(expiry{at: sv.versionUntil, kind: expVersion, subject: subject})
+	}
 }
 
 func (v *View) addSessionLocked(subject, id string, now time.Time) {
@@ -477,10 +489,13 @@ func (v *View) addSessionLocked(subject, id string, now time.Time) {
 	if sv.sessions == nil {
 		sv.sessions = make(map[string]int64)
 	}
-	if _, ok := sv.sessions[id]; !ok {
+	at := v.forget(now)
+	_, known := sv.sessions[id]
+	sv.sessions[id] = at
+	if !known {
 		v.entries++
+		v.rememberLocked(expiry{at: at, kind: expSession, subject: subject, id: id})
 	}
-	sv.sessions[id] = v.forget(now)
 }
 
 func (v *View) addDenyLocked(subject, jti string, untilMS int64, now time.Time) {
@@ -488,11 +503,12 @@ func (v *View) addDenyLocked(subject, jti string, untilMS int64, now time.Time) 
 	if sv.denied == nil {
 		sv.denied = make(map[string]int64)
 	}
-	cur, ok := sv.denied[jti]
-	if !ok {
-		v.entries++
-	}
+	cur, known := sv.denied[jti]
 	sv.denied[jti] = max(cur, untilMS)
+	if !known {
+		v.entries++
+		v.rememberLocked(expiry{at: v.denyExpiry(untilMS), kind: expDeny, subject: subject, id: jti})
+	}
 }
 
 // resetLocked forgets every revocation and starts a new epoch at now, as a
@@ -501,6 +517,8 @@ func (v *View) resetLocked(now time.Time) {
 	v.subjects = make(map[string]*subjectView)
 	v.entries = 0
 	v.newEpochLocked(now)
+	clear(v.expiries) // every record's entry is gone
+	v.expiries = v.expiries[:0]
 	v.stats.resets.Add(1)
 }
 
@@ -510,38 +528,6 @@ func (v *View) newEpochLocked(now time.Time) {
 	v.epoch++
 	v.epochStart = now
 	clear(v.followed)
-}
-
-// sweepLocked drops what has expired.
-func (v *View) sweepLocked(now time.Time) {
-	ns, msNow := now.UnixNano(), now.Add(-v.leeway).UnixMilli()
-	for subject, sv := range v.subjects {
-		if sv.minVersion != 0 && sv.versionUntil < ns {
-			sv.minVersion = 0
-			v.entries--
-		}
-		for id, until := range sv.sessions {
-			if until < ns {
-				delete(sv.sessions, id)
-				v.entries--
-			}
-		}
-		for jti, until := range sv.denied {
-			if until < msNow {
-				delete(sv.denied, jti)
-				v.entries--
-			}
-		}
-		if sv.minVersion == 0 && len(sv.sessions) == 0 && len(sv.denied) == 0 {
-			delete(v.subjects, subject)
-		}
-	}
-	for jti, f := range v.followed {
-		if f.until < ns || f.epoch != v.epoch {
-			delete(v.followed, jti)
-		}
-	}
-	v.lastSweep = now
 }
 
 // apply takes one announcement into the view; one it cannot read resets it
@@ -762,21 +748,7 @@ func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
 				}
 			}
 			mu.Unlock()
-			v.maybeSweep()
+			v.expire(v.now())
 		}
-	}
-}
-
-// maybeSweep sweeps the view once a minute (at most every tenth of the
-// token lifetime), from the subscription's goroutine.
-func (v *View) maybeSweep() {
-	now := v.now()
-	v.mu.RLock()
-	due := now.Sub(v.lastSweep) >= min(time.Minute, v.lifetime/10)
-	v.mu.RUnlock()
-	if due {
-		v.mu.Lock()
-		v.sweepLocked(now)
-		v.mu.Unlock()
 	}
 }
