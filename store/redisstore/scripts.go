@@ -77,7 +77,11 @@ end
 // announce publishes a revocation on the store's channel (view.go reads
 // it): a kind letter, the subject's length, ':', the subject, then the
 // rest, whose shape the kind gives. A script that revokes calls it in the
-// same run as the write, so no revocation is written without its message.
+// same run as the write and before it: Redis does not undo a script's
+// writes when a later command fails, so a PUBLISH the server refuses (an
+// ACL user without the channel) must fail the script before it writes.
+// No revocation is written without its message; a message without its
+// write (a failure after the PUBLISH) only errs towards refusal.
 var announce = `
 local function announce(channel, kind, subject, rest)
   redis.call('PUBLISH', channel, kind .. #subject .. ':' .. subject .. rest)
@@ -193,9 +197,9 @@ if inGrace then
   return {2, string.sub(s, 1, pub), version(KEYS[2], subjectOf(s)), string.sub(s, spentAt + n * 32)}
 end
 -- 6. reused: revoke the session
+announce(ARGV[8], 's', subjectOf(s), ARGV[7])
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[3], ARGV[7])
-announce(ARGV[8], 's', subjectOf(s), ARGV[7])
 return {3, '21' .. string.sub(s, 3, pub), 0}
 end
 local r = rotate()
@@ -224,9 +228,9 @@ if not s then return {0} end
 local G, fl, cl, n, spentAt = hdr(s)
 local want = expected(s, tonumber(ARGV[1]), G, n, spentAt)
 if not want or want ~= ARGV[2] or not live(s, tonumber(ARGV[3])) then return {0} end
+announce(ARGV[5], 's', subjectOf(s), ARGV[4])
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[2], ARGV[4])
-announce(ARGV[5], 's', subjectOf(s), ARGV[4])
 return {1, string.sub(s, 1, spentAt - 1)}
 `)
 
@@ -240,9 +244,9 @@ local s = redis.call('GET', KEYS[1])
 if not s then return 0 end
 hdr(s)
 if not owned(s, ARGV[1]) or not live(s, tonumber(ARGV[2])) then return 0 end
+announce(ARGV[4], 's', ARGV[1], ARGV[3])
 redis.call('SETRANGE', KEYS[1], 1, '1')
 redis.call('ZREM', KEYS[2], ARGV[3])
-announce(ARGV[4], 's', ARGV[1], ARGV[3])
 return 1
 `)
 
@@ -281,6 +285,8 @@ return out
 // KEYS: index, versions. ARGV: subject, session key prefix, cut-off,
 // revocations channel.
 var revokeAllScript = redis.NewScript(prelude + `
+local v = (tonumber(redis.call('HGET', KEYS[2], ARGV[1])) or 0) + 1
+announce(ARGV[4], 'v', ARGV[1], string.format('%.0f', v))
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local k = ARGV[2] .. id
@@ -295,9 +301,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-local v = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-announce(ARGV[4], 'v', ARGV[1], string.format('%.0f', v))
-return v
+return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 `)
 
 // denyScript records subject's jti until a time, keeping the later time,
@@ -306,6 +310,7 @@ return v
 // KEYS: deny entry. ARGV: subject, until, margin, jti, revocations
 // channel.
 var denyScript = redis.NewScript(announce + `
+announce(ARGV[5], 'd', ARGV[1], ARGV[2] .. ':' .. ARGV[4])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur or tonumber(ARGV[2]) > tonumber(cur) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 local latest
@@ -314,7 +319,6 @@ for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
   if not latest or n > latest then latest = n end
 end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', latest + tonumber(ARGV[3])))
-announce(ARGV[5], 'd', ARGV[1], ARGV[2] .. ':' .. ARGV[4])
 return 1
 `)
 
