@@ -26,6 +26,13 @@ const (
 	DefaultViewEntries = 100_000
 )
 
+// The bounds of ViewOptions' durations: what the view remembers must stay
+// countable in nanoseconds of the Unix epoch.
+const (
+	maxViewLifetime = 366 * 24 * time.Hour
+	maxViewLeeway   = time.Hour
+)
+
 // ErrViewBehind is the error, wrapping store.ErrUnavailable, of a View's
 // CheckAccess with ViewOptions.FailClosed while the view is not in step
 // with the store: the verifier answers it as an outage (503).
@@ -123,6 +130,7 @@ type View struct {
 	followed   map[string]follow
 	epoch      uint64    // bumped by every (re)subscription and every reset
 	epochStart time.Time // on now's clock
+	epochMono  int64     // monoNow at epochStart
 	expiries   expiries  // when to look at each entry again (viewexpiry.go)
 
 	stats struct {
@@ -188,6 +196,8 @@ func (s *Store) Watch(opts ViewOptions) (*View, error) {
 		v.staleness = DefaultMaxStaleness
 	case v.staleness < 10*time.Millisecond:
 		return nil, fmt.Errorf("redisstore: ViewOptions.MaxStaleness must be at least 10ms, got %v", v.staleness)
+	case v.lifetime > maxViewLifetime, v.leeway > maxViewLeeway:
+		return nil, fmt.Errorf("redisstore: ViewOptions.MaxTokenLifetime must be at most %v and Leeway at most %v (tokens living longer are checked against the store anyway)", maxViewLifetime, maxViewLeeway)
 	}
 	if v.lifetime == 0 {
 		v.lifetime = DefaultViewTokenLifetime
@@ -202,6 +212,7 @@ func (s *Store) Watch(opts ViewOptions) (*View, error) {
 		v.now = time.Now
 	}
 	v.epochStart = v.now()
+	v.epochMono = v.monoNow()
 	ctx, cancel := context.WithCancel(context.Background())
 	v.cancel = cancel
 	go v.run(ctx)
@@ -310,9 +321,12 @@ func (v *View) monoNow() int64 { return int64(time.Since(v.mono)) + 1 }
 
 // inStep reports that a ping sent less than MaxStaleness ago was answered
 // on the current subscription.
-func (v *View) inStep() bool {
+func (v *View) inStep() bool { return v.inStepAt(v.monoNow()) }
+
+// inStepAt is inStep at the monotonic time mono.
+func (v *View) inStepAt(mono int64) bool {
 	s := v.synced.Load()
-	return s > 0 && v.monoNow()-s <= int64(v.staleness)
+	return s > 0 && mono-s <= int64(v.staleness)
 }
 
 // ---- the check ----
@@ -349,10 +363,11 @@ func (v *View) CheckAccess(ctx context.Context, q store.AccessCheck) (store.Acce
 // one (store.LocalChecker): a revocation it knows covers the token, or it
 // is in step and covers the token. Otherwise ok is false.
 func (v *View) CheckAccessLocal(q store.AccessCheck) (st store.AccessState, ok bool) {
-	inStep := v.inStep()
+	mono := v.monoNow()
+	inStep := v.inStepAt(mono)
 	v.mu.RLock()
 	st, refused := v.knownLocked(q)
-	covered := inStep && v.coversLocked(q)
+	covered := inStep && v.coversLocked(q, mono)
 	v.mu.RUnlock()
 	return st, refused || covered
 }
@@ -384,11 +399,26 @@ func (v *View) knownLocked(q store.AccessCheck) (store.AccessState, bool) {
 // coversLocked reports whether every revocation of the token would be in
 // the view: a lifetime the view remembers revocations for, and issued after
 // the current subscription began, or read from the store during it.
-func (v *View) coversLocked(q store.AccessCheck) bool {
+//
+// The epoch's start is read on the wall clock (iat is), but a wall clock
+// can be stepped forward after it (a VM resumed, NTP correcting a clock
+// that was behind): the epoch began no earlier than the check's time minus
+// the monotonic time elapsed since, so the later of the two counts.
+func (v *View) coversLocked(q store.AccessCheck, mono int64) bool {
 	if q.IssuedAt.IsZero() || q.ExpiresAt.Sub(q.IssuedAt) > v.lifetime {
 		return false
 	}
-	if !q.IssuedAt.Before(v.epochStart.Add(v.leeway)) {
+	if sv := v.subjects[q.Subject]; sv != nil && sv.minVersion != 0 && q.Version != sv.minVersion {
+		// Older versions are refused (knownLocked); a newer one than the
+		// view knows means a logout-all it has not heard of yet, or a
+		// version the store lost and counted again: only the store knows.
+		return false
+	}
+	start := v.epochStart
+	if s := q.Now.Add(-time.Duration(mono - v.epochMono)); s.After(start) {
+		start = s
+	}
+	if !q.IssuedAt.Before(start.Add(v.leeway)) {
 		return true
 	}
 	if q.JTI == "" {
@@ -527,6 +557,7 @@ func (v *View) resetLocked(now time.Time) {
 func (v *View) newEpochLocked(now time.Time) {
 	v.epoch++
 	v.epochStart = now
+	v.epochMono = v.monoNow()
 	clear(v.followed)
 }
 

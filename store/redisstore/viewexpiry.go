@@ -1,6 +1,9 @@
 package redisstore
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // A View forgets its entries when they expire, a few at a time: every
 // entry (a subject's version, an ended session, a denied jti, a followed
@@ -80,7 +83,13 @@ func (s expiries) down(i int) {
 
 // denyExpiry is when a deny entry ending at untilMS (Unix ms) may go: the
 // verifiers accept a token up to the leeway past its exp.
+// It saturates: an end too far to count in nanoseconds (a deny "for
+// ever") never expires rather than wrapping into the past.
 func (v *View) denyExpiry(untilMS int64) int64 {
+	const maxMS = math.MaxInt64 / int64(time.Millisecond)
+	if untilMS >= maxMS-v.leeway.Milliseconds()-1 {
+		return math.MaxInt64
+	}
 	return time.UnixMilli(untilMS).Add(v.leeway).UnixNano()
 }
 
