@@ -311,7 +311,12 @@
 //
 // Every script that revokes (Revoke, RevokeSession, RevokeAll, Deny, and
 // Rotate when it detects reuse) publishes the revocation on Channel(prefix)
-// in the same run as its write, so there is no write without its message.
+// in the same run as its write and before it, so there is no write without
+// its message: the Redis user of every Issuer needs the right to publish on
+// that channel (Redis 7 gives a new ACL user none: grant it with
+// "&<prefix>revoked"), and without it every revocation fails and writes
+// nothing. Pub/sub ignores SELECT: applications that share a server on
+// different database numbers need different prefixes.
 // Store.Watch returns a View: the Store, whose CheckAccess answers from the
 // revocations it hears, with no round trip, while it is in step (see View
 // for the exact rule and its proof obligations). The channel is classic
@@ -336,6 +341,16 @@
 // that its current subscription followed from before their revocation could
 // happen. Measured staleness and costs: BENCHMARKS.md, "Pushed
 // revocations".
+//
+// Where that proof stops: the ping proves the node the View subscribes to
+// has sent everything it had. On a Cluster, a revocation written on another
+// node reaches it over the cluster bus, which drops what it cannot forward
+// while a link between two nodes is down; on Sentinel, a failover may leave
+// a View subscribed to a former master that still answers. In both a View
+// can stay in step while missing a revocation until its subscription is
+// renewed. Where a partition between nodes, or a failover to a master some
+// clients still reach, is a real risk, verify against the store itself (a
+// read per request) rather than a View.
 //
 // # Persistence
 //
