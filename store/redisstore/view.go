@@ -366,18 +366,18 @@ func (v *View) CheckAccessLocal(q store.AccessCheck) (st store.AccessState, ok b
 	mono := v.monoNow()
 	inStep := v.inStepAt(mono)
 	v.mu.RLock()
-	st, refused := v.knownLocked(q)
-	covered := inStep && v.coversLocked(q, mono)
+	sv := v.subjects[q.Subject]
+	st, refused := knownLocked(q, sv)
+	covered := inStep && v.coversLocked(q, sv, mono)
 	v.mu.RUnlock()
 	return st, refused || covered
 }
 
-// knownLocked answers from what the view remembers: refused when a
-// revocation covers the token (the state says which), else the state of a
-// token nothing revoked.
-func (v *View) knownLocked(q store.AccessCheck) (store.AccessState, bool) {
+// knownLocked answers from what the view remembers of the token's subject
+// (sv, nil when nothing): refused when a revocation covers the token (the
+// state says which), else the state of a token nothing revoked.
+func knownLocked(q store.AccessCheck, sv *subjectView) (store.AccessState, bool) {
 	st := store.AccessState{Version: q.Version, SessionLive: q.SessionID != ""}
-	sv := v.subjects[q.Subject]
 	if sv == nil {
 		return st, false
 	}
@@ -398,17 +398,18 @@ func (v *View) knownLocked(q store.AccessCheck) (store.AccessState, bool) {
 
 // coversLocked reports whether every revocation of the token would be in
 // the view: a lifetime the view remembers revocations for, and issued after
-// the current subscription began, or read from the store during it.
+// the current subscription began, or read from the store during it. sv is
+// what the view remembers of the token's subject (nil when nothing).
 //
 // The epoch's start is read on the wall clock (iat is), but a wall clock
 // can be stepped forward after it (a VM resumed, NTP correcting a clock
 // that was behind): the epoch began no earlier than the check's time minus
 // the monotonic time elapsed since, so the later of the two counts.
-func (v *View) coversLocked(q store.AccessCheck, mono int64) bool {
+func (v *View) coversLocked(q store.AccessCheck, sv *subjectView, mono int64) bool {
 	if q.IssuedAt.IsZero() || q.ExpiresAt.Sub(q.IssuedAt) > v.lifetime {
 		return false
 	}
-	if sv := v.subjects[q.Subject]; sv != nil && sv.minVersion != 0 && q.Version != sv.minVersion {
+	if sv != nil && sv.minVersion != 0 && q.Version != sv.minVersion {
 		// Older versions are refused (knownLocked); a newer one than the
 		// view knows means a logout-all it has not heard of yet, or a
 		// version the store lost and counted again: only the store knows.

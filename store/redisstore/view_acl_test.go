@@ -34,9 +34,10 @@ func TestRevocationRefusedPublishWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := t0
 	subject := "user-" + randomName()
-	id := createSession(t, full, subject, now)
+	id := randomName()
+	mustCreate(t, full, newSession(id, subject))
 	jti := "jti-" + randomName()
 
 	if err := st.RevokeSession(ctx, subject, id, now); err == nil {

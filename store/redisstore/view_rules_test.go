@@ -23,9 +23,11 @@ func TestViewFollowsTheWholeToken(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	st, _ := newStore(t, c)
 	ctx := context.Background()
-	now := time.Now()
+	now := t0
 	subject := "user-" + randomName()
-	live, ended := createSession(t, st, subject, now), createSession(t, st, subject, now)
+	live, ended := randomName(), randomName()
+	mustCreate(t, st, newSession(live, subject))
+	mustCreate(t, st, newSession(ended, subject))
 	if err := st.RevokeSession(ctx, subject, ended, now); err != nil {
 		t.Fatal(err)
 	}
@@ -146,19 +148,4 @@ func TestViewSyncsAtOnce(t *testing.T) {
 	if err := view.WaitInStep(ctx); err != nil {
 		t.Fatalf("not in step within %v of Watch (the first tick is at %v): %v", staleness/8, staleness/4, err)
 	}
-}
-
-// createSession creates a session of subject at now and returns its id.
-func createSession(t *testing.T, st *redisstore.Store, subject string, now time.Time) string {
-	t.Helper()
-	id := randomName()
-	_, err := st.Create(context.Background(), store.NewSession{
-		Session: store.Session{ID: id, Subject: subject, CreatedAt: now, LastUsedAt: now,
-			IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour), Generation: 1},
-		Hash: [32]byte{1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
 }

@@ -130,8 +130,9 @@ func (v *View) expireLocked(now time.Time, budget int) {
 // rememberLocked records when to look at a new entry again. Records of
 // entries forgotten all at once (the followed tokens of a past epoch) wait
 // for their time; should they outnumber the live entries, the heap is
-// rebuilt, at a cost their creation has paid for: the heap never holds more
-// than twice the view.
+// rebuilt (one pass over the view under the lock, as rare as that many
+// follows were dropped at once): the heap never holds more than twice the
+// view's entries plus a batch.
 func (v *View) rememberLocked(e expiry) {
 	v.expiries.push(e)
 	if live := v.entries + len(v.followed); len(v.expiries) > 2*live+expiryBatch {
