@@ -50,11 +50,22 @@ const plainWait = 10 * time.Second
 // second later.
 const clusterNodeTimeout = time.Second
 
-// testCluster is a Redis Cluster of three masters and three replicas on
-// 127.0.0.1, each node a redis-server of the test's own.
+// testCluster is a Redis Cluster on 127.0.0.1, each node a redis-server of
+// the test's own.
 type testCluster struct {
 	nodes []*redisServer
 	admin map[string]*redis.Client // a client of each node by address, for the test's own commands
+	// bus holds, with clusterSpec.busProxies, the proxy in front of each
+	// node's cluster bus (in the order of nodes): cutting them all cuts
+	// every link between two nodes, and nothing else.
+	bus []*linkProxy
+}
+
+// clusterSpec is the shape of a testCluster.
+type clusterSpec struct {
+	masters, replicas int           // replicas per master
+	nodeTimeout       time.Duration // cluster-node-timeout
+	busProxies        bool          // put each node's bus behind a linkProxy
 }
 
 // startCluster starts six redis-servers with cluster mode on (and args),
@@ -63,6 +74,12 @@ type testCluster struct {
 // sync. It skips or fails like startRedis when redis-server or redis-cli is
 // missing.
 func startCluster(t *testing.T, args ...string) *testCluster {
+	t.Helper()
+	return startClusterOf(t, clusterSpec{masters: 3, replicas: 1, nodeTimeout: clusterNodeTimeout}, args...)
+}
+
+// startClusterOf starts a cluster of spec's shape, as startCluster does.
+func startClusterOf(t *testing.T, spec clusterSpec, args ...string) *testCluster {
 	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -73,21 +90,29 @@ func startCluster(t *testing.T, args ...string) *testCluster {
 	}
 	c := &testCluster{admin: map[string]*redis.Client{}}
 	var addrs []string
-	for range 6 {
+	for range spec.masters * (1 + spec.replicas) {
 		dir := t.TempDir()
+		// The cluster bus defaults to port+10000, which may be taken or
+		// past 65535: give it a free port of its own, behind a proxy that
+		// the other nodes are told of when there is one.
+		bus, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var announce []string
+		if spec.busProxies {
+			p := newLinkProxy(t, "127.0.0.1:"+strconv.Itoa(bus))
+			c.bus = append(c.bus, p)
+			announce = []string{"--cluster-announce-bus-port", p.addr[strings.LastIndexByte(p.addr, ':')+1:]}
+		}
 		srv := startRedis(t, dir, "Ready to accept connections", func(port int) []string {
-			// The cluster bus defaults to port+10000, which may be taken
-			// or past 65535: give it a free port of its own.
-			bus, err := freePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return append([]string{
+			a := []string{
 				"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--cluster-port", strconv.Itoa(bus),
 				"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-				"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout.Milliseconds())),
+				"--cluster-node-timeout", strconv.Itoa(int(spec.nodeTimeout.Milliseconds())),
 				"--appendonly", "no", "--save", "", "--daemonize", "no", "--logfile", "",
-			}, args...)
+			}
+			return append(append(a, announce...), args...)
 		})
 		c.nodes = append(c.nodes, srv)
 		addrs = append(addrs, srv.addr())
@@ -96,7 +121,7 @@ func startCluster(t *testing.T, args ...string) *testCluster {
 		c.admin[srv.addr()] = a
 	}
 	create := append([]string{"--cluster", "create"}, addrs...)
-	create = append(create, "--cluster-replicas", "1", "--cluster-yes")
+	create = append(create, "--cluster-replicas", strconv.Itoa(spec.replicas), "--cluster-yes")
 	if out, err := exec.Command(cli, create...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
@@ -120,11 +145,12 @@ func (c *testCluster) addrs() []string {
 }
 
 // healthy reports whether every node answers cluster_state:ok knowing all
-// six nodes, and every replica's link to its master is up and synced.
+// the nodes, and every replica's link to its master is up and synced.
 func (c *testCluster) healthy(ctx context.Context) bool {
 	for addr, a := range c.admin {
 		info, err := a.ClusterInfo(ctx).Result()
-		if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:6") {
+		known := "cluster_known_nodes:" + strconv.Itoa(len(c.nodes)) + "\r"
+		if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, known) {
 			return false
 		}
 		nodes, err := clusterNodes(ctx, a)
