@@ -315,13 +315,15 @@
 // its message: the Redis user of every Issuer needs the right to publish on
 // that channel (Redis 7 gives a new ACL user none: grant it with
 // "&<prefix>revoked"), and without it every revocation fails and writes
-// nothing. Pub/sub ignores SELECT: applications that share a server on
-// different database numbers need different prefixes.
+// nothing. The Redis user of a View needs "&<prefix>revoked*": it
+// subscribes to that channel and, on one server or Sentinel, publishes its
+// probes on a channel of its own under it. Pub/sub ignores SELECT:
+// applications that share a server on different database numbers need
+// different prefixes.
 // Store.Watch returns a View: the Store, whose CheckAccess answers from the
 // revocations it hears, with no round trip, while it is in step (see View
 // for the exact rule and its proof obligations). The channel is classic
-// pub/sub: on a Cluster, PUBLISH reaches the subscribers of every node, so a
-// View keeps one subscription to one node whatever the slot of the subject.
+// pub/sub; on a Cluster, a View subscribes to every master.
 //
 // Why a channel and not server-assisted client-side caching (RESP3 CLIENT
 // TRACKING, which go-redis does not implement): tracking invalidates keys a
@@ -335,22 +337,30 @@
 //
 // Pub/sub delivers at most once: a message published while a View is not
 // subscribed is lost to it. The View never relies on a message arriving: it
-// answers on its own only when a ping on its subscription, sent less than
-// MaxStaleness ago, has come back (every message published before that
-// ping's arrival came first on the same connection), and only for tokens
-// that its current subscription followed from before their revocation could
-// happen. Measured staleness and costs: BENCHMARKS.md, "Pushed
-// revocations".
+// answers on its own only when, on every server it subscribes to, a probe
+// sent less than MaxStaleness ago has come back on the subscription (every
+// message that server published before came first on the same connection),
+// and only for tokens that its current subscriptions followed from before
+// their revocation could happen. Measured staleness and costs:
+// BENCHMARKS.md, "Pushed revocations".
 //
-// Where that proof stops: the ping proves the node the View subscribes to
-// has sent everything it had. On a Cluster, a revocation written on another
-// node reaches it over the cluster bus, which drops what it cannot forward
-// while a link between two nodes is down; on Sentinel, a failover may leave
-// a View subscribed to a former master that still answers. In both a View
-// can stay in step while missing a revocation until its subscription is
-// renewed. Where a partition between nodes, or a failover to a master some
-// clients still reach, is a real risk, verify against the store itself (a
-// read per request) rather than a View.
+// What the probes cover. One server, or Sentinel: the probe is published
+// through the Store's client, so it goes where the writes go; ROLE on the
+// same connection must say master. After a failover, a View still
+// subscribed to the former master is in step only while that server
+// replicates from the new one (replication carries the messages in order);
+// cut off, it hears no probe, goes silent and subscribes again (through
+// Sentinel, to the new master). Cluster: a script's PUBLISH reaches the
+// subscribers of its own node at once and the others over the cluster bus,
+// which drops what it cannot forward while a link between two nodes is
+// down; so a View subscribes to every master (it hears each revocation once
+// per master), and a master's probe is CLUSTER SLOTS on that master, which
+// must name the same masters, then a ping on its subscription. A failover
+// (even a manual one, whose former master still answers), a master added
+// or one demoted ends every subscription, and the View subscribes to the
+// new masters. What no probe can cover is a write Redis itself loses:
+// replication is asynchronous, and a revocation acknowledged just before a
+// failover may be gone from the store and from every View alike.
 //
 // # Persistence
 //

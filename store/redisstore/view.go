@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/store"
 )
@@ -89,25 +86,33 @@ type ViewOptions struct {
 // sessions and the denied jtis; a token it answers for is refused when one
 // of them covers it and accepted otherwise.
 //
-// Correctness under faults: the view answers on its own only while a ping
-// sent on its subscription less than MaxStaleness ago has been answered
-// (messages and pong share one connection, in order, so every revocation
-// older than that ping has arrived). Otherwise, and while it has never
-// synced, CheckAccess reads the store (or, with FailClosed, refuses). A
-// revocation made while the subscription was down is never missed: after
-// every (re)subscription the view answers on its own only for tokens
-// issued after it (iat at least Leeway after), and every older token is
-// read from the store once in the new subscription's life, after which
-// the subscription carries whatever happens to it. Outside that, what a
-// view cannot see: a session's natural end (idle or absolute expiry;
-// access tokens never outlive the absolute one) is noticed only at the
-// token's exp.
+// Correctness under faults: the view answers on its own only while, on
+// every server it subscribes to, a probe sent less than MaxStaleness ago
+// has been answered on the subscription, in order with its messages, so
+// that every revocation that server ran before the probe has arrived
+// (viewlink.go says how each kind of deployment is probed). Otherwise,
+// and while it has never synced, CheckAccess reads the store (or, with
+// FailClosed, refuses). A revocation made while a subscription was down
+// is never missed: after every (re)subscription the view answers on its
+// own only for tokens issued after it (iat at least Leeway after), and
+// every older token is read from the store once in the new subscription's
+// life, after which the subscription carries whatever happens to it.
+// Outside that, what a view cannot see: a session's natural end (idle or
+// absolute expiry; access tokens never outlive the absolute one) is
+// noticed only at the token's exp.
 //
-// On Redis Cluster the scripts' classic PUBLISH reaches the subscribers of
-// every node (the cluster bus forwards it), so one subscription to any
-// node sees every slot's revocations. Sharded pub/sub (SPUBLISH) would
-// confine a message to its slot's shard: a view would need a subscription
-// per slot, and is therefore not used.
+// One server, or Sentinel: the view subscribes through the Store's client,
+// and probes with a message of its own published through that client
+// after ROLE says master, so a subscription left on a former master after
+// a failover is proven only while it still receives what the new master
+// publishes. Redis Cluster: a script's PUBLISH reaches the other nodes
+// over the cluster bus, which drops messages while a link between two
+// nodes is down, so the view subscribes to every master, each proving its
+// own scripts' messages, and starts again whenever CLUSTER SLOTS on any of
+// them names other masters (a failover, a master added). Sharded pub/sub
+// (SPUBLISH, Redis 7) is not used: a script may publish only on a channel
+// of its own keys' slot, so a view would need a channel, and a
+// subscription, per slot. A Ring is refused.
 //
 // Create one with (*Store).Watch; Close it when done. It is safe for
 // concurrent use.
@@ -137,11 +142,15 @@ type View struct {
 		messages, malformed, resets, subscriptions, lost, storeReads, refusedBehind atomic.Uint64
 	}
 
+	// syncChannel carries the view's own probes (viewlink.go).
+	syncChannel string
+	roundMu     sync.Mutex
+	round       *round // the links served now; nil between rounds
+	errMu       sync.Mutex
+	lastErr     error // why the view last left step
+
 	cancel context.CancelFunc
 	done   chan struct{}
-	psMu   sync.Mutex
-	ps     *redis.PubSub
-	closed bool
 }
 
 // subjectView is what a View knows of one subject's revocations. Times are
@@ -176,6 +185,9 @@ var (
 // reads the store (or refuses, with FailClosed); WaitInStep waits for it.
 // The View lives until Close.
 func (s *Store) Watch(opts ViewOptions) (*View, error) {
+	if err := viewClient(s.client); err != nil {
+		return nil, err
+	}
 	v := &View{
 		Store:      s,
 		staleness:  opts.MaxStaleness,
@@ -188,6 +200,8 @@ func (s *Store) Watch(opts ViewOptions) (*View, error) {
 		subjects:   make(map[string]*subjectView),
 		followed:   make(map[string]follow),
 		done:       make(chan struct{}),
+
+		syncChannel: syncChannelFor(s.channel),
 	}
 	switch {
 	case v.staleness < 0, v.lifetime < 0, v.leeway < 0, v.maxEntries < 0:
@@ -223,12 +237,6 @@ func (s *Store) Watch(opts ViewOptions) (*View, error) {
 // CheckAccess then reads the store (or refuses, with FailClosed); the
 // Store itself, and its client, stay open.
 func (v *View) Close() error {
-	v.psMu.Lock()
-	v.closed = true
-	if v.ps != nil {
-		v.ps.Close()
-	}
-	v.psMu.Unlock()
 	v.cancel()
 	<-v.done
 	v.synced.Store(0)
@@ -242,16 +250,26 @@ type ViewStatus struct {
 	// SyncedAt is when the last ping the subscription answered was sent
 	// (zero while not in step): the view knows every revocation before it.
 	SyncedAt time.Time
-	// Subscriptions counts the subscriptions confirmed (1 + reconnections);
-	// Lost, the subscriptions that failed or went silent (no pong for
-	// three MaxStaleness, at least a second) and were dropped.
+	// Servers is the number of servers the view is subscribed to now: 1,
+	// or a Cluster's masters; 0 between two attempts.
+	Servers int
+	// Subscriptions counts the subscriptions confirmed (one per server,
+	// and again after each reconnection); Lost, the times the view's
+	// subscriptions failed, went silent (no answer to its probes for three
+	// MaxStaleness, at least a second) or met a changed topology, and were
+	// all started again.
 	Subscriptions, Lost uint64
+	// LastError says why the view last left step or failed a probe (nil
+	// when it never did), for operators: a refused channel (ACL), a
+	// replica, a changed Cluster, a lost connection.
+	LastError error
 	// Entries is the number of revocations remembered; Followed, the older
 	// tokens followed after one store read.
 	Entries, Followed int
-	// Messages counts the announcements applied, Malformed those that could
-	// not be read (each one resets the view), Resets the times the view
-	// forgot everything (overflow or malformed message).
+	// Messages counts the announcements applied (on a Cluster each arrives
+	// once per master: applying one again changes nothing), Malformed
+	// those that could not be read (each one resets the view), Resets the
+	// times the view forgot everything (overflow or malformed message).
 	Messages, Malformed, Resets uint64
 	// StoreReads counts the checks read from the store (not in step, older
 	// tokens, long-lived tokens); RefusedBehind, those refused with
@@ -268,6 +286,14 @@ func (v *View) Status() ViewStatus {
 		st.SyncedAt = v.mono.Add(time.Duration(s))
 		st.InStep = v.inStep()
 	}
+	v.roundMu.Lock()
+	if v.round != nil {
+		st.Servers = len(v.round.links)
+	}
+	v.roundMu.Unlock()
+	v.errMu.Lock()
+	st.LastError = v.lastErr
+	v.errMu.Unlock()
 	st.Subscriptions = v.stats.subscriptions.Load()
 	st.Lost = v.stats.lost.Load()
 	st.Messages = v.stats.messages.Load()
@@ -643,144 +669,4 @@ func (v *View) ended(subject, id string) {
 	v.mu.Lock()
 	v.addSessionLocked(subject, id, t)
 	v.mu.Unlock()
-}
-
-// ---- the subscription ----
-
-// run keeps a subscription until ctx ends, resubscribing after every loss
-// with a capped backoff.
-func (v *View) run(ctx context.Context) {
-	defer close(v.done)
-	backoff := 10 * time.Millisecond
-	for ctx.Err() == nil {
-		v.psMu.Lock()
-		if v.closed {
-			v.psMu.Unlock()
-			return
-		}
-		ps := v.client.Subscribe(ctx, v.channel)
-		v.ps = ps
-		v.psMu.Unlock()
-		if v.serve(ctx, ps) {
-			backoff = 10 * time.Millisecond
-		}
-		ps.Close()
-		v.synced.Store(0)
-		if ctx.Err() == nil {
-			v.stats.lost.Add(1)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-// ping is one ping in flight on a subscription.
-type ping struct {
-	seq  uint64
-	sent int64 // monoNow
-}
-
-// serve reads one subscription until it fails, goes silent or ctx ends,
-// and reports whether it was ever confirmed. A pinger beside it pings as
-// soon as the subscription is confirmed and then four times per
-// MaxStaleness, and closes the subscription when no pong came for three
-// MaxStaleness (at least a second).
-func (v *View) serve(ctx context.Context, ps *redis.PubSub) bool {
-	var (
-		mu        sync.Mutex
-		inflight  []ping
-		seq       uint64
-		confirmed int64 // monoNow at the subscription's confirmation; 0 before
-		heard     = v.monoNow()
-	)
-	stop := make(chan struct{})
-	defer close(stop)
-	// kick asks for a ping at once: a confirmed subscription syncs in one
-	// round trip rather than at the next tick.
-	kick := make(chan struct{}, 1)
-	go func() {
-		every := v.staleness / 4
-		silent := max(3*v.staleness, time.Second)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-kick:
-			}
-			mu.Lock()
-			seq++
-			n := seq
-			now := v.monoNow()
-			if now-heard > int64(silent) {
-				mu.Unlock()
-				ps.Close() // the reader's Receive fails: resubscribe
-				return
-			}
-			if len(inflight) < 64 {
-				inflight = append(inflight, ping{seq: n, sent: now})
-			}
-			mu.Unlock()
-			pctx, cancel := context.WithTimeout(ctx, silent)
-			_ = ps.Ping(pctx, strconv.FormatUint(n, 10))
-			cancel()
-		}
-	}()
-	for {
-		msg, err := ps.Receive(ctx)
-		if err != nil {
-			return confirmed != 0
-		}
-		switch m := msg.(type) {
-		case *redis.Message:
-			if m.Channel == v.channel {
-				v.apply(m.Payload)
-			}
-		case *redis.Subscription:
-			if m.Channel != v.channel {
-				continue
-			}
-			if m.Kind != "subscribe" {
-				return confirmed != 0 // unsubscribed: start over
-			}
-			// A new subscription (go-redis may have reconnected on its
-			// own): what was published before it may be lost.
-			v.synced.Store(0)
-			now := v.now()
-			v.mu.Lock()
-			v.newEpochLocked(now)
-			v.mu.Unlock()
-			v.stats.subscriptions.Add(1)
-			mu.Lock()
-			confirmed = v.monoNow()
-			inflight = inflight[:0]
-			heard = confirmed
-			mu.Unlock()
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
-		case *redis.Pong:
-			n, err := strconv.ParseUint(m.Payload, 10, 64)
-			mu.Lock()
-			heard = v.monoNow()
-			for len(inflight) > 0 && err == nil && inflight[0].seq <= n {
-				p := inflight[0]
-				inflight = inflight[1:]
-				if p.seq == n && confirmed != 0 && p.sent >= confirmed {
-					v.synced.Store(p.sent)
-				}
-			}
-			mu.Unlock()
-			v.expire(v.now())
-		}
-	}
 }

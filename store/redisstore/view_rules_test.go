@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/store"
@@ -18,7 +17,7 @@ import (
 // ended before the view's epoch is unknown to the view; a check naming it
 // under a followed jti must still be read from the store, and refused.
 func TestViewFollowsTheWholeToken(t *testing.T) {
-	m := miniredis.RunT(t)
+	m := viewMiniredis(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
 	st, _ := newStore(t, c)
@@ -133,7 +132,7 @@ func TestViewReadiness(t *testing.T) {
 // whose pings are seconds apart is in step within a round trip of its
 // subscription, not at its first tick.
 func TestViewSyncsAtOnce(t *testing.T) {
-	m := miniredis.RunT(t)
+	m := viewMiniredis(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
 	st, _ := newStore(t, c)

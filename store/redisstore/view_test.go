@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	mrserver "github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
@@ -126,11 +127,28 @@ func (f *viewFixture) refusedAtB(t *testing.T, token string) {
 	}
 }
 
+// viewMiniredis is a miniredis for a View. A View probes a single server
+// with ROLE, which miniredis lacks: this one answers it as a master does.
+func viewMiniredis(t *testing.T) *miniredis.Miniredis {
+	t.Helper()
+	m := miniredis.RunT(t)
+	err := m.Server().Register("ROLE", func(c *mrserver.Peer, _ string, _ []string) {
+		c.WriteLen(3)
+		c.WriteBulk("master")
+		c.WriteInt(0)
+		c.WriteLen(0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // viewServers runs test on miniredis, a real redis-server and a Cluster,
 // with a client for A and one for B.
 func viewServers(t *testing.T, test func(t *testing.T, a, b redis.UniversalClient)) {
 	t.Run("miniredis", func(t *testing.T) {
-		m := miniredis.RunT(t)
+		m := viewMiniredis(t)
 		a := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		b := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { a.Close(); b.Close() })
@@ -196,7 +214,7 @@ func TestViewLearnsEveryRevocation(t *testing.T) {
 // TestViewReadsItsOwnRevocations: a revocation made through the View is in
 // it when the call returns, before its message comes back.
 func TestViewReadsItsOwnRevocations(t *testing.T) {
-	m := miniredis.RunT(t)
+	m := viewMiniredis(t)
 	a := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { a.Close() })
 	f := newViewFixture(t, a, a, redisstore.ViewOptions{})
@@ -320,7 +338,7 @@ func TestViewSilentLink(t *testing.T) {
 // what it forgot is read from the store again, so a token revoked before
 // still fails and a followed one takes one store read.
 func TestViewForgetsSafely(t *testing.T) {
-	m := miniredis.RunT(t)
+	m := viewMiniredis(t)
 	a := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { a.Close() })
 	f := newViewFixture(t, a, a, redisstore.ViewOptions{MaxEntries: 2})
@@ -500,7 +518,7 @@ func (p *linkProxy) flow() {
 // JWKS) with the View as its Store learns of a logout-all at A and refuses
 // the token with no store read, from the view alone.
 func TestViewBehindAVerifier(t *testing.T) {
-	m := miniredis.RunT(t)
+	m := viewMiniredis(t)
 	a := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	b := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { a.Close(); b.Close() })

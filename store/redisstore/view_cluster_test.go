@@ -1,0 +1,227 @@
+package redisstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+)
+
+// clusterPair returns two clients of c tuned as the package advises, for
+// the fixture's A and B.
+func clusterPair(t *testing.T, c *testCluster) (a, b *redis.ClusterClient) {
+	t.Helper()
+	a = redis.NewClusterClient(redisstore.ClusterOptions(c.addrs()...))
+	b = redis.NewClusterClient(redisstore.ClusterOptions(c.addrs()...))
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// subjectsByMaster logs in, at A, one subject on the slots of each master
+// (by address) and has B follow each token.
+func subjectsByMaster(t *testing.T, f *viewFixture, cc *redis.ClusterClient, masters int) map[string]*sessionkit.Tokens {
+	t.Helper()
+	ctx := context.Background()
+	by := map[string]*sessionkit.Tokens{}
+	for range 1000 {
+		if len(by) == masters {
+			return by
+		}
+		subject := "node-" + randomName()
+		m, err := cc.MasterForKey(ctx, "{"+store.SubjectTag(subject)+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addr := m.Options().Addr; by[addr] == nil {
+			by[addr] = f.login(t, subject)
+		}
+	}
+	t.Fatalf("found subjects on %d masters, want %d", len(by), masters)
+	return nil
+}
+
+// TestViewClusterBusCut: every link between two nodes of a Cluster is cut
+// (each node's cluster bus is behind a proxy), so a script's PUBLISH
+// reaches only the subscribers of the node that ran it. The clients' links
+// to the nodes are untouched: every node answers, and the view stays in
+// step. A logout-all on each master's slots is still refused at B from its
+// view, with no store read: the view subscribes to, and probes, every
+// master. A view subscribed to one node would keep accepting the tokens
+// of the other two masters' slots, in step.
+func TestViewClusterBusCut(t *testing.T) {
+	needFailoverTests(t)
+	// A node timeout far beyond the test, so that no node is suspected
+	// while the bus is down.
+	c := startClusterOf(t, clusterSpec{masters: 3, nodeTimeout: time.Minute, busProxies: true})
+	a, b := clusterPair(t, c)
+	f := newViewFixture(t, a, b, redisstore.ViewOptions{})
+	if n := f.view.Status().Servers; n != 3 {
+		t.Fatalf("the view subscribes to %d servers of a three-master Cluster, want 3", n)
+	}
+	byMaster := subjectsByMaster(t, f, a, 3)
+	ctx := context.Background()
+
+	for _, p := range c.bus {
+		p.cut()
+	}
+	busDown(t, c)
+
+	reads := f.view.Status().StoreReads
+	for addr, toks := range byMaster {
+		if err := f.a.LogoutAll(ctx, subjectOf(t, f.a, toks)); err != nil {
+			t.Fatal(err)
+		}
+		f.refusedAtB(t, toks.AccessToken)
+		t.Logf("a logout-all on %s's slots, its bus cut: refused at B", addr)
+	}
+	st := f.view.Status()
+	if st.StoreReads != reads || !st.InStep {
+		t.Fatalf("the refusals took %d store reads (in step: %v), want none from a view in step", st.StoreReads-reads, st.InStep)
+	}
+}
+
+// busDown waits until a message published on one node of c no longer
+// reaches a subscriber on another: the cluster bus is down.
+func busDown(t *testing.T, c *testCluster) {
+	t.Helper()
+	ctx := context.Background()
+	from, to := c.admin[c.nodes[1].addr()], c.admin[c.nodes[0].addr()]
+	ps := to.Subscribe(ctx, "sktest:bus")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(viewWait)
+	for time.Now().Before(deadline) {
+		if err := from.Publish(ctx, "sktest:bus", "probe").Err(); err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err := ps.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			return // nothing came: the bus drops it
+		}
+	}
+	t.Fatalf("messages still cross the cluster bus %v after cutting it", viewWait)
+}
+
+// TestViewClusterManualFailover: a replica takes over its master with
+// CLUSTER FAILOVER, and the former master stays up, answering as a
+// replica. The view sees the masters change (the former master's CLUSTER
+// SLOTS names the new one), subscribes to the new masters and is back in
+// step; a token issued afterwards on the promoted master's slots is
+// answered from the view and its logout-all is refused there.
+func TestViewClusterManualFailover(t *testing.T) {
+	needFailoverTests(t)
+	c := startClusterOf(t, clusterSpec{masters: 3, replicas: 1, nodeTimeout: 5 * time.Second})
+	a, b := clusterPair(t, c)
+	f := newViewFixture(t, a, b, redisstore.ViewOptions{})
+	ctx := context.Background()
+	before := f.view.Status()
+	if before.Servers != 3 {
+		t.Fatalf("the view subscribes to %d servers, want the 3 masters", before.Servers)
+	}
+	var master, replica string
+	for m, r := range c.replicas(t, ctx, c.nodes[0].addr()) {
+		master, replica = m, r
+		break
+	}
+	if err := c.admin[replica].Do(ctx, "cluster", "failover").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica's promotion", func() bool {
+		role, err := c.admin[replica].Do(ctx, "role").Slice()
+		return err == nil && len(role) > 0 && role[0] == "master"
+	})
+	waitFor(t, "the view to subscribe to the new masters", func() bool {
+		st := f.view.Status()
+		return st.Lost > before.Lost && st.InStep && st.Servers == 3
+	})
+	if err := f.view.Status().LastError; err == nil || !strings.Contains(err.Error(), "masters changed") {
+		t.Fatalf("the view's last error after a manual failover: %v, want the masters changed", err)
+	}
+	t.Logf("%s took over from %s; the view: %+v", replica, master, f.view.Status())
+
+	var toks *sessionkit.Tokens
+	for toks == nil {
+		subject := "promoted-" + randomName()
+		m, err := a.MasterForKey(ctx, "{"+store.SubjectTag(subject)+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Options().Addr == replica {
+			toks = f.login(t, subject)
+		}
+	}
+	reads := f.view.Status().StoreReads
+	if err := f.a.LogoutAll(ctx, subjectOf(t, f.a, toks)); err != nil {
+		t.Fatal(err)
+	}
+	f.refusedAtB(t, toks.AccessToken)
+	if got := f.view.Status().StoreReads; got != reads {
+		t.Fatalf("the refusal took %d store reads, want none", got-reads)
+	}
+}
+
+// TestViewOnAReplica: a View whose client reaches a replica never answers
+// on its own (a replica hears revocations only as fast as it replicates)
+// and says why; its checks read the store.
+func TestViewOnAReplica(t *testing.T) {
+	primary, replica := startRedisServer(t), startRedisServer(t)
+	rc := redis.NewClient(redisstore.ClientOptions(replica.addr()))
+	t.Cleanup(func() { rc.Close() })
+	ctx := context.Background()
+	host, port, _ := strings.Cut(primary.addr(), ":")
+	if err := rc.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := redisstore.New(rc, redisstore.Options{Prefix: "replica" + randomName() + ":"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Watch(redisstore.ViewOptions{MaxStaleness: viewStaleness})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	waitFor(t, "the view to say why it is not in step", func() bool {
+		err := v.Status().LastError
+		return err != nil && strings.Contains(err.Error(), "replica")
+	})
+	wctx, cancel := context.WithTimeout(ctx, 5*viewStaleness)
+	defer cancel()
+	if err := v.WaitInStep(wctx); err == nil {
+		t.Fatal("a view on a replica is in step")
+	}
+	now := time.Now()
+	q := store.AccessCheck{Subject: "u", Version: 0, JTI: "j", IssuedAt: now, ExpiresAt: now.Add(time.Minute), Now: now}
+	if _, ok := v.CheckAccessLocal(q); ok {
+		t.Fatal("a view on a replica answered a check on its own")
+	}
+}
+
+// TestViewRefusesARing: the shards of a Ring share nothing, and a View
+// would hear one of them only.
+func TestViewRefusesARing(t *testing.T) {
+	m1, m2 := miniredis.RunT(t), miniredis.RunT(t)
+	ring := redis.NewRing(&redis.RingOptions{
+		Addrs:                 map[string]string{"a": m1.Addr(), "b": m2.Addr()},
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { ring.Close() })
+	s, err := redisstore.New(ring, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Watch(redisstore.ViewOptions{}); err == nil || !strings.Contains(err.Error(), "Ring") {
+		t.Fatalf("Watch on a Ring: %v, want a refusal naming it", err)
+	}
+}
