@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
@@ -28,7 +26,8 @@ const (
 
 // TestViewLogoutAllLatency measures how long a logout-all at one process
 // (A) takes to be refused at another (B), two processes on one Redis
-// (REDIS_URL), over SESSIONKIT_LATENCY_TRIALS trials (skipped when unset).
+// (REDIS_URL, or a Cluster: viewServerEnv), over SESSIONKIT_LATENCY_TRIALS
+// trials (skipped when unset).
 // B is this test binary run again: an Issuer with the same key whose store
 // is a redisstore.View on its own client. Per trial A logs a fresh subject
 // in and sends B the access token; B verifies it until it passes (its
@@ -50,18 +49,16 @@ func TestViewLogoutAllLatency(t *testing.T) {
 	if trials <= 0 {
 		t.Skip("set SESSIONKIT_LATENCY_TRIALS=1000 (and REDIS_URL) to measure")
 	}
-	url := redisURL()
-	if url == "" {
-		t.Skip("REDIS_URL is unset")
-	}
-	opt, err := redis.ParseURL(url)
+	client, why, err := viewRedis()
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := redis.NewClient(opt)
+	if client == nil {
+		t.Skip(why)
+	}
 	defer client.Close()
 	prefix := fmt.Sprintf("sklat:%d:", time.Now().UnixNano())
-	defer cleanPrefix(client, prefix)
+	defer cleanKeys(client, prefix)
 	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -147,11 +144,13 @@ func TestViewLogoutAllLatency(t *testing.T) {
 // viewLatencyChild is B: reads a token per line, answers "ok" once it
 // verifies, then "refused <unix ns> local|store" once it is refused.
 func viewLatencyChild(prefix, pemKey string) error {
-	opt, err := redis.ParseURL(redisURL())
+	client, why, err := viewRedis()
 	if err != nil {
 		return err
 	}
-	client := redis.NewClient(opt)
+	if client == nil {
+		return errors.New(why)
+	}
 	defer client.Close()
 	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 // BenchmarkViewVerify/<alg>/<case> is a resource server's Verifier in the
 // three revocation modes, in one run, on one token minted by an Issuer on
-// redisstore (REDIS_URL): "stateless" (no Store), "view" (a
+// redisstore (REDIS_URL, or a Cluster: viewServerEnv): "stateless" (no Store), "view" (a
 // redisstore.View: revocations pushed, the check in memory) and "redis"
 // (the plain Store: one pipelined read per verify), each with the
 // verified-token cache off and, with "+cache", on. The view case fails if
@@ -21,7 +21,7 @@ import (
 func BenchmarkViewVerify(b *testing.B) {
 	for _, alg := range algs {
 		b.Run(string(alg), func(b *testing.B) {
-			_, st, key := redisFixture(b, alg)
+			st, key := viewFixture(b, alg)
 			view, err := st.Watch(redisstore.ViewOptions{})
 			if err != nil {
 				b.Fatal(err)
