@@ -181,12 +181,13 @@
 //     check with no round trip. A revocation counts once its message
 //     arrives (milliseconds: BENCHMARKS.md, "Pushed revocations"), and in
 //     the worst case after ViewOptions.MaxStaleness (a second by default):
-//     past that without a ping on its subscription answered, the View
-//     reads the store per request (or, with ViewOptions.FailClosed,
-//     refuses, and the readiness check says not ready) until it is back
-//     in step. After a reconnection, each token
-//     issued before it is read from the store once, so a revocation made
-//     while the View could not hear is never missed. What a View cannot
+//     past that without a probe answered on each of its subscriptions
+//     (one per server: the Redis server, Sentinel's master, or every
+//     master of a Cluster), the View reads the store per request (or,
+//     with ViewOptions.FailClosed, refuses, and the readiness check says
+//     not ready) until it is back in step. After a reconnection, each
+//     token issued before it is read from the store once, so a revocation
+//     made while the View could not hear is never missed. What a View cannot
 //     see is a session's natural end (idle or absolute expiry); access
 //     tokens never outlive the absolute one, and the idle one is days.
 //

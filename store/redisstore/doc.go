@@ -317,7 +317,10 @@
 // "&<prefix>revoked"), and without it every revocation fails and writes
 // nothing. The Redis user of a View needs "&<prefix>revoked*": it
 // subscribes to that channel and, on one server or Sentinel, publishes its
-// probes on a channel of its own under it. Pub/sub ignores SELECT:
+// probes on a channel of its own under it; and the commands of its probes:
+// ROLE on one server, CLUSTER MYID and CLUSTER SLOTS on a Cluster. A probe
+// refused leaves the View out of step (its checks read the store), and
+// ViewStatus.LastError says why. Pub/sub ignores SELECT:
 // applications that share a server on different database numbers need
 // different prefixes.
 // Store.Watch returns a View: the Store, whose CheckAccess answers from the
