@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,4 +60,57 @@ func TestRevocationRefusedPublishWritesNothing(t *testing.T) {
 	if err := full.RevokeSession(ctx, subject, id, now); err != nil {
 		t.Fatalf("the session can still be revoked by a user that may publish: %v", err)
 	}
+}
+
+// TestViewACL: a View's Redis user with the documented rights (read the
+// keys, "&<prefix>revoked*", ROLE) gets in step; one with the issuers'
+// channel only ("&<prefix>revoked") cannot subscribe to its probes'
+// channel, never answers on its own, and says why in LastError.
+func TestViewACL(t *testing.T) {
+	admin := singleClient(t)
+	ctx := context.Background()
+	_, prefix := newStore(t, admin)
+	viewAs := func(t *testing.T, channels string) *redisstore.View {
+		t.Helper()
+		user, pass := "sk-view-"+randomName(), randomName()
+		rules := []any{"ACL", "SETUSER", user, "on", ">" + pass, "~" + prefix + "*", "resetchannels", channels,
+			"+@read", "+ping", "+subscribe", "+unsubscribe", "+publish", "+role", "+evalsha", "+eval", "+script|load", "+hello", "+client"}
+		if err := admin.Do(ctx, rules...).Err(); err != nil {
+			t.Fatalf("ACL SETUSER: %v", err)
+		}
+		t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+		opts := *admin.Options()
+		opts.Username, opts.Password = user, pass
+		c := redis.NewClient(&opts)
+		t.Cleanup(func() { c.Close() })
+		st, err := redisstore.New(c, redisstore.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := st.Watch(redisstore.ViewOptions{MaxStaleness: viewStaleness})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		return v
+	}
+	t.Run("documented rights", func(t *testing.T) {
+		v := viewAs(t, "&"+prefix+"revoked*")
+		wctx, cancel := context.WithTimeout(ctx, viewWait)
+		defer cancel()
+		if err := v.WaitInStep(wctx); err != nil {
+			t.Fatalf("%v (last error: %v)", err, v.Status().LastError)
+		}
+	})
+	t.Run("the issuers' channel only", func(t *testing.T) {
+		v := viewAs(t, "&"+prefix+"revoked")
+		waitFor(t, "the view to say why it is not in step", func() bool {
+			err := v.Status().LastError
+			return err != nil && strings.Contains(err.Error(), "NOPERM")
+		})
+		if v.Status().InStep {
+			t.Fatal("a view that cannot subscribe to its probes' channel is in step")
+		}
+		t.Logf("last error: %v", v.Status().LastError)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -341,6 +342,9 @@ func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
+			if strings.HasPrefix(err.Error(), "NOPERM") {
+				err = fmt.Errorf("its Redis user needs \"&%s*\": %w", v.channel, err)
+			}
 			return ended(fmt.Errorf("redisstore: the View's subscription failed: %w", err))
 		}
 		switch m := msg.(type) {
