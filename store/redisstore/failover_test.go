@@ -64,6 +64,7 @@ type testCluster struct {
 // clusterSpec is the shape of a testCluster.
 type clusterSpec struct {
 	masters, replicas int           // replicas per master
+	spares            int           // masters added after them, serving no slot
 	nodeTimeout       time.Duration // cluster-node-timeout
 	busProxies        bool          // put each node's bus behind a linkProxy
 }
@@ -90,7 +91,7 @@ func startClusterOf(t *testing.T, spec clusterSpec, args ...string) *testCluster
 	}
 	c := &testCluster{admin: map[string]*redis.Client{}}
 	var addrs []string
-	for range spec.masters * (1 + spec.replicas) {
+	for range spec.masters*(1+spec.replicas) + spec.spares {
 		dir := t.TempDir()
 		// The cluster bus defaults to port+10000, which may be taken or
 		// past 65535: give it a free port of its own, behind a proxy that
@@ -120,10 +121,16 @@ func startClusterOf(t *testing.T, spec clusterSpec, args ...string) *testCluster
 		t.Cleanup(func() { a.Close() })
 		c.admin[srv.addr()] = a
 	}
-	create := append([]string{"--cluster", "create"}, addrs...)
+	members := len(addrs) - spec.spares
+	create := append([]string{"--cluster", "create"}, addrs[:members]...)
 	create = append(create, "--cluster-replicas", strconv.Itoa(spec.replicas), "--cluster-yes")
 	if out, err := exec.Command(cli, create...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, spare := range addrs[members:] {
+		if out, err := exec.Command(cli, "--cluster", "add-node", spare, addrs[0]).CombinedOutput(); err != nil {
+			t.Fatalf("redis-cli --cluster add-node: %v\n%s", err, out)
+		}
 	}
 	ctx := context.Background()
 	deadline := time.Now().Add(hangBound)

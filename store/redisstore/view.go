@@ -39,7 +39,7 @@ var ErrViewBehind = fmt.Errorf("%w: redisstore: the revocation view is not in st
 type ViewOptions struct {
 	// MaxStaleness bounds how old a revocation the view may not know yet
 	// and still answer on its own (default DefaultMaxStaleness; at least
-	// 10ms). The view pings Redis on its subscription four times per
+	// 10ms). The view probes each server it subscribes to four times per
 	// MaxStaleness; a revocation that completed more than MaxStaleness
 	// before a check is known to the view, or the check reads the store.
 	MaxStaleness time.Duration
@@ -64,7 +64,7 @@ type ViewOptions struct {
 	// FailClosed makes CheckAccess answer ErrViewBehind instead of reading
 	// the store while the view is not in step (after losing its
 	// subscription, before its first sync, or when Redis stops answering
-	// its pings): every stateful check refuses until the view is back, and
+	// its probes): every stateful check refuses until the view is back, and
 	// Ready (sessionkit's readiness check) says so.
 	FailClosed bool
 	// Now is the clock the minting instances share (default time.Now),
@@ -103,12 +103,12 @@ type ViewOptions struct {
 //
 // One server, or Sentinel: the view subscribes through the Store's client,
 // and probes with a message of its own published through that client
-// after ROLE says master, so a subscription left on a former master after
-// a failover is proven only while it still receives what the new master
-// publishes. Redis Cluster: a script's PUBLISH reaches the other nodes
+// after ROLE says master, which must reach the view's subscription on that
+// server: one left on a former master after a failover is not proven, and
+// is made again. Redis Cluster: a script's PUBLISH reaches the other nodes
 // over the cluster bus, which drops messages while a link between two
 // nodes is down, so the view subscribes to every master, each proving its
-// own scripts' messages, and starts again whenever CLUSTER SLOTS on any of
+// own scripts' messages, and starts again whenever CLUSTER NODES on any of
 // them names other masters (a failover, a master added). Sharded pub/sub
 // (SPUBLISH, Redis 7) is not used: a script may publish only on a channel
 // of its own keys' slot, so a view would need a channel, and a
@@ -125,8 +125,9 @@ type View struct {
 	now                         func() time.Time
 
 	mono time.Time // the monotonic origin of synced
-	// synced is the monotonic time (since mono) at which the last ping
-	// answered on the current subscription was sent; 0 while not in step.
+	// synced is the oldest, over the links of the current round, of the
+	// monotonic times (since mono) at which each link's last answered
+	// probe was sent; 0 while one has none (viewlink.go).
 	synced atomic.Int64
 
 	mu         sync.RWMutex
@@ -147,7 +148,8 @@ type View struct {
 	roundMu     sync.Mutex
 	round       *round // the links served now; nil between rounds
 	errMu       sync.Mutex
-	lastErr     error // why the view last left step
+	lastErr     error         // why the view last left step
+	probeSeq    atomic.Uint64 // the last probe's number, over every round
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -247,17 +249,19 @@ func (v *View) Close() error {
 type ViewStatus struct {
 	// InStep reports that the view answers on its own.
 	InStep bool
-	// SyncedAt is when the last ping the subscription answered was sent
-	// (zero while not in step): the view knows every revocation before it.
+	// SyncedAt is when the oldest of the last probes answered (one per
+	// server) was sent (zero while not in step): the view knows every
+	// revocation before it.
 	SyncedAt time.Time
 	// Servers is the number of servers the view is subscribed to now: 1,
 	// or a Cluster's masters; 0 between two attempts.
 	Servers int
 	// Subscriptions counts the subscriptions confirmed (one per server,
 	// and again after each reconnection); Lost, the times the view's
-	// subscriptions failed, went silent (no answer to its probes for three
-	// MaxStaleness, at least a second) or met a changed topology, and were
-	// all started again.
+	// subscriptions failed or could not be made, went silent (no answer
+	// to its probes for three MaxStaleness, at least a second), met a
+	// changed topology or were found away from the writes, and were all
+	// started again.
 	Subscriptions, Lost uint64
 	// LastError says why the view last left step or failed a probe (nil
 	// when it never did), for operators: a refused channel (ACL), a
@@ -345,8 +349,8 @@ func (v *View) Ready(ctx context.Context) error {
 // monoNow is the monotonic time since v.mono, never 0.
 func (v *View) monoNow() int64 { return int64(time.Since(v.mono)) + 1 }
 
-// inStep reports that a ping sent less than MaxStaleness ago was answered
-// on the current subscription.
+// inStep reports that, on every link of the current round, a probe sent
+// less than MaxStaleness ago was answered.
 func (v *View) inStep() bool { return v.inStepAt(v.monoNow()) }
 
 // inStepAt is inStep at the monotonic time mono.

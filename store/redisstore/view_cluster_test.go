@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/scope"
 	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
@@ -24,6 +25,15 @@ func clusterPair(t *testing.T, c *testCluster) (a, b *redis.ClusterClient) {
 	return a, b
 }
 
+// faultScope is how the fixture's Issuers name their subjects in the store.
+var faultScope = scope.New(faultIssuerID, false)
+
+// slotKey is a key in the slot of the store's keys for the fixture's
+// subject.
+func slotKey(subject string) string {
+	return "{" + store.SubjectTag(faultScope.User(subject)) + "}"
+}
+
 // subjectsByMaster logs in, at A, one subject on the slots of each master
 // (by address) and has B follow each token.
 func subjectsByMaster(t *testing.T, f *viewFixture, cc *redis.ClusterClient, masters int) map[string]*sessionkit.Tokens {
@@ -35,7 +45,7 @@ func subjectsByMaster(t *testing.T, f *viewFixture, cc *redis.ClusterClient, mas
 			return by
 		}
 		subject := "node-" + randomName()
-		m, err := cc.MasterForKey(ctx, "{"+store.SubjectTag(subject)+"}")
+		m, err := cc.MasterForKey(ctx, slotKey(subject))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,20 +63,35 @@ func subjectsByMaster(t *testing.T, f *viewFixture, cc *redis.ClusterClient, mas
 // to the nodes are untouched: every node answers, and the view stays in
 // step. A logout-all on each master's slots is still refused at B from its
 // view, with no store read: the view subscribes to, and probes, every
-// master. A view subscribed to one node would keep accepting the tokens
-// of the other two masters' slots, in step.
+// master. So is one that runs on a fourth master serving no slot yet: a
+// slot is being moved to it, and the logout-all of a subject with no keys
+// yet is sent there (ASK). A view subscribed to one node, or to the
+// masters serving slots only, would miss them and stay in step.
 func TestViewClusterBusCut(t *testing.T) {
 	needFailoverTests(t)
 	// A node timeout far beyond the test, so that no node is suspected
 	// while the bus is down.
-	c := startClusterOf(t, clusterSpec{masters: 3, nodeTimeout: time.Minute, busProxies: true})
+	c := startClusterOf(t, clusterSpec{masters: 3, spares: 1, nodeTimeout: time.Minute, busProxies: true})
 	a, b := clusterPair(t, c)
 	f := newViewFixture(t, a, b, redisstore.ViewOptions{})
-	if n := f.view.Status().Servers; n != 3 {
-		t.Fatalf("the view subscribes to %d servers of a three-master Cluster, want 3", n)
+	if n := f.view.Status().Servers; n != 4 {
+		t.Fatalf("the view subscribes to %d servers of a Cluster of three masters and one serving no slot, want 4", n)
 	}
 	byMaster := subjectsByMaster(t, f, a, 3)
 	ctx := context.Background()
+
+	// A subject whose keys are moved to the spare, their slot with them
+	// (still the owner's until the move ends): its scripts run there.
+	spare := c.admin[c.nodes[3].addr()]
+	moving := "moving-" + randomName()
+	tag := slotKey(moving)
+	first := f.login(t, moving)
+	if err := f.a.LogoutAll(ctx, moving); err != nil { // its version key
+		t.Fatal(err)
+	}
+	f.refusedAtB(t, first.AccessToken)
+	movingToks := f.login(t, moving)
+	moveSlot(t, ctx, a, c, tag, spare)
 
 	for _, p := range c.bus {
 		p.cut()
@@ -84,6 +109,69 @@ func TestViewClusterBusCut(t *testing.T) {
 	st := f.view.Status()
 	if st.StoreReads != reads || !st.InStep {
 		t.Fatalf("the refusals took %d store reads (in step: %v), want none from a view in step", st.StoreReads-reads, st.InStep)
+	}
+
+	reads = f.view.Status().StoreReads
+	if err := f.a.LogoutAll(ctx, moving); err != nil {
+		t.Fatal(err)
+	}
+	f.refusedAtB(t, movingToks.AccessToken)
+	if got := f.view.Status().StoreReads; got != reads {
+		t.Fatalf("the refusal of the moved subject's token took %d store reads, want none", got-reads)
+	}
+	keys, err := spare.Do(ctx, "cluster", "countkeysinslot", mustSlot(t, a, tag)).Int()
+	if err != nil || keys == 0 {
+		t.Fatalf("the spare holds %d keys of the moving slot (%v): the logout-all did not run there", keys, err)
+	}
+}
+
+// mustSlot is key's slot.
+func mustSlot(t *testing.T, cc *redis.ClusterClient, key string) int64 {
+	t.Helper()
+	slot, err := cc.ClusterKeySlot(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slot
+}
+
+// moveSlot starts moving key's slot to the master to (CLUSTER SETSLOT
+// IMPORTING and MIGRATING) and moves every key of it there (MIGRATE), but
+// does not end the move: the slot stays its owner's, which sends the
+// commands on its keys to "to" (ASK).
+func moveSlot(t *testing.T, ctx context.Context, cc *redis.ClusterClient, c *testCluster, key string, to *redis.Client) {
+	t.Helper()
+	slot := mustSlot(t, cc, key)
+	owner, err := cc.MasterForKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := c.admin[owner.Options().Addr]
+	fromID, err := from.ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	toID, err := to.ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := to.Do(ctx, "cluster", "setslot", slot, "importing", fromID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := from.Do(ctx, "cluster", "setslot", slot, "migrating", toID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := from.ClusterGetKeysInSlot(ctx, int(slot), 1000).Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("the slot's keys: %v %v", keys, err)
+	}
+	host, port, _ := strings.Cut(to.Options().Addr, ":")
+	args := []any{"migrate", host, port, "", 0, 5000, "keys"}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	if err := from.Do(ctx, args...).Err(); err != nil {
+		t.Fatalf("MIGRATE: %v", err)
 	}
 }
 
@@ -153,7 +241,7 @@ func TestViewClusterManualFailover(t *testing.T) {
 	var toks *sessionkit.Tokens
 	for toks == nil {
 		subject := "promoted-" + randomName()
-		m, err := a.MasterForKey(ctx, "{"+store.SubjectTag(subject)+"}")
+		m, err := a.MasterForKey(ctx, slotKey(subject))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,20 +296,33 @@ func TestViewOnAReplica(t *testing.T) {
 	}
 }
 
-// TestViewRefusesARing: the shards of a Ring share nothing, and a View
-// would hear one of them only.
-func TestViewRefusesARing(t *testing.T) {
+// TestViewRefusesWhatItCannotFollow: the shards of a Ring share nothing,
+// and a ClusterClient with a ClusterSlots func (standalone servers mapped
+// by the application) has no Cluster to ask for its masters: a View would
+// hear some of the servers only.
+func TestViewRefusesWhatItCannotFollow(t *testing.T) {
 	m1, m2 := miniredis.RunT(t), miniredis.RunT(t)
 	ring := redis.NewRing(&redis.RingOptions{
 		Addrs:                 map[string]string{"a": m1.Addr(), "b": m2.Addr()},
 		ContextTimeoutEnabled: true,
 	})
-	t.Cleanup(func() { ring.Close() })
-	s, err := redisstore.New(ring, redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Watch(redisstore.ViewOptions{}); err == nil || !strings.Contains(err.Error(), "Ring") {
-		t.Fatalf("Watch on a Ring: %v, want a refusal naming it", err)
+	mapped := redis.NewClusterClient(&redis.ClusterOptions{
+		ClusterSlots: func(context.Context) ([]redis.ClusterSlot, error) {
+			return []redis.ClusterSlot{{Start: 0, End: 16383, Nodes: []redis.ClusterNode{{Addr: m1.Addr()}}}}, nil
+		},
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { ring.Close(); mapped.Close() })
+	for _, c := range []struct {
+		client redis.UniversalClient
+		want   string
+	}{{ring, "Ring"}, {mapped, "ClusterSlots"}} {
+		s, err := redisstore.New(c.client, redisstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Watch(redisstore.ViewOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("Watch on %T: %v, want a refusal naming %s", c.client, err, c.want)
+		}
 	}
 }

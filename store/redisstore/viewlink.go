@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,35 +19,38 @@ import (
 // A View's subscription is a round of links, one per Redis server whose
 // scripts it must hear: the server itself (one server, or Sentinel's
 // master), or every master of a Cluster. Each link proves on its own, with
-// a probe sent on the writing path and answered in order with the
-// messages, that every revocation its server ran before the probe has been
-// delivered; the view is in step while every link of the round has such a
-// proof less than MaxStaleness old. Any link that fails, goes silent or
-// finds the topology changed ends the round, and the next one subscribes
-// afresh (a new epoch for each link).
+// a probe answered in order with the messages, that every revocation its
+// server ran before the probe has been delivered; the view is in step
+// while every link of the round has such a proof less than MaxStaleness
+// old. Any link that fails, goes silent or finds the topology changed ends
+// the round, and the next one subscribes afresh (a new epoch for each
+// link).
 //
 // One server or Sentinel: the probe is a PUBLISH, on a channel of the
 // view's own, sent through the client that writes (so, on Sentinel, to the
-// current master) in one pipeline after ROLE, which must say master. A
-// subscription still on a former master that now replicates from the new
-// one receives it through replication, after every revocation the new
-// master ran before it; one on a master cut off from the writes receives
-// none, and goes silent.
+// current master) in one pipeline after ROLE, which must say master. Only
+// the view subscribes to that channel, so PUBLISH counting one receiver
+// proves the subscription is on the server that ran it: the master the
+// writes go to. None, once the subscription is confirmed, means it is
+// somewhere else (a former master, after a failover go-redis does not move
+// subscriptions for), and ends the round.
 //
 // Cluster: a script's PUBLISH is delivered at once to the subscribers of
 // the node that ran it, and to the others only over the cluster bus, which
 // drops messages while a link between two nodes is down. The view
-// therefore subscribes to every master, and a link's probe is CLUSTER
-// SLOTS on its node (whose masters must be the round's, by node id) then a
-// PING on its subscription, answered after every message its node
-// delivered before. A master added or promoted, or one demoted (a manual
-// failover), ends the round. Each revocation thus arrives once per master:
-// applying one again changes nothing.
+// therefore subscribes to every master (those that serve no slot yet too:
+// a slot being moved to one runs scripts there before it owns it), and a
+// link's probe is CLUSTER NODES on its node, whose live masters must be
+// the round's by node id, then a PING on its subscription, answered after
+// every message its node delivered before. A master added, promoted,
+// demoted (a manual failover) or failed ends the round. Each revocation
+// thus arrives once per master: applying one again changes nothing.
 
 // Errors that end a round: the next one starts from what Redis says now.
 var (
 	errTopology = errors.New("redisstore: the Cluster's masters changed; the View subscribes to the new ones")
 	errReplica  = errors.New("redisstore: the View's client reaches a replica, which hears revocations late; give it a client of the master (or a Sentinel client without ReplicaOnly)")
+	errMoved    = errors.New("redisstore: the View's subscription is not on the server the writes go to (a failover); the View subscribes again")
 	errSilent   = errors.New("redisstore: the View's subscription went silent (no answer to its probes)")
 )
 
@@ -55,7 +58,7 @@ var (
 type link struct {
 	// client is the server's: the link subscribes and probes through it.
 	client redis.UniversalClient
-	// id is the Cluster node's id (CLUSTER MYID); "" for one server.
+	// id is the Cluster node's id; "" for one server.
 	id string
 	// synced is the monotonic time (View.monoNow) at which the last probe
 	// answered on the link's current subscription was sent; 0 before.
@@ -66,6 +69,15 @@ type link struct {
 type round struct {
 	links   []*link
 	masters map[string]bool // Cluster: the masters' ids; nil for one server
+	own     []*redis.Client // clients the round made (slot-less masters), closed with it
+	inStep  atomic.Bool     // every link had a proof at once, at some point
+}
+
+// close releases the clients the round made.
+func (r *round) close() {
+	for _, c := range r.own {
+		_ = c.Close()
+	}
 }
 
 // syncChannelFor is the channel of a View's own probes (one server).
@@ -76,12 +88,20 @@ func syncChannelFor(channel string) string {
 }
 
 // viewClient reports whether a View can follow client: one server (or
-// Sentinel's master) through a *redis.Client, or a Cluster. A Ring spreads
-// its keys over servers that share nothing, and would need a probe per
-// shard; it is refused rather than followed in part.
+// Sentinel's master) through a *redis.Client, or a Cluster whose slot map
+// comes from the Cluster. A Ring spreads its keys over servers that share
+// nothing, and a ClusterClient with ClusterSlots (standalone servers, or
+// Sentinel's, mapped by the application) has no Cluster to ask which
+// masters there are: each would need a probe per server, and is refused
+// rather than followed in part.
 func viewClient(client redis.UniversalClient) error {
-	switch client.(type) {
-	case *redis.Client, *redis.ClusterClient:
+	switch c := client.(type) {
+	case *redis.Client:
+		return nil
+	case *redis.ClusterClient:
+		if c.Options().ClusterSlots != nil {
+			return errors.New("redisstore: a View needs a ClusterClient that reads the slot map from the Cluster, not one with ClusterSlots (for Sentinel, use redis.NewFailoverClient)")
+		}
 		return nil
 	}
 	return fmt.Errorf("redisstore: a View needs a *redis.Client (one server, or Sentinel) or a *redis.ClusterClient, not %T", client)
@@ -95,7 +115,8 @@ func (v *View) newRound(ctx context.Context) (*round, error) {
 	}
 	r := &round{masters: map[string]bool{}}
 	var mu sync.Mutex
-	// ForEachMaster reloads the slot map first.
+	// ForEachMaster reloads the slot map first: the masters serving slots,
+	// through the Cluster client's own node clients.
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 		id, err := c.ClusterMyID(ctx).Result()
 		if err != nil {
@@ -113,21 +134,70 @@ func (v *View) newRound(ctx context.Context) (*round, error) {
 	case len(r.links) == 0:
 		return nil, errors.New("redisstore: the Cluster has no master serving slots")
 	}
+	// The masters serving no slot, from one node's CLUSTER NODES: a client
+	// of each, as the Cluster client's own are but for the address.
+	first := r.links[0].client.(*redis.Client)
+	nodes, err := liveMasters(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	for id, addr := range nodes {
+		if r.masters[id] {
+			continue
+		}
+		o := *first.Options()
+		o.Addr = addr
+		c := redis.NewClient(&o)
+		r.own = append(r.own, c)
+		r.links = append(r.links, &link{client: c, id: id})
+		r.masters[id] = true
+	}
 	return r, nil
 }
 
+// liveMasters reads CLUSTER NODES on c: the masters not failed, by id,
+// with their addresses.
+func liveMasters(ctx context.Context, c redis.UniversalClient) (map[string]string, error) {
+	text, err := c.ClusterNodes(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: CLUSTER NODES: %w", err)
+	}
+	masters := map[string]string{}
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		flags := strings.Split(f[2], ",")
+		if !slices.Contains(flags, "master") || slices.ContainsFunc(flags, func(f string) bool {
+			return f == "fail" || f == "handshake" || f == "noaddr"
+		}) {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		addr, _, _ = strings.Cut(addr, ",")
+		masters[f[0]] = addr
+	}
+	return masters, nil
+}
+
 // run keeps a round of subscriptions until ctx ends, starting another
-// after every loss with a capped backoff.
+// after every loss with a capped backoff. The backoff starts over only
+// after a round that was in step for a while: rounds that end before (a
+// Cluster whose nodes disagree on its masters, a server refusing a probe)
+// are retried ever more slowly, up to a second.
 func (v *View) run(ctx context.Context) {
 	defer close(v.done)
-	backoff := 10 * time.Millisecond
+	const first, most = 10 * time.Millisecond, time.Second
+	backoff := first
 	for ctx.Err() == nil {
+		began := time.Now()
 		r, err := v.newRound(ctx)
 		if err == nil {
-			var confirmed bool
-			confirmed, err = v.serveRound(ctx, r)
-			if confirmed {
-				backoff = 10 * time.Millisecond
+			err = v.serveRound(ctx, r)
+			r.close()
+			if r.inStep.Load() && time.Since(began) >= max(3*v.staleness, most) {
+				backoff = first
 			}
 		}
 		v.synced.Store(0)
@@ -141,13 +211,13 @@ func (v *View) run(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Second)
+		backoff = min(2*backoff, most)
 	}
 }
 
-// serveRound serves every link of r until one ends, and reports whether
-// any subscription was confirmed, and why the round ended.
-func (v *View) serveRound(ctx context.Context, r *round) (bool, error) {
+// serveRound serves every link of r until one ends, and says why the
+// round ended.
+func (v *View) serveRound(ctx context.Context, r *round) error {
 	v.roundMu.Lock()
 	v.round = r
 	v.roundMu.Unlock()
@@ -158,30 +228,24 @@ func (v *View) serveRound(ctx context.Context, r *round) (bool, error) {
 	}()
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var (
-		wg        sync.WaitGroup
-		confirmed atomic.Bool
-	)
+	var wg sync.WaitGroup
 	for _, l := range r.links {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := v.serve(rctx, r, l)
-			if ok {
-				confirmed.Store(true)
-			}
-			cancel(err) // the first link to end says why
-		}()
+		wg.Go(func() {
+			cancel(v.serve(rctx, r, l)) // the first link to end says why
+		})
 	}
 	wg.Wait()
-	return confirmed.Load(), context.Cause(rctx)
+	return context.Cause(rctx)
 }
 
 // resync sets the view's proof to the oldest of r's links' (0 when one
-// has none).
+// has none), while r is the round served.
 func (v *View) resync(r *round) {
 	v.roundMu.Lock()
 	defer v.roundMu.Unlock()
+	if v.round != r {
+		return // a prober of an ended round, finishing its probe
+	}
 	var oldest int64
 	for i, l := range r.links {
 		s := l.synced.Load()
@@ -193,9 +257,8 @@ func (v *View) resync(r *round) {
 			oldest = s
 		}
 	}
-	if v.round == r {
-		v.synced.Store(oldest)
-	}
+	v.synced.Store(oldest)
+	r.inStep.Store(true)
 }
 
 // noteErr keeps why the view last left step, for Status.
@@ -209,8 +272,9 @@ func (v *View) noteErr(err error) {
 }
 
 // probe is one probe in flight on a link. Its proof counts once it is both
-// answered on the subscription and checked (what was sent with it, ROLE or
-// CLUSTER SLOTS, said the link's server is one the view must hear).
+// answered on the subscription and checked (what was sent with it, ROLE and
+// PUBLISH's count of receivers, or CLUSTER NODES, said the link's server is
+// one the view must hear, and the subscription on it).
 type probe struct {
 	seq               uint64
 	sent              int64 // monoNow before it was sent
@@ -218,11 +282,13 @@ type probe struct {
 }
 
 // serve reads one link's subscription until it fails, goes silent, its
-// round ends or ctx ends, and reports whether it was ever confirmed and
-// why it ended. A prober beside it probes as soon as the subscription is
-// confirmed and then four times per MaxStaleness, and ends the link when
-// no answer came for three MaxStaleness (at least a second).
-func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
+// round ends or ctx ends, and says why it ended. A prober beside it probes
+// as soon as the subscription is confirmed and then four times per
+// MaxStaleness, and ends the link when no answer came for three
+// MaxStaleness (at least a second); serve returns once the prober has.
+func (v *View) serve(ctx context.Context, r *round, l *link) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	channels := []string{v.channel}
 	if r.masters == nil {
 		channels = []string{v.syncChannel, v.channel}
@@ -232,7 +298,6 @@ func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
 	var (
 		mu        sync.Mutex
 		inflight  []probe
-		seq       uint64
 		confirmed int64 // monoNow at the subscription's confirmation; 0 before
 		heard     = v.monoNow()
 		why       error // set by the prober when it ends the link
@@ -283,38 +348,40 @@ func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
 			settle(n, true)
 		}
 	}
-	stop := make(chan struct{})
-	defer close(stop)
 	// kick asks for a probe at once: a confirmed subscription syncs in one
 	// round trip rather than at the next tick.
 	kick := make(chan struct{}, 1)
-	go func() {
+	var prober sync.WaitGroup
+	defer prober.Wait()
+	defer stop() // before the Wait: the prober's probe ends with ctx
+	prober.Go(func() {
 		every := v.staleness / 4
 		silent := max(3*v.staleness, time.Second)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
-				return
 			case <-ctx.Done():
 				end(context.Cause(ctx))
 				return
 			case <-t.C:
 			case <-kick:
 			}
+			// Probe numbers are the View's, never reused: an answer
+			// late from an earlier subscription matches no probe of
+			// this one.
+			n := v.probeSeq.Add(1)
 			mu.Lock()
-			seq++
-			n := seq
 			now := v.monoNow()
 			quiet := now-heard > int64(silent)
+			after := confirmed != 0
 			mu.Unlock()
 			if quiet {
 				end(errSilent)
 				return
 			}
 			pctx, cancel := context.WithTimeout(ctx, silent)
-			err := v.probe(pctx, r, l, ps, n, func() {
+			err := v.probe(pctx, r, l, ps, n, after, func() {
 				mu.Lock()
 				if len(inflight) < 64 {
 					inflight = append(inflight, probe{seq: n, sent: now})
@@ -322,7 +389,7 @@ func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
 				mu.Unlock()
 			}, func() { settle(n, false) })
 			cancel()
-			if errors.Is(err, errTopology) || errors.Is(err, errReplica) {
+			if errors.Is(err, errTopology) || errors.Is(err, errReplica) || errors.Is(err, errMoved) {
 				end(err)
 				return
 			}
@@ -330,14 +397,14 @@ func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
 				v.noteErr(fmt.Errorf("redisstore: the View's probe failed: %w", err))
 			}
 		}
-	}()
-	ended := func(err error) (bool, error) {
+	})
+	ended := func(err error) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if why != nil {
-			err = why
+			return why
 		}
-		return confirmed != 0, err
+		return err
 	}
 	for {
 		msg, err := ps.Receive(ctx)
@@ -393,17 +460,22 @@ func (v *View) serve(ctx context.Context, r *round, l *link) (bool, error) {
 // checked once what it sent with it shows the server is one the view must
 // hear. One server: ROLE, which must say master, and a PUBLISH of n on the
 // view's channel, in one pipeline (one connection) through the client
-// that writes; its answer is that message. Cluster: CLUSTER SLOTS on l's
-// node, whose masters must be r's, then a PING of n on the subscription,
-// answered in order with the node's messages.
-func (v *View) probe(ctx context.Context, r *round, l *link, ps *redis.PubSub, n uint64, sent, checked func()) error {
+// that writes, which must count one receiver: the view's subscription is
+// on that server (none, when the subscription was confirmed before the
+// probe, is errMoved); its answer is that message. Cluster: CLUSTER NODES
+// on l's node, whose live masters must be r's, then a PING of n on the
+// subscription, answered in order with the node's messages.
+func (v *View) probe(ctx context.Context, r *round, l *link, ps *redis.PubSub, n uint64, confirmed bool, sent, checked func()) error {
 	payload := strconv.FormatUint(n, 10)
 	if r.masters == nil {
 		sent()
-		var role *redis.Cmd
+		var (
+			role *redis.Cmd
+			pub  *redis.IntCmd
+		)
 		_, err := l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			role = p.Do(ctx, "role")
-			p.Publish(ctx, v.syncChannel, payload)
+			pub = p.Publish(ctx, v.syncChannel, payload)
 			return nil
 		})
 		if err != nil {
@@ -416,23 +488,26 @@ func (v *View) probe(ctx context.Context, r *round, l *link, ps *redis.PubSub, n
 		if s, _ := reply[0].(string); s != "master" {
 			return errReplica
 		}
-		checked()
+		switch receivers := pub.Val(); {
+		case receivers >= 1:
+			checked()
+		case confirmed:
+			return errMoved
+		}
 		return nil
 	}
 	sent()
-	slots, err := l.client.ClusterSlots(ctx).Result()
+	masters, err := liveMasters(ctx, l.client)
 	if err != nil {
 		return err
 	}
-	masters := make(map[string]bool, len(r.masters))
-	for _, s := range slots {
-		if len(s.Nodes) == 0 || s.Nodes[0].ID == "" {
-			return fmt.Errorf("%w (CLUSTER SLOTS names no node id: Redis 4 or later is needed)", errTopology)
-		}
-		masters[s.Nodes[0].ID] = true
-	}
-	if !maps.Equal(masters, r.masters) {
+	if len(masters) != len(r.masters) {
 		return errTopology
+	}
+	for id := range masters {
+		if !r.masters[id] {
+			return errTopology
+		}
 	}
 	checked()
 	return ps.Ping(ctx, payload)
