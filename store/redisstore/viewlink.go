@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,6 +163,12 @@ func liveMasters(ctx context.Context, c redis.UniversalClient) (map[string]strin
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: CLUSTER NODES: %w", err)
 	}
+	return parseLiveMasters(text), nil
+}
+
+// parseLiveMasters reads CLUSTER NODES' answer: the masters not failed,
+// in a handshake or without an address, by id, with their host:port.
+func parseLiveMasters(text string) map[string]string {
 	masters := map[string]string{}
 	for line := range strings.Lines(text) {
 		f := strings.Fields(line)
@@ -174,11 +181,15 @@ func liveMasters(ctx context.Context, c redis.UniversalClient) (map[string]strin
 		}) {
 			continue
 		}
+		// ip:port@cport[,hostname], the ip bare even when IPv6.
 		addr, _, _ := strings.Cut(f[1], "@")
 		addr, _, _ = strings.Cut(addr, ",")
+		if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+			addr = net.JoinHostPort(addr[:i], addr[i+1:])
+		}
 		masters[f[0]] = addr
 	}
-	return masters, nil
+	return masters
 }
 
 // run keeps a round of subscriptions until ctx ends, starting another
