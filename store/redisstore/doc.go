@@ -318,7 +318,8 @@
 // nothing. The Redis user of a View needs "&<prefix>revoked*": it
 // subscribes to that channel and, on one server or Sentinel, publishes its
 // probes on a channel of its own under it; and the commands of its probes:
-// ROLE on one server, CLUSTER MYID and CLUSTER NODES on a Cluster. A probe
+// INFO and PUBSUB NUMSUB on one server; INFO, PING, CLUSTER MYID and
+// CLUSTER NODES on a Cluster. A probe
 // refused leaves the View out of step (its checks read the store), and
 // ViewStatus.LastError says why. Pub/sub ignores SELECT:
 // applications that share a server on different database numbers need
@@ -347,25 +348,31 @@
 // their revocation could happen. Measured staleness and costs:
 // BENCHMARKS.md, "Pushed revocations".
 //
-// What the probes cover. One server, or Sentinel: the probe is published
-// through the Store's client, so it goes where the writes go; ROLE on the
-// same connection must say master, and the PUBLISH must count one
-// receiver: only the View subscribes to its probes' channel, so the
-// subscription is on that very server. After a failover (go-redis moves
-// no subscription), a View left on the former master finds none, and
-// subscribes again, through Sentinel, to the new master; replication is
-// not relied on, since a former master that rejoins by a full resync
-// relays the new master's messages from then on but none of those before.
-// Cluster: a script's PUBLISH reaches the subscribers of its own node at
-// once and the others over the cluster bus, which drops what it cannot
-// forward while a link between two nodes is down; so a View subscribes to
-// every master not failed, those serving no slot yet too (a slot being
-// moved runs its scripts on the new master before it owns the slot), and
-// hears each revocation once per master. A master's probe is CLUSTER NODES
-// on that master, whose live masters must be the View's, then a ping on
-// its subscription. A failover (even a manual one, whose former master
-// still answers), a master added, failed or demoted ends every
+// What the probes cover. Every probe reads INFO replication on its
+// server, which must be a master with the replication history it had at
+// the subscription's first proof (a failover and back gives it another).
+// One server, or Sentinel: the probe is published through the Store's
+// client, so it goes where the writes go, and PUBSUB NUMSUB on the same
+// connection must count the View's subscription to the probe's channel, a
+// channel of that subscription's own: the subscription is on that very
+// server. After a failover (go-redis moves no subscription), a View left
+// on the former master finds none there, and subscribes again, through
+// Sentinel, to the new master; replication is not relied on, since a
+// former master that rejoins by a full resync relays the new master's
+// messages from then on but none of those before. Cluster: a script's
+// PUBLISH reaches the subscribers of its own node at once and the others
+// over the cluster bus, which drops what it cannot forward while a link
+// between two nodes is down; so a View subscribes to every master serving
+// slots, and hears each revocation once per master. A master's probe is
+// CLUSTER NODES on that master, whose masters serving slots must be the
+// View's, then a ping on its subscription. A failover (even a manual one,
+// whose former master still answers), a master added or demoted ends every
 // subscription, and the View subscribes to the masters there are now.
+// While a slot moves to a master serving none yet, the scripts of its
+// moved keys run there (ASK), unheard: the View reads the store until the
+// move of that first slot ends. A replica that takes over without the
+// masters knowing (CLUSTER FAILOVER TAKEOVER in a partition) is heard once
+// one of them names it.
 // What no probe can cover is a write Redis itself loses: replication is
 // asynchronous, and a revocation acknowledged just before a failover may
 // be gone from the store and from every View alike.

@@ -102,14 +102,14 @@ type ViewOptions struct {
 // noticed only at the token's exp.
 //
 // One server, or Sentinel: the view subscribes through the Store's client,
-// and probes with a message of its own published through that client
-// after ROLE says master, which must reach the view's subscription on that
-// server: one left on a former master after a failover is not proven, and
-// is made again. Redis Cluster: a script's PUBLISH reaches the other nodes
-// over the cluster bus, which drops messages while a link between two
-// nodes is down, so the view subscribes to every master, each proving its
-// own scripts' messages, and starts again whenever CLUSTER NODES on any of
-// them names other masters (a failover, a master added). Sharded pub/sub
+// and probes with a message of its own published through that client,
+// which must find the view's subscription on that server (PUBSUB NUMSUB):
+// one left on a former master after a failover is not proven, and is made
+// again. Redis Cluster: a script's PUBLISH reaches the other nodes over
+// the cluster bus, which drops messages while a link between two nodes is
+// down, so the view subscribes to every master serving slots, each proving
+// its own scripts' messages, and starts again whenever CLUSTER NODES on any
+// of them names other masters (a failover, a master added). Sharded pub/sub
 // (SPUBLISH, Redis 7) is not used: a script may publish only on a channel
 // of its own keys' slot, so a view would need a channel, and a
 // subscription, per slot. A Ring is refused.
@@ -143,13 +143,11 @@ type View struct {
 		messages, malformed, resets, subscriptions, lost, storeReads, refusedBehind atomic.Uint64
 	}
 
-	// syncChannel carries the view's own probes (viewlink.go).
-	syncChannel string
-	roundMu     sync.Mutex
-	round       *round // the links served now; nil between rounds
-	errMu       sync.Mutex
-	lastErr     error         // why the view last left step
-	probeSeq    atomic.Uint64 // the last probe's number, over every round
+	roundMu  sync.Mutex
+	round    *round // the links served now; nil between rounds
+	errMu    sync.Mutex
+	lastErr  error         // why the view last left step
+	probeSeq atomic.Uint64 // the last probe's number, over every round
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -202,8 +200,6 @@ func (s *Store) Watch(opts ViewOptions) (*View, error) {
 		subjects:   make(map[string]*subjectView),
 		followed:   make(map[string]follow),
 		done:       make(chan struct{}),
-
-		syncChannel: syncChannelFor(s.channel),
 	}
 	switch {
 	case v.staleness < 0, v.lifetime < 0, v.leeway < 0, v.maxEntries < 0:

@@ -63,7 +63,7 @@ func TestRevocationRefusedPublishWritesNothing(t *testing.T) {
 }
 
 // TestViewACL: a View's Redis user with the documented rights (read the
-// keys, "&<prefix>revoked*", ROLE) gets in step; one with the issuers'
+// keys, "&<prefix>revoked*", INFO, PUBSUB NUMSUB) gets in step; one with the issuers'
 // channel only ("&<prefix>revoked") cannot subscribe to its probes'
 // channel, never answers on its own, and says why in LastError.
 func TestViewACL(t *testing.T) {
@@ -74,7 +74,7 @@ func TestViewACL(t *testing.T) {
 		t.Helper()
 		user, pass := "sk-view-"+randomName(), randomName()
 		rules := []any{"ACL", "SETUSER", user, "on", ">" + pass, "~" + prefix + "*", "resetchannels", channels,
-			"+@read", "+ping", "+subscribe", "+unsubscribe", "+publish", "+role", "+evalsha", "+eval", "+script|load", "+hello", "+client"}
+			"+@read", "+ping", "+subscribe", "+unsubscribe", "+publish", "+pubsub|numsub", "+info", "+evalsha", "+eval", "+script|load", "+hello", "+client"}
 		if err := admin.Do(ctx, rules...).Err(); err != nil {
 			t.Fatalf("ACL SETUSER: %v", err)
 		}

@@ -117,9 +117,10 @@ func TestViewSentinelPartition(t *testing.T) {
 // which carries R's data but none of its past messages, and from then on
 // relays R's. Probes published on R would reach the subscription on M
 // through replication, so a View proven by their arrival alone would be
-// back in step without the logout-all. This one counts the PUBLISH's
-// receivers on R, finds none, and subscribes again, where the writes go:
-// the token is refused.
+// back in step without the logout-all; so would one counting PUBLISH's
+// receivers on R, where a client subscribes by pattern. This one counts
+// the subscribers of its probe channel on R (PUBSUB NUMSUB), finds none,
+// and subscribes again, where the writes go: the token is refused.
 func TestViewFormerMasterReattached(t *testing.T) {
 	m, r := startRedisServer(t), startRedisServer(t)
 	ctx := context.Background()
@@ -185,7 +186,21 @@ func TestViewFormerMasterReattached(t *testing.T) {
 	if err := am.Do(ctx, "client", "kill", "type", "normal").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// A client of R's own subscribed to every channel by pattern (redis-cli
+	// PSUBSCRIBE *, an audit consumer): PUBLISH counts it as a receiver of
+	// the View's probes, PUBSUB NUMSUB does not.
+	audit := ar.PSubscribe(ctx, "*")
+	t.Cleanup(func() { audit.Close() })
+	if _, err := audit.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.a.LogoutAll(ctx, subject); err != nil {
+		t.Fatal(err)
+	}
+	// A write on M after R's promotion: their histories part, and M
+	// rejoins by a full resync, which carries R's data but none of the
+	// messages R published before.
+	if err := am.Set(ctx, "sktest:parted", "x", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 	replicaOf(am, r)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,20 +128,20 @@ func (f *viewFixture) refusedAtB(t *testing.T, token string) {
 	}
 }
 
-// viewMiniredis is a miniredis for a View. A View probes a single server
-// with ROLE, which miniredis lacks: this one answers it as a master does.
+// viewMiniredis is a miniredis for a View. A View's probes read INFO
+// replication, whose section miniredis lacks: this one answers it as a
+// master does, with a replication id of its own.
 func viewMiniredis(t *testing.T) *miniredis.Miniredis {
 	t.Helper()
 	m := miniredis.RunT(t)
-	err := m.Server().Register("ROLE", func(c *mrserver.Peer, _ string, _ []string) {
-		c.WriteLen(3)
-		c.WriteBulk("master")
-		c.WriteInt(0)
-		c.WriteLen(0)
+	replid := strings.Repeat("5", 40)
+	m.Server().SetPreHook(func(c *mrserver.Peer, cmd string, args ...string) bool {
+		if !strings.EqualFold(cmd, "info") || len(args) != 1 || !strings.EqualFold(args[0], "replication") {
+			return false
+		}
+		c.WriteBulk("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:" + replid + "\r\n")
+		return true
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return m
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,33 +26,51 @@ import (
 // the round, and the next one subscribes afresh (a new epoch for each
 // link).
 //
+// Every probe also reads INFO replication on the link's server: it must be
+// a master, and the same replication history (master_replid) as at the
+// link's first proof. A server that was a replica in between (a failover
+// and a failback) has another, and may have missed what the master of the
+// meantime published: the link ends.
+//
 // One server or Sentinel: the probe is a PUBLISH, on a channel of the
-// view's own, sent through the client that writes (so, on Sentinel, to the
-// current master) in one pipeline after ROLE, which must say master. Only
-// the view subscribes to that channel, so PUBLISH counting one receiver
-// proves the subscription is on the server that ran it: the master the
-// writes go to. None, once the subscription is confirmed, means it is
-// somewhere else (a former master, after a failover go-redis does not move
-// subscriptions for), and ends the round.
+// link's own, sent through the client that writes (so, on Sentinel, to the
+// current master) in one pipeline with INFO replication and PUBSUB NUMSUB
+// of that channel. Only the link subscribes to it, so one subscriber
+// proves the subscription is on the server that ran the PUBLISH, the
+// master the writes go to (patterns are not counted). None, once the
+// subscription is confirmed, means it is somewhere else (a former master,
+// after a failover go-redis does not move subscriptions for), and ends the
+// round.
 //
 // Cluster: a script's PUBLISH is delivered at once to the subscribers of
 // the node that ran it, and to the others only over the cluster bus, which
 // drops messages while a link between two nodes is down. The view
-// therefore subscribes to every master (those that serve no slot yet too:
-// a slot being moved to one runs scripts there before it owns it), and a
-// link's probe is CLUSTER NODES on its node, whose live masters must be
-// the round's by node id, then a PING on its subscription, answered after
-// every message its node delivered before. A master added, promoted,
-// demoted (a manual failover) or failed ends the round. Each revocation
-// thus arrives once per master: applying one again changes nothing.
+// therefore subscribes to every master serving slots, and a link's probe is
+// INFO replication and CLUSTER NODES on its node, whose masters serving
+// slots must be the round's by node id, then a PING on its subscription,
+// answered after every message its node delivered before. A master added,
+// promoted or demoted (a manual failover) ends the round. A master serving
+// no slot runs no script, except for a slot being moved to it (a node
+// sends the commands of a slot it is moving away to the target, ASK): while
+// a node of the round moves a slot to a master outside it, the link has no
+// proof, and the view reads the store until the move ends and the new
+// owner joins the next round. Each revocation arrives once per master:
+// applying one again changes nothing.
 
 // Errors that end a round: the next one starts from what Redis says now.
 var (
 	errTopology = errors.New("redisstore: the Cluster's masters changed; the View subscribes to the new ones")
 	errReplica  = errors.New("redisstore: the View's client reaches a replica, which hears revocations late; give it a client of the master (or a Sentinel client without ReplicaOnly)")
 	errMoved    = errors.New("redisstore: the View's subscription is not on the server the writes go to (a failover); the View subscribes again")
+	errHistory  = errors.New("redisstore: the server of a View's subscription has another replication history than when it subscribed (a failover and back); the View subscribes again")
 	errSilent   = errors.New("redisstore: the View's subscription went silent (no answer to its probes)")
 )
+
+// endsLink reports whether a probe's err ends its link (and the round):
+// the link's server is not, or no longer, one it may prove anything on.
+func endsLink(err error) bool {
+	return errors.Is(err, errTopology) || errors.Is(err, errReplica) || errors.Is(err, errMoved) || errors.Is(err, errHistory)
+}
 
 // link is one subscription of a round.
 type link struct {
@@ -70,18 +87,10 @@ type link struct {
 type round struct {
 	links   []*link
 	masters map[string]bool // Cluster: the masters' ids; nil for one server
-	own     []*redis.Client // clients the round made (slot-less masters), closed with it
 	inStep  atomic.Bool     // every link had a proof at once, at some point
 }
 
-// close releases the clients the round made.
-func (r *round) close() {
-	for _, c := range r.own {
-		_ = c.Close()
-	}
-}
-
-// syncChannelFor is the channel of a View's own probes (one server).
+// syncChannelFor is a channel for one link's probes (one server).
 func syncChannelFor(channel string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -135,61 +144,53 @@ func (v *View) newRound(ctx context.Context) (*round, error) {
 	case len(r.links) == 0:
 		return nil, errors.New("redisstore: the Cluster has no master serving slots")
 	}
-	// The masters serving no slot, from one node's CLUSTER NODES: a client
-	// of each, as the Cluster client's own are but for the address.
-	first := r.links[0].client.(*redis.Client)
-	nodes, err := liveMasters(ctx, first)
-	if err != nil {
-		return nil, err
-	}
-	for id, addr := range nodes {
-		if r.masters[id] {
-			continue
-		}
-		o := *first.Options()
-		o.Addr = addr
-		c := redis.NewClient(&o)
-		r.own = append(r.own, c)
-		r.links = append(r.links, &link{client: c, id: id})
-		r.masters[id] = true
-	}
 	return r, nil
 }
 
-// liveMasters reads CLUSTER NODES on c: the masters not failed, by id,
-// with their addresses.
-func liveMasters(ctx context.Context, c redis.UniversalClient) (map[string]string, error) {
-	text, err := c.ClusterNodes(ctx).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: CLUSTER NODES: %w", err)
-	}
-	return parseLiveMasters(text), nil
+// clusterView is what CLUSTER NODES on one node says: the masters serving
+// slots, by id, and the nodes it is moving a slot of its own to.
+type clusterView struct {
+	masters  map[string]bool
+	movingTo []string
 }
 
-// parseLiveMasters reads CLUSTER NODES' answer: the masters not failed,
-// in a handshake or without an address, by id, with their host:port.
-func parseLiveMasters(text string) map[string]string {
-	masters := map[string]string{}
+// parseClusterNodes reads CLUSTER NODES' answer. A node's slots follow its
+// eight fields; only the answering node's own line (flag myself) shows a
+// slot it is moving away, as [slot->-target id].
+func parseClusterNodes(text string) clusterView {
+	cv := clusterView{masters: map[string]bool{}}
 	for line := range strings.Lines(text) {
 		f := strings.Fields(line)
-		if len(f) < 3 {
+		if len(f) < 8 {
 			continue
 		}
 		flags := strings.Split(f[2], ",")
-		if !slices.Contains(flags, "master") || slices.ContainsFunc(flags, func(f string) bool {
-			return f == "fail" || f == "handshake" || f == "noaddr"
-		}) {
+		if !slices.Contains(flags, "master") {
 			continue
 		}
-		// ip:port@cport[,hostname], the ip bare even when IPv6.
-		addr, _, _ := strings.Cut(f[1], "@")
-		addr, _, _ = strings.Cut(addr, ",")
-		if i := strings.LastIndexByte(addr, ':'); i >= 0 {
-			addr = net.JoinHostPort(addr[:i], addr[i+1:])
+		for _, slot := range f[8:] {
+			if !strings.HasPrefix(slot, "[") {
+				cv.masters[f[0]] = true
+			} else if _, to, ok := strings.Cut(strings.TrimSuffix(slot, "]"), "->-"); ok && slices.Contains(flags, "myself") {
+				cv.movingTo = append(cv.movingTo, to)
+			}
 		}
-		masters[f[0]] = addr
 	}
-	return masters
+	return cv
+}
+
+// replication reads INFO replication's answer: the role and the
+// replication id.
+func replication(info string) (role, replid string) {
+	for line := range strings.Lines(info) {
+		line = strings.TrimRight(line, "\r\n")
+		if v, ok := strings.CutPrefix(line, "role:"); ok {
+			role = v
+		} else if v, ok := strings.CutPrefix(line, "master_replid:"); ok {
+			replid = v
+		}
+	}
+	return role, replid
 }
 
 // run keeps a round of subscriptions until ctx ends, starting another
@@ -206,7 +207,6 @@ func (v *View) run(ctx context.Context) {
 		r, err := v.newRound(ctx)
 		if err == nil {
 			err = v.serveRound(ctx, r)
-			r.close()
 			if r.inStep.Load() && time.Since(began) >= max(3*v.staleness, most) {
 				backoff = first
 			}
@@ -298,18 +298,20 @@ type probe struct {
 // MaxStaleness, and ends the link when no answer came for three
 // MaxStaleness (at least a second); serve returns once the prober has.
 func (v *View) serve(ctx context.Context, r *round, l *link) error {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	channels := []string{v.channel}
+	ctx, stop := context.WithCancel(ctx) // stopped before the prober is waited for
+	// One server: the probes' channel, the link's own, never reused.
+	channels, probes := []string{v.channel}, ""
 	if r.masters == nil {
-		channels = []string{v.syncChannel, v.channel}
+		probes = syncChannelFor(v.channel)
+		channels = []string{probes, v.channel}
 	}
 	ps := l.client.Subscribe(ctx, channels...)
 	defer ps.Close()
 	var (
 		mu        sync.Mutex
 		inflight  []probe
-		confirmed int64 // monoNow at the subscription's confirmation; 0 before
+		confirmed int64  // monoNow at the subscription's confirmation; 0 before
+		replid    string // the server's replication id at its first proof
 		heard     = v.monoNow()
 		why       error // set by the prober when it ends the link
 	)
@@ -364,7 +366,10 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 	kick := make(chan struct{}, 1)
 	var prober sync.WaitGroup
 	defer prober.Wait()
-	defer stop() // before the Wait: the prober's probe ends with ctx
+	// Before the Wait: the prober's probe ends with ctx (on a client that
+	// honours context deadlines, as those of ClientOptions and its kin do;
+	// on another, at its read timeout).
+	defer stop()
 	prober.Go(func() {
 		every := v.staleness / 4
 		silent := max(3*v.staleness, time.Second)
@@ -385,27 +390,45 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 			mu.Lock()
 			now := v.monoNow()
 			quiet := now-heard > int64(silent)
-			after := confirmed != 0
+			after, known := confirmed != 0, replid
 			mu.Unlock()
 			if quiet {
 				end(errSilent)
 				return
 			}
 			pctx, cancel := context.WithTimeout(ctx, silent)
-			err := v.probe(pctx, r, l, ps, n, after, func() {
+			// A probe that hangs past the silence bound (a client that
+			// ignores ctx) ends the link as a silence would.
+			watchdog := time.AfterFunc(silent, func() { end(errSilent) })
+			res, err := v.probe(pctx, r, l, ps, probes, n, func() {
 				mu.Lock()
 				if len(inflight) < 64 {
 					inflight = append(inflight, probe{seq: n, sent: now})
 				}
 				mu.Unlock()
-			}, func() { settle(n, false) })
+			})
+			watchdog.Stop()
 			cancel()
-			if errors.Is(err, errTopology) || errors.Is(err, errReplica) || errors.Is(err, errMoved) {
+			if err != nil {
+				if ctx.Err() == nil {
+					v.noteErr(fmt.Errorf("redisstore: the View's probe failed: %w", err))
+				}
+				continue
+			}
+			checked, err := v.judge(r, res, known, after)
+			switch {
+			case endsLink(err):
 				end(err)
 				return
-			}
-			if err != nil && ctx.Err() == nil {
-				v.noteErr(fmt.Errorf("redisstore: the View's probe failed: %w", err))
+			case err != nil:
+				v.noteErr(err)
+			case checked:
+				mu.Lock()
+				if after && replid == "" {
+					replid = res.replid
+				}
+				mu.Unlock()
+				settle(n, false)
 			}
 		}
 	})
@@ -420,7 +443,7 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
-			if strings.HasPrefix(err.Error(), "NOPERM") {
+			if msg := err.Error(); strings.HasPrefix(msg, "NOPERM") && strings.Contains(msg, "channel") {
 				err = fmt.Errorf("its Redis user needs \"&%s*\": %w", v.channel, err)
 			}
 			return ended(fmt.Errorf("redisstore: the View's subscription failed: %w", err))
@@ -430,7 +453,7 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 			switch m.Channel {
 			case v.channel:
 				v.apply(m.Payload)
-			case v.syncChannel:
+			case probes:
 				answered(m.Payload)
 				v.expire(v.now())
 			}
@@ -455,6 +478,7 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 			v.stats.subscriptions.Add(1)
 			mu.Lock()
 			confirmed = v.monoNow()
+			replid = ""
 			inflight = inflight[:0]
 			heard = confirmed
 			mu.Unlock()
@@ -466,60 +490,90 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 	}
 }
 
-// probe sends probe n on l: it calls sent before anything goes out (the
-// answer proves every revocation l's server ran before that moment), and
-// checked once what it sent with it shows the server is one the view must
-// hear. One server: ROLE, which must say master, and a PUBLISH of n on the
-// view's channel, in one pipeline (one connection) through the client
-// that writes, which must count one receiver: the view's subscription is
-// on that server (none, when the subscription was confirmed before the
-// probe, is errMoved); its answer is that message. Cluster: CLUSTER NODES
-// on l's node, whose live masters must be r's, then a PING of n on the
-// subscription, answered in order with the node's messages.
-func (v *View) probe(ctx context.Context, r *round, l *link, ps *redis.PubSub, n uint64, confirmed bool, sent, checked func()) error {
+// probe sends probe n on l, through its server's client (one
+// connection): it calls sent before anything goes out (the answer proves
+// every revocation the server ran before that moment), and returns what
+// the server said of itself, which judge weighs. One server: INFO
+// replication, a PUBLISH of n on the link's channel, PUBSUB NUMSUB
+// of it; its answer is that message. Cluster: INFO replication and
+// CLUSTER NODES, then a PING of n on the subscription, answered in order
+// with the node's messages.
+func (v *View) probe(ctx context.Context, r *round, l *link, ps *redis.PubSub, channel string, n uint64, sent func()) (probeResult, error) {
 	payload := strconv.FormatUint(n, 10)
-	if r.masters == nil {
-		sent()
-		var (
-			role *redis.Cmd
-			pub  *redis.IntCmd
-		)
-		_, err := l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			role = p.Do(ctx, "role")
-			pub = p.Publish(ctx, v.syncChannel, payload)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		reply, err := role.Slice()
-		if err != nil || len(reply) == 0 {
-			return fmt.Errorf("redisstore: ROLE answered %v: %w", reply, err)
-		}
-		if s, _ := reply[0].(string); s != "master" {
-			return errReplica
-		}
-		switch receivers := pub.Val(); {
-		case receivers >= 1:
-			checked()
-		case confirmed:
-			return errMoved
+	var (
+		res   probeResult
+		info  *redis.StringCmd
+		subs  *redis.MapStringIntCmd
+		nodes *redis.StringCmd
+	)
+	sent()
+	_, err := l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		info = p.Info(ctx, "replication")
+		if r.masters == nil {
+			p.Publish(ctx, channel, payload)
+			subs = p.PubSubNumSub(ctx, channel)
+		} else {
+			nodes = p.ClusterNodes(ctx)
 		}
 		return nil
-	}
-	sent()
-	masters, err := liveMasters(ctx, l.client)
+	})
 	if err != nil {
-		return err
+		return res, err
 	}
-	if len(masters) != len(r.masters) {
-		return errTopology
+	res.role, res.replid = replication(info.Val())
+	if r.masters == nil {
+		res.subscribers = subs.Val()[channel]
+		return res, nil
 	}
-	for id := range masters {
+	res.cluster = parseClusterNodes(nodes.Val())
+	return res, ps.Ping(ctx, payload)
+}
+
+// probeResult is what a probe's commands said of the link's server.
+type probeResult struct {
+	role, replid string
+	subscribers  int64       // one server: the link's channel's subscribers
+	cluster      clusterView // Cluster: the node's CLUSTER NODES
+}
+
+// judge weighs a probe's result: whether it may prove anything (checked),
+// or the error that ends the link. replid is the link's server's
+// replication id at its first proof ("" before); confirmed, whether the
+// subscription was confirmed before the probe was sent.
+func (v *View) judge(r *round, res probeResult, replid string, confirmed bool) (checked bool, err error) {
+	switch {
+	case res.role != "master" && r.masters != nil:
+		return false, errTopology // a master demoted
+	case res.role != "master":
+		return false, errReplica
+	case r.masters == nil && res.subscribers == 0 && confirmed:
+		return false, errMoved // first: the likelier reason of another history
+	case res.replid == "":
+		return false, errors.New("redisstore: INFO replication names no master_replid: the View needs Redis 4 or later")
+	case replid != "" && res.replid != replid:
+		return false, errHistory
+	}
+	if r.masters == nil {
+		switch {
+		case res.subscribers == 1:
+			return true, nil
+		case res.subscribers > 1:
+			return false, errors.New("redisstore: another client subscribes to the View's probe channel; the probe proves nothing")
+		}
+		return false, nil // sent before the subscription took
+	}
+	if len(res.cluster.masters) != len(r.masters) {
+		return false, errTopology
+	}
+	for id := range res.cluster.masters {
 		if !r.masters[id] {
-			return errTopology
+			return false, errTopology
 		}
 	}
-	checked()
-	return ps.Ping(ctx, payload)
+	for _, to := range res.cluster.movingTo {
+		if !r.masters[to] {
+			return false, fmt.Errorf("redisstore: a slot is moving to a master serving none (%s), which the View does not hear until it owns the slot: the View reads the store until then", to)
+		}
+	}
+	return true, nil
 }
