@@ -72,15 +72,7 @@ func BenchmarkStatefulVerify(b *testing.B) {
 // whose keys go when the benchmark ends, and a signing key of alg.
 func redisFixture(b *testing.B, alg sessionkit.Algorithm) (*redis.Client, *redisstore.Store, *sessionkit.SigningKey) {
 	client := redisClient(b)
-	prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
-	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := sessionkit.GenerateSigningKey(alg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, key, prefix := newBenchStore(b, client, alg)
 	ctx := context.Background()
 	if err := client.Set(ctx, "skbench:get", "x", 0).Err(); err != nil {
 		b.Fatal(err)
@@ -90,6 +82,21 @@ func redisFixture(b *testing.B, alg sessionkit.Algorithm) (*redis.Client, *redis
 		client.Del(context.Background(), "skbench:get")
 	})
 	return client, st, key
+}
+
+// newBenchStore is a Store on client under a fresh prefix (returned: the
+// caller deletes its keys) and a signing key of alg.
+func newBenchStore(b *testing.B, client redis.UniversalClient, alg sessionkit.Algorithm) (*redisstore.Store, *sessionkit.SigningKey, string) {
+	prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
+	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := sessionkit.GenerateSigningKey(alg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, key, prefix
 }
 
 // cleanPrefix deletes the keys under prefix.
@@ -105,16 +112,28 @@ func cleanPrefix(client *redis.Client, prefix string) {
 // documentation recommends (ContextTimeoutEnabled, so that a call with a
 // deadline needs no helper goroutine); the benchmark skips without it.
 func redisClient(b *testing.B) *redis.Client {
-	url := redisURL()
-	if url == "" {
-		b.Skip("REDIS_URL is unset")
-	}
-	opt, err := redis.ParseURL(url)
+	c, why, err := redisURLClient()
 	if err != nil {
 		b.Fatal(err)
 	}
-	opt.ContextTimeoutEnabled = true
-	c := redis.NewClient(opt)
+	if c == nil {
+		b.Skip(why)
+	}
 	b.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// redisURLClient is a client on REDIS_URL with ContextTimeoutEnabled, or a
+// nil client and why there is none.
+func redisURLClient() (*redis.Client, string, error) {
+	url := redisURL()
+	if url == "" {
+		return nil, "REDIS_URL is unset", nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, "", err
+	}
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClient(opt), "", nil
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,16 +24,11 @@ const viewServerEnv = "SESSIONKIT_VIEW_SERVER"
 func viewRedis() (redis.UniversalClient, string, error) {
 	switch os.Getenv(viewServerEnv) {
 	case "", "redis":
-		url := redisURL()
-		if url == "" {
-			return nil, "REDIS_URL is unset", nil
+		c, why, err := redisURLClient()
+		if c == nil { // a nil *redis.Client is not a nil interface
+			return nil, why, err
 		}
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			return nil, "", err
-		}
-		opt.ContextTimeoutEnabled = true
-		return redis.NewClient(opt), "", nil
+		return c, "", nil
 	case "cluster":
 		addrs := os.Getenv("REDIS_CLUSTER_ADDRS")
 		if addrs == "" {
@@ -57,19 +51,11 @@ func viewFixture(b *testing.B, alg sessionkit.Algorithm) (*redisstore.Store, *se
 	if client == nil {
 		b.Skip(why)
 	}
-	prefix := fmt.Sprintf("skbench:%d:", time.Now().UnixNano())
+	st, key, prefix := newBenchStore(b, client, alg)
 	b.Cleanup(func() {
 		cleanKeys(client, prefix)
 		_ = client.Close()
 	})
-	st, err := redisstore.New(client, redisstore.Options{Prefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := sessionkit.GenerateSigningKey(alg)
-	if err != nil {
-		b.Fatal(err)
-	}
 	return st, key
 }
 
