@@ -298,10 +298,7 @@ func TestViewOnAReplica(t *testing.T) {
 	rc := redis.NewClient(redisstore.ClientOptions(replica.addr()))
 	t.Cleanup(func() { rc.Close() })
 	ctx := context.Background()
-	host, port, _ := strings.Cut(primary.addr(), ":")
-	if err := rc.Do(ctx, "replicaof", host, port).Err(); err != nil {
-		t.Fatal(err)
-	}
+	replicaOf(t, rc, primary)
 	s, err := redisstore.New(rc, redisstore.Options{Prefix: "replica" + randomName() + ":"})
 	if err != nil {
 		t.Fatal(err)

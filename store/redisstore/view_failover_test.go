@@ -43,14 +43,7 @@ func TestViewSentinelPartition(t *testing.T) {
 	ctx := context.Background()
 	rc := redis.NewClient(&redis.Options{Addr: replica.addr()})
 	t.Cleanup(func() { rc.Close() })
-	host, port, _ := strings.Cut(master.addr(), ":")
-	if err := rc.Do(ctx, "replicaof", host, port).Err(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the replica's sync", func() bool {
-		info, err := rc.Info(ctx, "replication").Result()
-		return err == nil && strings.Contains(info, "master_link_status:up")
-	})
+	replicaOf(t, rc, master)
 
 	// Sentinel knows the master by the proxy's address.
 	p := newLinkProxy(t, master.addr())
@@ -136,18 +129,7 @@ func TestViewFormerMasterReattached(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replicaOf := func(c *redis.Client, of *redisServer) {
-		t.Helper()
-		host, port, _ := strings.Cut(of.addr(), ":")
-		if err := c.Do(ctx, "replicaof", host, port).Err(); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the replica's sync", func() bool {
-			info, err := c.Info(ctx, "replication").Result()
-			return err == nil && strings.Contains(info, "master_link_status:up")
-		})
-	}
-	replicaOf(ar, m)
+	replicaOf(t, ar, m)
 
 	var master atomic.Pointer[redisServer]
 	master.Store(m)
@@ -203,7 +185,7 @@ func TestViewFormerMasterReattached(t *testing.T) {
 	if err := am.Set(ctx, "sktest:parted", "x", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	replicaOf(am, r)
+	replicaOf(t, am, r)
 
 	// Past the staleness bound, a view in step must know the logout-all.
 	// Nothing verifies meanwhile: a store read while out of step would
@@ -223,4 +205,18 @@ func TestViewFormerMasterReattached(t *testing.T) {
 	if err := f.view.Status().LastError; err == nil || !strings.Contains(err.Error(), "not on the server the writes go to") {
 		t.Fatalf("the view's last error: %v, want its subscription not where the writes go", err)
 	}
+}
+
+// replicaOf makes the server of c a replica of of, and waits for its link.
+func replicaOf(t *testing.T, c *redis.Client, of *redisServer) {
+	t.Helper()
+	ctx := context.Background()
+	host, port, _ := strings.Cut(of.addr(), ":")
+	if err := c.Do(ctx, "replicaof", host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica's sync", func() bool {
+		info, err := c.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
 }
