@@ -283,9 +283,9 @@ func (v *View) noteErr(err error) {
 }
 
 // probe is one probe in flight on a link. Its proof counts once it is both
-// answered on the subscription and checked (what was sent with it, ROLE and
-// PUBLISH's count of receivers, or CLUSTER NODES, said the link's server is
-// one the view must hear, and the subscription on it).
+// answered on the subscription and checked (what was sent with it, INFO
+// replication with PUBSUB NUMSUB or with CLUSTER NODES, said the link's
+// server is one the view must hear, and the subscription on it: judge).
 type probe struct {
 	seq               uint64
 	sent              int64 // monoNow before it was sent
