@@ -290,40 +290,6 @@ func TestViewClusterManualFailover(t *testing.T) {
 	}
 }
 
-// TestViewOnAReplica: a View whose client reaches a replica never answers
-// on its own (a replica hears revocations only as fast as it replicates)
-// and says why; its checks read the store.
-func TestViewOnAReplica(t *testing.T) {
-	primary, replica := startRedisServer(t), startRedisServer(t)
-	rc := redis.NewClient(redisstore.ClientOptions(replica.addr()))
-	t.Cleanup(func() { rc.Close() })
-	ctx := context.Background()
-	replicaOf(t, rc, primary)
-	s, err := redisstore.New(rc, redisstore.Options{Prefix: "replica" + randomName() + ":"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := s.Watch(redisstore.ViewOptions{MaxStaleness: viewStaleness})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	waitFor(t, "the view to say why it is not in step", func() bool {
-		err := v.Status().LastError
-		return err != nil && strings.Contains(err.Error(), "replica")
-	})
-	wctx, cancel := context.WithTimeout(ctx, 5*viewStaleness)
-	defer cancel()
-	if err := v.WaitInStep(wctx); err == nil {
-		t.Fatal("a view on a replica is in step")
-	}
-	now := time.Now()
-	q := store.AccessCheck{Subject: "u", Version: 0, JTI: "j", IssuedAt: now, ExpiresAt: now.Add(time.Minute), Now: now}
-	if _, ok := v.CheckAccessLocal(q); ok {
-		t.Fatal("a view on a replica answered a check on its own")
-	}
-}
-
 // TestViewRefusesWhatItCannotFollow: the shards of a Ring share nothing,
 // and a ClusterClient with a ClusterSlots func (standalone servers mapped
 // by the application) has no Cluster to ask for its masters: a View would

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
@@ -204,6 +205,40 @@ func TestViewFormerMasterReattached(t *testing.T) {
 	}
 	if err := f.view.Status().LastError; err == nil || !strings.Contains(err.Error(), "not on the server the writes go to") {
 		t.Fatalf("the view's last error: %v, want its subscription not where the writes go", err)
+	}
+}
+
+// TestViewOnAReplica: a View whose client reaches a replica never answers
+// on its own (a replica hears revocations only as fast as it replicates)
+// and says why; its checks read the store.
+func TestViewOnAReplica(t *testing.T) {
+	primary, replica := startRedisServer(t), startRedisServer(t)
+	rc := redis.NewClient(redisstore.ClientOptions(replica.addr()))
+	t.Cleanup(func() { rc.Close() })
+	ctx := context.Background()
+	replicaOf(t, rc, primary)
+	s, err := redisstore.New(rc, redisstore.Options{Prefix: "replica" + randomName() + ":"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Watch(redisstore.ViewOptions{MaxStaleness: viewStaleness})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	waitFor(t, "the view to say why it is not in step", func() bool {
+		err := v.Status().LastError
+		return err != nil && strings.Contains(err.Error(), "replica")
+	})
+	wctx, cancel := context.WithTimeout(ctx, 5*viewStaleness)
+	defer cancel()
+	if err := v.WaitInStep(wctx); err == nil {
+		t.Fatal("a view on a replica is in step")
+	}
+	now := time.Now()
+	q := store.AccessCheck{Subject: "u", Version: 0, JTI: "j", IssuedAt: now, ExpiresAt: now.Add(time.Minute), Now: now}
+	if _, ok := v.CheckAccessLocal(q); ok {
+		t.Fatal("a view on a replica answered a check on its own")
 	}
 }
 
