@@ -185,7 +185,7 @@ var (
 // reads the store (or refuses, with FailClosed); WaitInStep waits for it.
 // The View lives until Close.
 func (s *Store) Watch(opts ViewOptions) (*View, error) {
-	if err := viewClient(s.client); err != nil {
+	if err := checkViewClient(s.client); err != nil {
 		return nil, err
 	}
 	v := &View{

@@ -76,8 +76,6 @@ func endsLink(err error) bool {
 type link struct {
 	// client is the server's: the link subscribes and probes through it.
 	client redis.UniversalClient
-	// id is the Cluster node's id; "" for one server.
-	id string
 	// synced is the monotonic time (View.monoNow) at which the last probe
 	// answered on the link's current subscription was sent; 0 before.
 	synced atomic.Int64
@@ -97,14 +95,14 @@ func syncChannelFor(channel string) string {
 	return channel + ":sync:" + hex.EncodeToString(b[:])
 }
 
-// viewClient reports whether a View can follow client: one server (or
+// checkViewClient reports whether a View can follow client: one server (or
 // Sentinel's master) through a *redis.Client, or a Cluster whose slot map
 // comes from the Cluster. A Ring spreads its keys over servers that share
 // nothing, and a ClusterClient with ClusterSlots (standalone servers, or
 // Sentinel's, mapped by the application) has no Cluster to ask which
 // masters there are: each would need a probe per server, and is refused
 // rather than followed in part.
-func viewClient(client redis.UniversalClient) error {
+func checkViewClient(client redis.UniversalClient) error {
 	switch c := client.(type) {
 	case *redis.Client:
 		return nil
@@ -134,7 +132,7 @@ func (v *View) newRound(ctx context.Context) (*round, error) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		r.links = append(r.links, &link{client: c, id: id})
+		r.links = append(r.links, &link{client: c})
 		r.masters[id] = true
 		return nil
 	})
@@ -415,7 +413,7 @@ func (v *View) serve(ctx context.Context, r *round, l *link) error {
 				}
 				continue
 			}
-			checked, err := v.judge(r, res, known, after)
+			checked, err := judge(r, res, known, after)
 			switch {
 			case endsLink(err):
 				end(err)
@@ -540,7 +538,7 @@ type probeResult struct {
 // or the error that ends the link. replid is the link's server's
 // replication id at its first proof ("" before); confirmed, whether the
 // subscription was confirmed before the probe was sent.
-func (v *View) judge(r *round, res probeResult, replid string, confirmed bool) (checked bool, err error) {
+func judge(r *round, res probeResult, replid string, confirmed bool) (checked bool, err error) {
 	switch {
 	case res.role != "master" && r.masters != nil:
 		return false, errTopology // a master demoted

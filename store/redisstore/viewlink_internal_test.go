@@ -45,7 +45,6 @@ func TestReplication(t *testing.T) {
 
 // TestJudge: what a probe's result lets a link prove, and what ends it.
 func TestJudge(t *testing.T) {
-	v := &View{}
 	one := &round{}
 	cluster := &round{masters: map[string]bool{"a": true, "b": true}}
 	const x, y = "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
@@ -82,7 +81,7 @@ func TestJudge(t *testing.T) {
 		{"cluster, the node demoted", cluster, probeResult{role: "slave", replid: x, cluster: clusterView{masters: masters("a", "b")}}, x, true, false, errTopology},
 		{"cluster, another history", cluster, probeResult{role: "master", replid: y, cluster: clusterView{masters: masters("a", "b")}}, x, true, false, errHistory},
 	} {
-		checked, err := v.judge(c.r, c.res, c.replid, c.confirmed)
+		checked, err := judge(c.r, c.res, c.replid, c.confirmed)
 		switch {
 		case checked != c.checked:
 			t.Errorf("%s: checked %v, want %v (%v)", c.name, checked, c.checked, err)
